@@ -1,0 +1,68 @@
+// The compiler's plain-C++ graph: what the frontends build, what the algorithm cores read, and
+// what ir/bridge converts to and from the MLIR dialect. No MLIR headers here.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tessera/attr.h"
+#include "tessera/dtype.h"
+
+namespace tessera::ir {
+
+// Host bytes of a constant or a weight, row-major.
+struct TensorData {
+  DType dtype = DType::kUndefined;
+  Shape shape;
+  std::vector<uint8_t> bytes;
+  template <class T>
+  const T* as() const { return reinterpret_cast<const T*>(bytes.data()); }
+  int64_t numel() const { return num_elements(shape); }
+};
+using TensorDataPtr = std::shared_ptr<const TensorData>;
+
+enum class ValueKind {
+  kActivation,  // produced by a node
+  kInput,       // graph input fed at run time
+  kWeight,      // initializer (parameter); data may be absent for graph-only models
+  kConstant,    // compile-time constant (Constant nodes, folded shape computations)
+};
+
+struct Value {
+  std::string name;
+  DType dtype = DType::kUndefined;
+  Shape shape;
+  ValueKind kind = ValueKind::kActivation;
+  TensorDataPtr data;  // always set for kConstant; for kWeight when the model carries data
+  int producer = -1;   // node index, -1 for non-activations
+  std::string sharding;  // printed ShardingSpec; empty = replicated / not yet decided
+};
+
+struct Node {
+  std::string name;  // ONNX node name (made unique by the frontend)
+  std::string op;    // canonical op type (docs/ops.md), e.g. "MatMul"
+  AttrMap attrs;
+  std::vector<int> inputs;   // value ids; -1 = absent optional input
+  std::vector<int> outputs;  // value ids
+};
+
+struct Graph {
+  std::string name;
+  std::vector<Value> values;
+  std::vector<Node> nodes;  // topological order
+  std::vector<int> inputs;  // value ids of kInput values, in model order
+  std::vector<int> outputs; // value ids, in model order
+  AttrMap meta;             // compile options recorded with the graph (mesh, mode, ...)
+
+  int add_value(Value v) {
+    values.push_back(std::move(v));
+    return static_cast<int>(values.size()) - 1;
+  }
+  int add_node(Node n);  // sets producer of its outputs
+  // Drops nodes whose outputs are unused and values nothing refers to; renumbers ids.
+  void prune();
+  int64_t parameter_count() const;  // elements over kWeight values
+};
+
+}  // namespace tessera::ir

@@ -1,0 +1,1 @@
+// Carrier for the MLIR precompiled header.
