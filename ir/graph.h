@@ -37,6 +37,7 @@ struct Value {
   TensorDataPtr data;  // always set for kConstant; for kWeight when the model carries data
   int producer = -1;   // node index, -1 for non-activations
   std::string sharding;  // printed ShardingSpec; empty = replicated / not yet decided
+  Shape local_shape;     // per-rank shape, set by partition (equals shape on one device)
 };
 
 struct Node {
@@ -45,6 +46,10 @@ struct Node {
   AttrMap attrs;
   std::vector<int> inputs;   // value ids; -1 = absent optional input
   std::vector<int> outputs;  // value ids
+  // Set by spmd-search: the chosen strategy's name and the spec it needs on each input
+  // (reshard makes producers agree); empty before the search.
+  std::string strategy;
+  std::vector<std::string> input_specs;
 };
 
 struct Graph {

@@ -1,0 +1,37 @@
+// Everything `tessera compile` can be told. Defaults are what a user gets without flags.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace tessera::compiler {
+
+struct CompileOptions {
+  std::string model;                     // .onnx (TorchScript later)
+  std::string output = "model.tsr";
+  std::map<std::string, int64_t> shapes; // --shape batch=8,seq=1024
+  std::string mesh;                      // --mesh dp=2,tp=4; empty = one device
+  std::string cluster = "cpu";           // built-in profile name or a file
+  int64_t memory_budget = 0;             // bytes per device; 0 = the profile's capacity
+  std::string mode = "infer";
+  std::string strategy_file;             // --strategy: forced strategies per node
+  std::string dump_dir;                  // --dump-dir: IR after each stage
+  bool verbose = false;
+  bool quiet = false;
+  bool timings = false;
+};
+
+// What the driver learnt, for the closing summary and for tests.
+struct CompileSummary {
+  std::string plan_path;
+  int64_t parameters = 0;
+  int64_t nodes = 0;
+  int64_t collectives = 0;
+  int64_t arena_bytes = 0;
+  int64_t weight_bytes_per_rank = 0;
+  bool has_weight_data = true;
+  double modelled_step_seconds = 0;
+  double seconds = 0;
+};
+
+}  // namespace tessera::compiler

@@ -1,0 +1,40 @@
+// The passes as graph-level functions (what the driver calls) plus their MLIR registrations
+// (what tessera-opt and lit tests call). Options travel on the graph's meta attributes
+// (module attributes `tessera.mesh`, `tessera.cluster`, ... in MLIR), so a pass run from
+// tessera-opt sees exactly what the driver would give it.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "ir/graph.h"
+#include "passes/core/cluster.h"
+#include "passes/core/mesh.h"
+#include "tessera/status.h"
+
+namespace tessera::passes {
+
+struct PipelineContext {
+  spmd::Mesh mesh;
+  spmd::ClusterProfile cluster;
+  std::string cluster_name = "cpu";
+  int64_t memory_budget = 0;  // bytes per device; 0 = profile capacity
+  std::string mode = "infer";
+  std::string strategy_file;
+  double modelled_step_seconds = 0;  // set by spmd-search
+};
+
+StatusOr<PipelineContext> make_context(const std::string& mesh, const std::string& cluster,
+                                       int64_t memory_budget, const std::string& mode,
+                                       const std::string& strategy_file);
+// Writes the options into g.meta / reads them back.
+void record_context(const PipelineContext& ctx, ir::Graph& g);
+StatusOr<PipelineContext> context_from_graph(const ir::Graph& g);
+
+Status run_spmd_search(ir::Graph& g, PipelineContext& ctx);
+Status run_reshard(ir::Graph& g, PipelineContext& ctx);
+Status run_partition(ir::Graph& g, PipelineContext& ctx);
+
+// Registers every pass with MLIR's pass registry (explicit; called from tessera-opt's main).
+void register_passes();
+
+}  // namespace tessera::passes

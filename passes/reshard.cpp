@@ -1,0 +1,112 @@
+// reshard: wherever a consumer needs an operand in another spec than its producer gives (the
+// specs spmd-search chose), insert the cheapest collective sequence (passes/core/reshard).
+// Graph outputs are made replicated: the runtime hands every rank the whole result.
+#include <map>
+
+#include "passes/core/reshard.h"
+#include "passes/pipeline.h"
+
+namespace tessera::passes {
+namespace {
+
+const char* node_op(spmd::ReshardOp op) {
+  switch (op) {
+    case spmd::ReshardOp::kSlice: return "ShardSlice";
+    case spmd::ReshardOp::kAllGather: return "AllGather";
+    case spmd::ReshardOp::kAllToAll: return "AllToAll";
+    case spmd::ReshardOp::kReduceScatter: return "ReduceScatter";
+    case spmd::ReshardOp::kAllReduce: return "AllReduce";
+  }
+  return "?";
+}
+
+ir::Node step_node(const spmd::ReshardStep& s) {
+  ir::Node n;
+  n.op = node_op(s.op);
+  n.attrs["axes"] = Attr::Strs(s.axes);
+  if (s.op == spmd::ReshardOp::kAllToAll) {
+    // Moving axes from `dim` to `to_dim`: split the local block along to_dim, exchange,
+    // concatenate what arrives along dim.
+    n.attrs["split_dim"] = Attr::Int(s.to_dim);
+    n.attrs["concat_dim"] = Attr::Int(s.dim);
+  } else if (s.op != spmd::ReshardOp::kAllReduce) {
+    n.attrs["dim"] = Attr::Int(s.dim);
+  }
+  return n;
+}
+
+StatusOr<spmd::ShardingSpec> spec_of(const std::string& text, size_t rank) {
+  if (text.empty()) return spmd::ShardingSpec::replicated(static_cast<int>(rank));
+  return spmd::ShardingSpec::parse(text);
+}
+
+struct Resharder {
+  ir::Graph& g;
+  PipelineContext& ctx;
+  std::vector<ir::Node> out;
+  std::map<std::pair<int, std::string>, int> done;  // (value, target spec) -> converted value
+
+  // Returns the id of a value holding `vid` in spec `target`, emitting collectives as needed.
+  StatusOr<int> convert(int vid, const std::string& target, const std::string& who) {
+    const ir::Value& v = g.values[vid];
+    TSR_ASSIGN_OR_RETURN(spmd::ShardingSpec src, spec_of(v.sharding, v.shape.size()));
+    TSR_ASSIGN_OR_RETURN(spmd::ShardingSpec dst, spec_of(target, v.shape.size()));
+    if (src == dst) return vid;
+    auto key = std::make_pair(vid, dst.to_string());
+    if (auto it = done.find(key); it != done.end()) return it->second;
+    auto plan = spmd::find_reshard({v.shape, v.dtype}, ctx.mesh, ctx.cluster, src, dst);
+    if (!plan.ok())
+      return InvalidArgument("reshard of '" + v.name + "' for " + who + ": " +
+                             plan.status().message());
+    int cur = vid;
+    for (size_t i = 0; i < plan->steps.size(); ++i) {
+      const auto& s = plan->steps[i];
+      ir::Node n = step_node(s);
+      n.name = g.values[vid].name + "/reshard" + std::to_string(done.size()) + "." +
+               std::to_string(i);
+      ir::Value nv = g.values[vid];
+      nv.kind = ir::ValueKind::kActivation;
+      nv.data.reset();
+      nv.name = n.name;
+      nv.sharding = s.after.to_string();
+      n.inputs = {cur};
+      n.input_specs = {g.values[cur].sharding};
+      n.strategy = "collective";
+      cur = g.add_value(std::move(nv));
+      n.outputs = {cur};
+      out.push_back(std::move(n));
+    }
+    done[key] = cur;
+    return cur;
+  }
+};
+
+}  // namespace
+
+Status run_reshard(ir::Graph& g, PipelineContext& ctx) {
+  Resharder r{g, ctx, {}, {}};
+  std::vector<ir::Node> nodes = std::move(g.nodes);
+  g.nodes.clear();
+  for (ir::Node& n : nodes) {
+    for (size_t i = 0; i < n.inputs.size() && i < n.input_specs.size(); ++i) {
+      if (n.inputs[i] < 0) continue;
+      TSR_ASSIGN_OR_RETURN(n.inputs[i], r.convert(n.inputs[i], n.input_specs[i],
+                                                   "node '" + n.name + "' (" + n.op + ")"));
+    }
+    r.out.push_back(std::move(n));
+  }
+  for (int& o : g.outputs) {
+    std::string name = g.values[o].name;
+    TSR_ASSIGN_OR_RETURN(int conv, r.convert(o, "", "graph output '" + name + "'"));
+    if (conv != o) {
+      // The graph output keeps its name; the pre-reshard value gets a suffix.
+      g.values[o].name = name + "/local";
+      g.values[conv].name = name;
+      o = conv;
+    }
+  }
+  for (ir::Node& n : r.out) g.add_node(std::move(n));
+  return Status::Ok();
+}
+
+}  // namespace tessera::passes

@@ -1,0 +1,86 @@
+// Embedding API. A Plan is an immutable, validated plan file, shareable between sessions and
+// threads. A Session is one rank's execution state: arena, weight copy, bound inputs; it runs
+// the plan's instruction loop (kernels on the CPU, collectives through a Comm).
+//
+//   auto plan = Plan::load("model.tsp");              // StatusOr<shared_ptr<const Plan>>
+//   auto comm = comm_from_environment();              // world of 1, or MPI under a launcher
+//   auto sess = Session::create(*plan, *comm);
+//   sess->bind_input("x", global_x); sess->run(); sess->output("y");
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tessera/comm.h"
+#include "tessera/plan_file.h"
+#include "tessera/status.h"
+#include "tessera/tensor_io.h"
+
+namespace tessera::runtime {
+
+// Name, dtype and global shape of one graph input or output.
+struct IOInfo {
+  std::string name;
+  DType dtype = DType::kUndefined;
+  Shape global_shape;
+};
+
+class Plan {
+ public:
+  static StatusOr<std::shared_ptr<const Plan>> load(const std::string& path,
+                                                    const planfile::LoadOptions& opts = {});
+  // Wraps an already opened file (tests build plans in memory).
+  static std::shared_ptr<const Plan> from_file(std::unique_ptr<planfile::PlanFile> file);
+
+  const plan::Plan& meta() const { return file_->plan(); }
+  const planfile::PlanFile& file() const { return *file_; }
+  uint64_t content_hash() const { return file_->header().content_hash; }
+  int64_t world_size() const;
+  std::vector<IOInfo> inputs() const;
+  std::vector<IOInfo> outputs() const;
+
+ private:
+  explicit Plan(std::unique_ptr<planfile::PlanFile> f) : file_(std::move(f)) {}
+  std::unique_ptr<planfile::PlanFile> file_;
+};
+
+struct SessionOptions {
+  bool profile = false;          // record per-instruction wall time
+  bool check_plan_hash = true;   // compare the plan's hash across ranks at create
+};
+
+class Session {
+ public:
+  // Allocates the arena and copies this rank's weights once. The comm's world size must equal
+  // the plan mesh's product; the session binds the mesh to it.
+  static StatusOr<std::unique_ptr<Session>> create(std::shared_ptr<const Plan> plan,
+                                                   std::shared_ptr<Comm> comm,
+                                                   const SessionOptions& opts = {});
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Takes the *global* tensor; keeps this rank's shard per the tensor's sharding.
+  Status bind_input(const std::string& name, const HostTensor& global);
+  Status run();
+  // Outputs are replicated on every rank, so the local tensor is the global one.
+  StatusOr<HostTensor> output(const std::string& name) const;
+
+  int64_t arena_bytes() const;
+  int64_t weight_bytes() const;  // this rank's weight copy
+  // Per instruction seconds of the last run() (empty unless opts.profile).
+  const std::vector<double>& instruction_seconds() const;
+  const Plan& plan() const { return *plan_; }
+  Comm& comm() const { return *comm_; }
+
+  struct Impl;
+
+ private:
+  Session() = default;
+  std::shared_ptr<const Plan> plan_;
+  std::shared_ptr<Comm> comm_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tessera::runtime

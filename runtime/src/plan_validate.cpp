@@ -1,0 +1,124 @@
+// Plan consistency checks, run at write and at load, so the session can index tables without
+// re-checking. Each message names the file, then the tensor/instruction/section at fault.
+#include <set>
+#include <string>
+
+#include "tessera/dtype.h"
+#include "tessera/plan_file.h"
+
+namespace tessera::planfile {
+namespace {
+
+std::string tname(const plan::TensorInfo& t) {
+  return "tensor " + std::to_string(t.id()) + " '" + t.name() + "'";
+}
+
+Status check_mesh(const plan::Plan& p, const std::string& what, std::set<std::string>* axes) {
+  int64_t world = 1;
+  for (const auto& a : p.mesh().axes()) {
+    if (a.size() <= 0 || a.size() > 65536)
+      return Corrupt(what + ": mesh axis '" + a.name() + "' has size " + std::to_string(a.size()));
+    if (!axes->insert(a.name()).second)
+      return Corrupt(what + ": mesh axis '" + a.name() + "' listed twice");
+    world *= a.size();
+    if (world > (1 << 24)) return Corrupt(what + ": mesh has more than 2^24 ranks");
+  }
+  return Status::Ok();
+}
+
+Status check_tensor(const plan::Plan& p, int i, const std::set<std::string>& axes,
+                    const std::string& what) {
+  const plan::TensorInfo& t = p.tensors(i);
+  if (t.id() != i)
+    return Corrupt(what + ": " + tname(t) + " sits at index " + std::to_string(i));
+  const DType dt = static_cast<DType>(t.dtype());
+  if (dtype_size(dt) == 0)
+    return Corrupt(what + ": " + tname(t) + " has unsupported dtype " + std::to_string(t.dtype()));
+  int64_t n = 1;
+  for (int64_t d : t.shape()) {
+    if (d < 0 || (d > 0 && n > (int64_t{1} << 48) / d))
+      return Corrupt(what + ": " + tname(t) + " has a bad shape");
+    n *= d;
+  }
+  if (t.nbytes() != n * dtype_size(dt))
+    return Corrupt(what + ": " + tname(t) + " nbytes " + std::to_string(t.nbytes()) +
+                   " does not match its shape and dtype");
+  if (t.storage() == plan::TensorInfo::ARENA &&
+      (t.offset() < 0 || t.offset() > p.arena_bytes() || t.nbytes() > p.arena_bytes() - t.offset()))
+    return Corrupt(what + ": " + tname(t) + " lies outside the arena");
+  if (t.dims_size() != 0 && t.dims_size() != t.global_shape_size())
+    return Corrupt(what + ": " + tname(t) + " has sharding for " + std::to_string(t.dims_size()) +
+                   " dims but rank " + std::to_string(t.global_shape_size()));
+  for (const auto& d : t.dims())
+    for (const auto& a : d.axes())
+      if (!axes.count(a)) return Corrupt(what + ": " + tname(t) + " sharded over unknown axis '" + a + "'");
+  return Status::Ok();
+}
+
+Status check_instruction(const plan::Plan& p, int i, const std::string& what) {
+  const plan::Instruction& ins = p.instructions(i);
+  const int n = p.tensors_size();
+  auto where = [&] {
+    return what + ": instruction " + std::to_string(i) + " (" + ins.op() +
+           (ins.node().empty() ? "" : ", node '" + ins.node() + "'") + ")";
+  };
+  for (int32_t id : ins.inputs())
+    if (id < -1 || id >= n) return Corrupt(where() + " reads tensor id " + std::to_string(id) +
+                                           " out of range [0, " + std::to_string(n) + ")");
+  for (int32_t id : ins.outputs()) {
+    if (id < 0 || id >= n) return Corrupt(where() + " writes tensor id " + std::to_string(id) +
+                                          " out of range [0, " + std::to_string(n) + ")");
+    if (p.tensors(id).storage() != plan::TensorInfo::ARENA)
+      return Corrupt(where() + " writes weight " + tname(p.tensors(id)));
+  }
+  return Status::Ok();
+}
+
+Status check_bindings(const plan::Plan& p, const std::string& what) {
+  for (const auto* list : {&p.inputs(), &p.outputs()})
+    for (const auto& b : *list) {
+      if (b.tensor() < 0 || b.tensor() >= p.tensors_size())
+        return Corrupt(what + ": binding '" + b.name() + "' refers to tensor id " +
+                       std::to_string(b.tensor()) + " out of range");
+      if (p.tensors(b.tensor()).storage() != plan::TensorInfo::ARENA)
+        return Corrupt(what + ": binding '" + b.name() + "' is not an arena tensor");
+    }
+  return Status::Ok();
+}
+
+Status check_sections(const plan::Plan& p, uint64_t data_size, int64_t world,
+                      const std::string& what) {
+  for (int i = 0; i < p.weights_size(); ++i) {
+    const plan::WeightSection& s = p.weights(i);
+    const std::string at = what + ": weight section " + std::to_string(i);
+    if (s.tensor() < 0 || s.tensor() >= p.tensors_size())
+      return Corrupt(at + " refers to tensor id " + std::to_string(s.tensor()) + " out of range");
+    const plan::TensorInfo& t = p.tensors(s.tensor());
+    if (t.storage() != plan::TensorInfo::WEIGHT) return Corrupt(at + ": " + tname(t) + " is not a weight");
+    if (s.rank() < -1 || s.rank() >= world)
+      return Corrupt(at + " (" + tname(t) + ") is for rank " + std::to_string(s.rank()) +
+                     " of a " + std::to_string(world) + "-rank mesh");
+    if (s.offset() % kSectionAlign != 0 || s.offset() > data_size || s.size() > data_size - s.offset())
+      return Corrupt(at + " (" + tname(t) + ") lies outside the data section");
+    if (s.size() != static_cast<uint64_t>(t.nbytes()))
+      return Corrupt(at + " (" + tname(t) + ") has " + std::to_string(s.size()) +
+                     " bytes, the tensor needs " + std::to_string(t.nbytes()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status validate_plan(const plan::Plan& p, uint64_t data_size, const std::string& what) {
+  std::set<std::string> axes;
+  TSR_RETURN_IF_ERROR(check_mesh(p, what, &axes));
+  if (p.arena_bytes() < 0) return Corrupt(what + ": negative arena size");
+  for (int i = 0; i < p.tensors_size(); ++i) TSR_RETURN_IF_ERROR(check_tensor(p, i, axes, what));
+  for (int i = 0; i < p.instructions_size(); ++i) TSR_RETURN_IF_ERROR(check_instruction(p, i, what));
+  TSR_RETURN_IF_ERROR(check_bindings(p, what));
+  int64_t world = 1;
+  for (const auto& a : p.mesh().axes()) world *= a.size();
+  return check_sections(p, data_size, world, what);
+}
+
+}  // namespace tessera::planfile

@@ -1,0 +1,59 @@
+// Session internals shared by session.cpp (API, run loop) and session_build.cpp (create-time
+// preparation: weights, steps, input shards).
+#pragma once
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/cpu_kernels.h"
+#include "tessera/runtime.h"
+
+namespace tessera::runtime {
+
+// 64-byte aligned host memory (cache line; what vectorised kernels assume).
+class AlignedBuffer {
+ public:
+  Status allocate(int64_t bytes, const std::string& what);
+  uint8_t* data() const { return ptr_.get(); }
+  int64_t size() const { return size_; }
+
+ private:
+  struct Free {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint8_t, Free> ptr_;
+  int64_t size_ = 0;
+};
+
+// One prepared instruction: tensor refs resolved to arena/weight pointers once, at create.
+struct Step {
+  enum Kind { kKernel, kAllReduce, kAllGather, kReduceScatter, kAllToAll, kShardSlice };
+  Kind kind = kKernel;
+  int index = 0;
+  std::string op;
+  AttrMap attrs;
+  std::vector<kernels::TensorRef> ins, outs;
+  std::vector<std::string> axes;  // collectives
+  int64_t dim = 0, split_dim = 0, concat_dim = 0;
+};
+
+struct Session::Impl {
+  SessionOptions opts;
+  AlignedBuffer arena;
+  AlignedBuffer weights;
+  std::vector<uint8_t*> tensor_data;       // by tensor id
+  std::vector<Step> steps;
+  std::vector<std::vector<uint8_t>> shards;  // bound local input shards, by input index
+  std::vector<bool> bound;
+  bool ran = false;
+  std::vector<double> seconds;
+};
+
+// Create-time preparation (session_build.cpp).
+Status place_weights(const Plan& plan, int rank, Session::Impl* s);
+Status build_steps(const Plan& plan, Session::Impl* s);
+// This rank's box of a global tensor: per dim, start and size, from the sharding and coords.
+Status shard_box(const plan::TensorInfo& t, const Comm& comm, Shape* starts, Shape* sizes);
+
+}  // namespace tessera::runtime

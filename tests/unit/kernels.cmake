@@ -1,0 +1,9 @@
+# CPU reference kernels: op cases against float64 references written in the tests.
+tessera_add_gtest(kernels_test
+  SOURCES
+    kernels_test_util.cpp
+    kernels_test_elementwise.cpp
+    kernels_test_linalg.cpp
+    kernels_test_nn.cpp
+    kernels_test_shape.cpp
+  LIBS tessera_kernels_cpu)

@@ -1,0 +1,153 @@
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "runtime_test_util.h"
+#include "tessera/plan_file.h"
+
+namespace tessera {
+namespace {
+
+using planfile::PlanFile;
+using testing::make_mlp_plan;
+
+std::vector<uint8_t> mlp_bytes() {
+  testing::MlpPlan m = make_mlp_plan();
+  auto bytes = planfile::serialize(m.plan, m.weights);
+  EXPECT_TRUE(bytes.ok()) << bytes.status().to_string();
+  return *bytes;
+}
+
+Code load_code(std::vector<uint8_t> bytes, std::string* msg = nullptr) {
+  auto pf = PlanFile::from_bytes(std::move(bytes), "t.tsp");
+  if (msg) *msg = pf.ok() ? "" : pf.status().message();
+  return pf.ok() ? Code::kOk : pf.status().code();
+}
+
+void put_u32(std::vector<uint8_t>* b, size_t at, uint32_t v) { std::memcpy(b->data() + at, &v, 4); }
+
+// A file whose metadata is `p` verbatim (bypassing the writer's validation), hash correct.
+std::vector<uint8_t> raw_file(const plan::Plan& p, uint64_t data_size) {
+  std::string meta;
+  p.SerializeToString(&meta);
+  const uint64_t data_off = (64 + meta.size() + 4095) / 4096 * 4096;
+  std::vector<uint8_t> f(data_off + data_size, 0);
+  std::memcpy(f.data() + 64, meta.data(), meta.size());
+  uint64_t h = planfile::fnv1a64(meta.data(), meta.size());
+  h = planfile::fnv1a64(f.data() + data_off, data_size, h);
+  uint64_t hdr[7] = {0, 64, meta.size(), data_off, data_size, h, 0};
+  std::memcpy(f.data(), planfile::kMagic, 8);
+  put_u32(&f, 8, 1);
+  put_u32(&f, 12, 64);
+  std::memcpy(f.data() + 16, &hdr[1], 8 * 5);
+  return f;
+}
+
+TEST(PlanFile, RoundTripAndLayout) {
+  auto bytes = mlp_bytes();
+  auto pf = PlanFile::from_bytes(bytes, "t.tsp");
+  ASSERT_TRUE(pf.ok()) << pf.status().to_string();
+  const auto& h = (*pf)->header();
+  EXPECT_EQ(h.format_version, 1u);
+  EXPECT_EQ(h.data_offset % 4096, 0u);
+  EXPECT_EQ(bytes.size(), h.data_offset + h.data_size);
+  const plan::Plan& p = (*pf)->plan();
+  ASSERT_EQ(p.weights_size(), 2);
+  EXPECT_EQ(p.weights(0).offset(), 0u);
+  EXPECT_EQ(p.weights(1).offset(), 4096u);
+  testing::MlpPlan m = make_mlp_plan();
+  EXPECT_EQ(0, std::memcmp((*pf)->section_data(p.weights(1)), m.b.data(), 16));
+}
+
+TEST(PlanFile, DeterministicWriteAndFileLoad) {
+  testing::MlpPlan m = make_mlp_plan();
+  const std::string a = "build-runtime/plan_det_a.tsp", b = "build-runtime/plan_det_b.tsp";
+  ASSERT_TRUE(planfile::write_file(a, m.plan, m.weights).ok());
+  ASSERT_TRUE(planfile::write_file(b, make_mlp_plan().plan, m.weights).ok());
+  std::ifstream fa(a, std::ios::binary), fb(b, std::ios::binary);
+  std::string sa((std::istreambuf_iterator<char>(fa)), {}), sb((std::istreambuf_iterator<char>(fb)), {});
+  EXPECT_FALSE(sa.empty());
+  EXPECT_EQ(sa, sb);
+  auto pf = PlanFile::open(a);
+  ASSERT_TRUE(pf.ok()) << pf.status().to_string();
+  EXPECT_EQ((*pf)->plan().tensors_size(), 6);
+  std::remove(a.c_str());
+  std::remove(b.c_str());
+}
+
+TEST(PlanFile, MissingFile) {
+  auto pf = PlanFile::open("build-runtime/no_such_plan.tsp");
+  ASSERT_FALSE(pf.ok());
+  EXPECT_EQ(pf.status().code(), Code::kNotFound);
+  EXPECT_NE(pf.status().message().find("no_such_plan.tsp"), std::string::npos);
+}
+
+TEST(PlanFile, Truncated) {
+  auto bytes = mlp_bytes();
+  for (size_t keep : {size_t{0}, size_t{5}, size_t{40}, size_t{100}, bytes.size() - 1}) {
+    std::vector<uint8_t> t(bytes.begin(), bytes.begin() + keep);
+    std::string msg;
+    EXPECT_EQ(load_code(t, &msg), Code::kCorrupt) << keep;
+    EXPECT_NE(msg.find("truncated"), std::string::npos) << keep << ": " << msg;
+  }
+}
+
+TEST(PlanFile, FlippedByteIsHashError) {
+  auto bytes = mlp_bytes();
+  for (size_t at : {size_t{70}, bytes.size() - 3}) {
+    auto b = bytes;
+    b[at] ^= 0x40;
+    std::string msg;
+    EXPECT_EQ(load_code(b, &msg), Code::kCorrupt);
+    EXPECT_NE(msg.find("hash mismatch"), std::string::npos) << msg;
+  }
+}
+
+TEST(PlanFile, WrongMagic) {
+  auto b = mlp_bytes();
+  b[0] = 'X';
+  std::string msg;
+  EXPECT_EQ(load_code(b, &msg), Code::kCorrupt);
+  EXPECT_NE(msg.find("bad magic"), std::string::npos) << msg;
+}
+
+TEST(PlanFile, OtherVersion) {
+  auto b = mlp_bytes();
+  put_u32(&b, 8, 99);
+  std::string msg;
+  EXPECT_EQ(load_code(b, &msg), Code::kVersion);
+  EXPECT_NE(msg.find("version 99"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("reads version 1"), std::string::npos) << msg;
+}
+
+TEST(PlanFile, TensorIdOutOfRange) {
+  plan::Plan p = make_mlp_plan().plan;
+  p.mutable_instructions(1)->set_inputs(0, 17);
+  std::string msg;
+  EXPECT_EQ(load_code(raw_file(p, 0), &msg), Code::kCorrupt);
+  EXPECT_NE(msg.find("tensor id 17"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("instruction 1"), std::string::npos) << msg;
+}
+
+TEST(PlanFile, SectionOutOfRange) {
+  testing::MlpPlan m = make_mlp_plan();
+  auto good = planfile::serialize(m.plan, m.weights);
+  ASSERT_TRUE(good.ok());
+  plan::Plan p = (*PlanFile::from_bytes(*good, "x"))->plan();
+  p.mutable_weights(1)->set_offset(8192);  // data section is 4096 + 16 bytes
+  std::string msg;
+  EXPECT_EQ(load_code(raw_file(p, 4096 + 16), &msg), Code::kCorrupt);
+  EXPECT_NE(msg.find("outside the data section"), std::string::npos) << msg;
+}
+
+TEST(PlanFile, WriterRejectsBadPlan) {
+  testing::MlpPlan m = make_mlp_plan();
+  m.weights[0].bytes.pop_back();  // W is 48 bytes
+  auto r = planfile::serialize(m.plan, m.weights);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("'W'"), std::string::npos) << r.status().message();
+}
+
+}  // namespace
+}  // namespace tessera

@@ -1,0 +1,8 @@
+# SPMD algorithm cores: mesh, profiles, specs, cost model, resharding, rules, solver.
+tessera_add_gtest(spmd_test
+  SOURCES
+    spmd_mesh_test.cpp
+    spmd_spec_test.cpp
+    spmd_cost_test.cpp
+    spmd_reshard_test.cpp
+  LIBS tessera_passes_core)
