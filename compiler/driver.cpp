@@ -55,6 +55,8 @@ Status compile(const CompileOptions& o, CompileSummary* summary) {
   std::vector<Stage> stages = {
       {"import", [&](ir::Graph& gr) -> Status {
          TSR_ASSIGN_OR_RETURN(gr, onnx_fe::import_onnx(o.model, io));
+         // Counted before resharding may add per-layout copies of a weight.
+         gr.meta["parameters"] = Attr::Int(gr.parameter_count());
          return Status::Ok();
        }},
       {"spmd-search", [&](ir::Graph& gr) { return passes::run_spmd_search(gr, ctx); }},
@@ -73,14 +75,13 @@ Status compile(const CompileOptions& o, CompileSummary* summary) {
   }
   auto st = std::chrono::steady_clock::now();
   progress.begin("emit");
-  g.meta["parameters"] = Attr::Int(g.parameter_count());
   CompileSummary local;
   CompileSummary* sum = summary ? summary : &local;
   TSR_RETURN_IF_ERROR(emit_plan(g, ctx.mesh, o.output, sum));
   progress.end("emit", std::chrono::duration<double>(std::chrono::steady_clock::now() - st).count(),
                o.timings);
   sum->plan_path = o.output;
-  sum->parameters = g.parameter_count();
+  sum->parameters = attr_int(g.meta, "parameters", 0);
   sum->nodes = static_cast<int64_t>(g.nodes.size());
   for (const auto& n : g.nodes) sum->collectives += ir::is_collective_op(n.op);
   sum->modelled_step_seconds = ctx.modelled_step_seconds;

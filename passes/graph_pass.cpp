@@ -17,7 +17,7 @@ void GraphPass::runOnOperation() {
   auto fresh = ir::graph_to_mlir(*module.getContext(), *g);
   // Swap bodies and attributes so the pass manager keeps its handle on the same module op.
   module.getBodyRegion().takeBody(fresh->getBodyRegion());
-  module->setAttrs(fresh->getAttrDictionary());
+  module->setAttrs(fresh.get()->getAttrDictionary());
 }
 
 }  // namespace tessera::passes

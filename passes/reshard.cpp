@@ -54,6 +54,17 @@ struct Resharder {
     if (src == dst) return vid;
     auto key = std::make_pair(vid, dst.to_string());
     if (auto it = done.find(key); it != done.end()) return it->second;
+    if ((v.kind == ir::ValueKind::kWeight || v.kind == ir::ValueKind::kConstant) &&
+        dst.partial.empty()) {
+      // Weights are stored per rank in whatever layout a consumer wants: a second layout is a
+      // second copy in the plan (memory, no communication).
+      ir::Value copy = v;
+      copy.name = v.name + "@" + std::to_string(done.size());
+      copy.sharding = dst.to_string();
+      int id = g.add_value(std::move(copy));
+      done[key] = id;
+      return id;
+    }
     auto plan = spmd::find_reshard({v.shape, v.dtype}, ctx.mesh, ctx.cluster, src, dst);
     if (!plan.ok())
       return InvalidArgument("reshard of '" + v.name + "' for " + who + ": " +

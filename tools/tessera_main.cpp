@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 
+#include "compare.h"
 #include "inspect.h"
 #include "run_cli.h"
 #include "size_parse.h"
@@ -83,6 +84,13 @@ int main(int argc, char** argv) {
   insp->add_option("plan", iplan, "Plan file")->required();
   insp->add_flag("--json", iopts.json, "Machine-readable output");
 
+  std::string ca, cb;
+  double tol = 1e-4;
+  auto* cmp = app.add_subcommand("compare", "Compare a TensorProto file with a reference");
+  cmp->add_option("actual", ca, "Tensor file")->required();
+  cmp->add_option("reference", cb, "Reference tensor file")->required();
+  cmp->add_option("--tolerance", tol, "Max |diff| / max |ref|")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -92,6 +100,7 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("compile")) return do_compile(copts, shapes, budget);
 #endif
   if (app.got_subcommand("run")) return tessera::runtime::run_plan_cli(plan, inputs, outdir, ropts);
+  if (app.got_subcommand("compare")) return tessera::tools::compare_tensors(ca, cb, tol);
   if (app.got_subcommand("inspect")) return tessera::tools::inspect_plan(iplan, iopts);
   return 1;
 }

@@ -55,7 +55,13 @@ struct ImportCtx {
   std::unordered_map<std::string, std::string> dropped;  // outputs we do not compute -> why
   std::unordered_map<int, std::string> fold_failed;      // value id -> why it is not constant
   std::unordered_set<std::string> node_names;
+  // Values whose data is unknown: derived only from constants and integer initializers whose
+  // external data is missing. They carry zero-filled placeholder data (kConstant) so the graph
+  // stays well formed; consumers that need their values fall back to value_info shapes.
+  std::unordered_set<int> unknown;
+  std::unordered_map<std::string, const onnx::TypeProto*> value_info;  // graph value_info + outputs
   int64_t folded = 0;
+  int64_t derived = 0;  // nodes whose lifted attributes came from value_info shapes
 
   ImportCtx(const ImportOptions& o, std::string dir) : opts(o), files(std::move(dir)) {}
   const ir::TensorData* const_data(int v) const {  // compile-time data, or null
@@ -71,6 +77,7 @@ struct PendingNode {
   const onnx::NodeProto* proto;
   ir::Node n;                        // name, op, attrs; inputs = all ONNX inputs (-1 absent)
   std::vector<std::string> outputs;  // ONNX output names ("" = not requested)
+  bool derive = false;  // a lifted input has unknown data: derive attributes from value_info
 };
 
 Status convert_attrs(const onnx::NodeProto& p, const std::string& name, AttrMap& out);
@@ -85,6 +92,13 @@ Status canonicalize(ImportCtx& c, PendingNode& p, const std::vector<ir::TypeShap
 bool try_fold(ImportCtx& c, const ir::Node& n, const std::vector<ir::TypeShape>& out_types,
               std::vector<int>& out_ids);
 bool is_special_op(const std::string& op);
+// value_info fallback (value_info.cpp) and attribute derivation from shapes (derive.cpp).
+StatusOr<int64_t> eval_dim(const std::string& expr, const std::map<std::string, int64_t>& env);
+// partial: dims that cannot be evaluated come back as -1 instead of an error.
+StatusOr<ir::TypeShape> recorded_type(const ImportCtx& c, const std::string& name, bool partial = false);
+Status derive_lifted(ImportCtx& c, PendingNode& p, const std::vector<ir::TypeShape>& in,
+                     const std::vector<ir::TypeShape>& out);
+ir::TensorDataPtr zero_tensor(DType t, const Shape& s);
 std::vector<int64_t> tensor_ints(const ir::TensorData& t);  // int32/int64 -> int64
 StatusOr<double> tensor_scalar(const ir::TensorData& t);    // one element, any numeric
 

@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "frontends/onnx/import_internal.h"
-#include "cpu_kernels.h"
+#include "kernels/cpu/cpu_kernels.h"
 
 namespace tessera::onnx_fe {
 
@@ -77,13 +77,30 @@ void store(ir::TensorData& d, int64_t i, double x) {
   }
 }
 
+// Explains why value v is not a constant, following the first non-constant producer chain.
+std::string why_not_constant(const ImportCtx& c, int v) {
+  auto why = c.fold_failed.find(v);
+  if (why != c.fold_failed.end()) return why->second;
+  const ir::Value& x = c.g.values[v];
+  if (x.kind == ir::ValueKind::kInput) return "it is a runtime input";
+  if (x.kind == ir::ValueKind::kWeight) return "it is a weight without data";
+  if (x.producer < 0) return "unknown producer";
+  const ir::Node& n = c.g.nodes[x.producer];
+  for (int u : n.inputs) {
+    if (u >= 0 && c.g.values[u].kind != ir::ValueKind::kConstant) {
+      return fmt::format("node '{}' ({}) depends on '{}': {}", n.name, n.op, c.g.values[u].name, why_not_constant(c, u));
+    }
+  }
+  if (!kernels::find_cpu_kernel(n.op)) return fmt::format("node '{}' ({}) has no CPU kernel to fold it", n.name, n.op);
+  return fmt::format("node '{}' ({}) was too large to fold", n.name, n.op);
+}
+
 StatusOr<const ir::TensorData*> const_input(ImportCtx& c, const PendingNode& p, size_t i) {
   const int v = i < p.n.inputs.size() ? p.n.inputs[i] : -1;
   const ir::TensorData* d = c.const_data(v);
   if (v >= 0 && !d) {
-    auto why = c.fold_failed.find(v);
-    return invalid("node '{}' ({}): input {} '{}' must be a compile-time constant{}", p.n.name, p.n.op, i,
-                   c.g.values[v].name, why == c.fold_failed.end() ? "" : " (" + why->second + ")");
+    return invalid("node '{}' ({}): input {} '{}' must be a compile-time constant ({})", p.n.name, p.n.op, i,
+                   c.g.values[v].name, why_not_constant(c, v));
   }
   return d;
 }
@@ -211,6 +228,10 @@ Status lift_inputs(ImportCtx& c, const ir::OpInfo& op, PendingNode& p) {
     if (l.since_opset > c.opset) continue;
     keep = std::min(keep, static_cast<size_t>(l.index));
     if (static_cast<size_t>(l.index) >= p.n.inputs.size() || p.n.inputs[l.index] < 0) continue;
+    if (c.unknown.count(p.n.inputs[l.index])) {
+      p.derive = true;  // graph-only model: attributes come from value_info (derive.cpp)
+      continue;
+    }
     TSR_ASSIGN_OR_RETURN(const ir::TensorData* t, const_input(c, p, l.index));
     auto a = to_attr(*t, l.kind);
     if (!a.ok()) return invalid("node '{}' ({}): input '{}': {}", p.n.name, p.n.op, l.attr, a.status().message());

@@ -23,11 +23,16 @@ constexpr bool kIntLike = std::is_integral_v<T> || std::is_same_v<T, Bool8>;
 
 template <class S>
 auto read_wide(S s) {
-  if constexpr (std::is_same_v<S, Bool8>) return static_cast<int64_t>(s.v != 0);
-  else if constexpr (std::is_integral_v<S>) return static_cast<int64_t>(s);
-  else if constexpr (std::is_same_v<S, Half>) return static_cast<double>(half_bits_to_float(s.bits));
-  else if constexpr (std::is_same_v<S, BFloat16>) return static_cast<double>(bf16_bits_to_float(s.bits));
-  else return static_cast<double>(s);
+  if constexpr (std::is_same_v<S, Bool8>)
+    return static_cast<int64_t>(s.v != 0);
+  else if constexpr (std::is_integral_v<S>)
+    return static_cast<int64_t>(s);
+  else if constexpr (std::is_same_v<S, Half>)
+    return static_cast<double>(half_bits_to_float(s.bits));
+  else if constexpr (std::is_same_v<S, BFloat16>)
+    return static_cast<double>(bf16_bits_to_float(s.bits));
+  else
+    return static_cast<double>(s);
 }
 
 template <class D, class W>
@@ -49,16 +54,26 @@ D write_narrow(W w) {
 template <class F>
 Status visit_type(DType dt, F&& f) {
   switch (dt) {
-    case DType::kFloat32: return f(Tag<float>{});
-    case DType::kFloat64: return f(Tag<double>{});
-    case DType::kFloat16: return f(Tag<Half>{});
-    case DType::kBFloat16: return f(Tag<BFloat16>{});
-    case DType::kInt8: return f(Tag<int8_t>{});
-    case DType::kUInt8: return f(Tag<uint8_t>{});
-    case DType::kInt32: return f(Tag<int32_t>{});
-    case DType::kInt64: return f(Tag<int64_t>{});
-    case DType::kBool: return f(Tag<Bool8>{});
-    default: return Unimplemented(std::string("Cast of dtype ") + dtype_name(dt));
+    case DType::kFloat32:
+      return f(Tag<float>{});
+    case DType::kFloat64:
+      return f(Tag<double>{});
+    case DType::kFloat16:
+      return f(Tag<Half>{});
+    case DType::kBFloat16:
+      return f(Tag<BFloat16>{});
+    case DType::kInt8:
+      return f(Tag<int8_t>{});
+    case DType::kUInt8:
+      return f(Tag<uint8_t>{});
+    case DType::kInt32:
+      return f(Tag<int32_t>{});
+    case DType::kInt64:
+      return f(Tag<int64_t>{});
+    case DType::kBool:
+      return f(Tag<Bool8>{});
+    default:
+      return Unimplemented(std::string("Cast of dtype ") + dtype_name(dt));
   }
 }
 

@@ -21,10 +21,14 @@ Status parse_window(const AttrMap& attrs, int nd, const Shape* weight_k, Window*
   w->dilations = attr_ints(attrs, "dilations", std::vector<int64_t>(nd, 1));
   w->pads = attr_ints(attrs, "pads", std::vector<int64_t>(2 * nd, 0));
   const size_t n = static_cast<size_t>(nd);
-  if (w->k.size() != n) return InvalidArgument("kernel_shape must have " + std::to_string(nd) + " values");
-  if (w->strides.size() != n) return InvalidArgument("strides must have " + std::to_string(nd) + " values");
-  if (w->dilations.size() != n) return InvalidArgument("dilations must have " + std::to_string(nd) + " values");
-  if (w->pads.size() != 2 * n) return InvalidArgument("pads must have " + std::to_string(2 * nd) + " values");
+  if (w->k.size() != n)
+    return InvalidArgument("kernel_shape must have " + std::to_string(nd) + " values");
+  if (w->strides.size() != n)
+    return InvalidArgument("strides must have " + std::to_string(nd) + " values");
+  if (w->dilations.size() != n)
+    return InvalidArgument("dilations must have " + std::to_string(nd) + " values");
+  if (w->pads.size() != 2 * n)
+    return InvalidArgument("pads must have " + std::to_string(2 * nd) + " values");
   for (size_t d = 0; d < n; ++d) {
     if (w->k[d] < 1 || w->strides[d] < 1 || w->dilations[d] < 1) {
       return InvalidArgument("kernel_shape, strides and dilations must be >= 1");
@@ -50,7 +54,8 @@ template <class T, bool kToCols>
 void walk(const Walk& g, T* img, T* col) {
   const int nd = static_cast<int>(g.img.size());
   const int64_t img_sp = num_elements(g.img), pos_sp = num_elements(g.pos);
-  const int64_t ksz = num_elements(g.k), inner = g.pos[nd - 1], rows = pos_sp / std::max<int64_t>(inner, 1);
+  const int64_t ksz = num_elements(g.k), inner = g.pos[nd - 1],
+                rows = pos_sp / std::max<int64_t>(inner, 1);
   std::vector<int64_t> kk(nd), pi(nd);
   for (int64_t c = 0; c < g.ch; ++c) {
     for (int64_t kr = 0; kr < ksz; ++kr) {
@@ -126,8 +131,8 @@ Status conv_typed(const Walk& g, const ConvDims& d, const Ins& in, const TensorR
         cols = col.data();
       }
       TSR_RETURN_IF_ERROR(gemm<T>(false, false, d.Mg, d.out_sp, kdim, T(1), w + gi * d.Mg * kdim,
-                                  kdim, cols, d.out_sp, T(0),
-                                  y + (n * d.M + gi * d.Mg) * d.out_sp, d.out_sp));
+                                  kdim, cols, d.out_sp, T(0), y + (n * d.M + gi * d.Mg) * d.out_sp,
+                                  d.out_sp));
     }
   }
   add_bias(in.size() > 2 ? in[2] : TensorRef{}, d, y);
@@ -185,7 +190,8 @@ Status conv_setup(const AttrMap& attrs, const Ins& in, const Ins& out, bool tran
   d->M = d->Mg * d->G;
   if (in.size() > 2 && in[2].present()) {
     TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[2], "B"));
-    if (in[2].shape != Shape{d->M}) return InvalidArgument("B must have shape " + std::to_string(d->M));
+    if (in[2].shape != Shape{d->M})
+      return InvalidArgument("B must have shape " + std::to_string(d->M));
   }
   d->ksz = num_elements(win->k);
   d->in_sp = num_elements(Shape(xs.begin() + 2, xs.end()));
@@ -206,20 +212,25 @@ Status Conv(const AttrMap& attrs, const Ins& in, const Ins& out) {
   ConvDims d;
   TSR_RETURN_IF_ERROR(conv_setup(attrs, in, out, false, &win, &d));
   const int nd = win.nd;
-  Walk g{Shape(in[0].shape.begin() + 2, in[0].shape.end()), {}, win.k, win.strides, win.pads,
-         win.dilations, d.Cg};
+  Walk g{Shape(in[0].shape.begin() + 2, in[0].shape.end()),
+         {},
+         win.k,
+         win.strides,
+         win.pads,
+         win.dilations,
+         d.Cg};
   Shape want = {d.N, d.M};
   for (int i = 0; i < nd; ++i) {
     const int64_t span = g.img[i] + win.pads[i] + win.pads[i + nd] - win.span(i);
-    if (span < 0) return InvalidArgument("kernel larger than padded input on spatial dim " + std::to_string(i));
+    if (span < 0)
+      return InvalidArgument("kernel larger than padded input on spatial dim " + std::to_string(i));
     g.pos.push_back(span / win.strides[i] + 1);
     want.push_back(g.pos.back());
   }
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], want));
   d.out_sp = num_elements(g.pos);
-  return dispatch_float(in[0], [&](auto tag) {
-    return conv_typed<decltype(tag)>(g, d, in, out[0]);
-  });
+  return dispatch_float(in[0],
+                        [&](auto tag) { return conv_typed<decltype(tag)>(g, d, in, out[0]); });
 }
 
 Status ConvTranspose(const AttrMap& attrs, const Ins& in, const Ins& out) {
@@ -228,22 +239,25 @@ Status ConvTranspose(const AttrMap& attrs, const Ins& in, const Ins& out) {
   TSR_RETURN_IF_ERROR(conv_setup(attrs, in, out, true, &win, &d));
   const int nd = win.nd;
   const auto opad = attr_ints(attrs, "output_padding", std::vector<int64_t>(nd, 0));
-  if (opad.size() != static_cast<size_t>(nd)) return InvalidArgument("output_padding must have one value per spatial dim");
-  Walk g{{}, Shape(in[0].shape.begin() + 2, in[0].shape.end()), win.k, win.strides, win.pads,
-         win.dilations, d.Mg};
+  if (opad.size() != static_cast<size_t>(nd))
+    return InvalidArgument("output_padding must have one value per spatial dim");
+  Walk g{{},       Shape(in[0].shape.begin() + 2, in[0].shape.end()),
+         win.k,    win.strides,
+         win.pads, win.dilations,
+         d.Mg};
   Shape want = {d.N, d.M};
   for (int i = 0; i < nd; ++i) {
-    const int64_t o = win.strides[i] * (g.pos[i] - 1) + opad[i] + win.span(i) - win.pads[i] -
-                      win.pads[i + nd];
-    if (o < 0 || opad[i] < 0) return InvalidArgument("negative output size on spatial dim " + std::to_string(i));
+    const int64_t o =
+        win.strides[i] * (g.pos[i] - 1) + opad[i] + win.span(i) - win.pads[i] - win.pads[i + nd];
+    if (o < 0 || opad[i] < 0)
+      return InvalidArgument("negative output size on spatial dim " + std::to_string(i));
     g.img.push_back(o);
     want.push_back(o);
   }
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], want));
   d.out_sp = num_elements(g.img);
-  return dispatch_float(in[0], [&](auto tag) {
-    return conv_transpose_typed<decltype(tag)>(g, d, in, out[0]);
-  });
+  return dispatch_float(
+      in[0], [&](auto tag) { return conv_transpose_typed<decltype(tag)>(g, d, in, out[0]); });
 }
 
 }  // namespace tessera::kernels::cpu

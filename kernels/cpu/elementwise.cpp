@@ -68,22 +68,28 @@ using U = std::make_unsigned_t<T>;
 struct AddOp {
   template <class T>
   T operator()(T a, T b) const {
-    if constexpr (std::is_integral_v<T>) return static_cast<T>(U<T>(a) + U<T>(b));
-    else return a + b;
+    if constexpr (std::is_integral_v<T>)
+      return static_cast<T>(U<T>(a) + U<T>(b));
+    else
+      return a + b;
   }
 };
 struct SubOp {
   template <class T>
   T operator()(T a, T b) const {
-    if constexpr (std::is_integral_v<T>) return static_cast<T>(U<T>(a) - U<T>(b));
-    else return a - b;
+    if constexpr (std::is_integral_v<T>)
+      return static_cast<T>(U<T>(a) - U<T>(b));
+    else
+      return a - b;
   }
 };
 struct MulOp {
   template <class T>
   T operator()(T a, T b) const {
-    if constexpr (std::is_integral_v<T>) return static_cast<T>(U<T>(a) * U<T>(b));
-    else return a * b;
+    if constexpr (std::is_integral_v<T>)
+      return static_cast<T>(U<T>(a) * U<T>(b));
+    else
+      return a * b;
   }
 };
 struct DivOp {  // integer: truncation; zero divisors are rejected before the loop
@@ -102,6 +108,7 @@ struct MaxOp {  // NaN propagates, as numpy.maximum and ONNX Max do
   T operator()(T a, T b) const {
     if constexpr (std::is_floating_point_v<T>) {
       if (std::isnan(a)) return a;
+      if (std::isnan(b)) return b;
     }
     return a < b ? b : a;
   }
@@ -111,6 +118,7 @@ struct MinOp {
   T operator()(T a, T b) const {
     if constexpr (std::is_floating_point_v<T>) {
       if (std::isnan(a)) return a;
+      if (std::isnan(b)) return b;
     }
     return b < a ? b : a;
   }
@@ -119,16 +127,22 @@ struct MinOp {
 template <class Op>
 Status arith(const Ins& in, const Ins& out, size_t max_in) {
   TSR_RETURN_IF_ERROR(check_arity(in, out, max_in == 2 ? 2 : 1, max_in, 1));
-  for (size_t i = 1; i < in.size(); ++i) TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[i], "input"));
+  for (size_t i = 1; i < in.size(); ++i)
+    TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[i], "input"));
   TSR_RETURN_IF_ERROR(check_same_dtype(in[0], out[0], "output"));
   TSR_RETURN_IF_ERROR(check_broadcast_out(in, 0, out[0]));
   const Op op;
   switch (in[0].dtype) {
-    case DType::kFloat32: return fold_bcast<float, float>(in, out[0], op);
-    case DType::kFloat64: return fold_bcast<double, double>(in, out[0], op);
-    case DType::kInt32: return fold_bcast<int32_t, int32_t>(in, out[0], op);
-    case DType::kInt64: return fold_bcast<int64_t, int64_t>(in, out[0], op);
-    default: return unsupported_dtype(in[0], "input 0");
+    case DType::kFloat32:
+      return fold_bcast<float, float>(in, out[0], op);
+    case DType::kFloat64:
+      return fold_bcast<double, double>(in, out[0], op);
+    case DType::kInt32:
+      return fold_bcast<int32_t, int32_t>(in, out[0], op);
+    case DType::kInt64:
+      return fold_bcast<int64_t, int64_t>(in, out[0], op);
+    default:
+      return unsupported_dtype(in[0], "input 0");
   }
 }
 
@@ -143,23 +157,33 @@ Status check_no_zero(const TensorRef& t) {
 
 struct EqOp {
   template <class T>
-  uint8_t operator()(T a, T b) const { return a == b; }
+  uint8_t operator()(T a, T b) const {
+    return a == b;
+  }
 };
 struct LtOp {
   template <class T>
-  uint8_t operator()(T a, T b) const { return a < b; }
+  uint8_t operator()(T a, T b) const {
+    return a < b;
+  }
 };
 struct LeOp {
   template <class T>
-  uint8_t operator()(T a, T b) const { return a <= b; }
+  uint8_t operator()(T a, T b) const {
+    return a <= b;
+  }
 };
 struct GtOp {
   template <class T>
-  uint8_t operator()(T a, T b) const { return a > b; }
+  uint8_t operator()(T a, T b) const {
+    return a > b;
+  }
 };
 struct GeOp {
   template <class T>
-  uint8_t operator()(T a, T b) const { return a >= b; }
+  uint8_t operator()(T a, T b) const {
+    return a >= b;
+  }
 };
 
 template <class Op>
@@ -170,12 +194,18 @@ Status compare(const Ins& in, const Ins& out) {
   TSR_RETURN_IF_ERROR(check_broadcast_out(in, 0, out[0]));
   const Op op;
   switch (in[0].dtype) {
-    case DType::kFloat32: return binary_bcast<float, float, uint8_t>(in[0], in[1], out[0], op);
-    case DType::kFloat64: return binary_bcast<double, double, uint8_t>(in[0], in[1], out[0], op);
-    case DType::kInt32: return binary_bcast<int32_t, int32_t, uint8_t>(in[0], in[1], out[0], op);
-    case DType::kInt64: return binary_bcast<int64_t, int64_t, uint8_t>(in[0], in[1], out[0], op);
-    case DType::kBool: return binary_bcast<uint8_t, uint8_t, uint8_t>(in[0], in[1], out[0], op);
-    default: return unsupported_dtype(in[0], "input 0");
+    case DType::kFloat32:
+      return binary_bcast<float, float, uint8_t>(in[0], in[1], out[0], op);
+    case DType::kFloat64:
+      return binary_bcast<double, double, uint8_t>(in[0], in[1], out[0], op);
+    case DType::kInt32:
+      return binary_bcast<int32_t, int32_t, uint8_t>(in[0], in[1], out[0], op);
+    case DType::kInt64:
+      return binary_bcast<int64_t, int64_t, uint8_t>(in[0], in[1], out[0], op);
+    case DType::kBool:
+      return binary_bcast<uint8_t, uint8_t, uint8_t>(in[0], in[1], out[0], op);
+    default:
+      return unsupported_dtype(in[0], "input 0");
   }
 }
 
@@ -221,11 +251,16 @@ Status pow_typed(const Ins& in, const Ins& out) {
 template <class TA>
 Status pow_dispatch_b(const Ins& in, const Ins& out) {
   switch (in[1].dtype) {
-    case DType::kFloat32: return pow_typed<TA, float>(in, out);
-    case DType::kFloat64: return pow_typed<TA, double>(in, out);
-    case DType::kInt32: return pow_typed<TA, int32_t>(in, out);
-    case DType::kInt64: return pow_typed<TA, int64_t>(in, out);
-    default: return unsupported_dtype(in[1], "exponent");
+    case DType::kFloat32:
+      return pow_typed<TA, float>(in, out);
+    case DType::kFloat64:
+      return pow_typed<TA, double>(in, out);
+    case DType::kInt32:
+      return pow_typed<TA, int32_t>(in, out);
+    case DType::kInt64:
+      return pow_typed<TA, int64_t>(in, out);
+    default:
+      return unsupported_dtype(in[1], "exponent");
   }
 }
 
@@ -268,11 +303,16 @@ Status Pow(const AttrMap&, const Ins& in, const Ins& out) {
   TSR_RETURN_IF_ERROR(check_same_dtype(in[0], out[0], "output"));
   TSR_RETURN_IF_ERROR(check_broadcast_out(in, 0, out[0]));
   switch (in[0].dtype) {
-    case DType::kFloat32: return pow_dispatch_b<float>(in, out);
-    case DType::kFloat64: return pow_dispatch_b<double>(in, out);
-    case DType::kInt32: return pow_dispatch_b<int32_t>(in, out);
-    case DType::kInt64: return pow_dispatch_b<int64_t>(in, out);
-    default: return unsupported_dtype(in[0], "base");
+    case DType::kFloat32:
+      return pow_dispatch_b<float>(in, out);
+    case DType::kFloat64:
+      return pow_dispatch_b<double>(in, out);
+    case DType::kInt32:
+      return pow_dispatch_b<int32_t>(in, out);
+    case DType::kInt64:
+      return pow_dispatch_b<int64_t>(in, out);
+    default:
+      return unsupported_dtype(in[0], "base");
   }
 }
 
@@ -298,11 +338,16 @@ Status Where(const AttrMap&, const Ins& in, const Ins& out) {
   TSR_RETURN_IF_ERROR(check_same_dtype(in[1], out[0], "output"));
   TSR_RETURN_IF_ERROR(check_broadcast_out(in, 0, out[0]));
   switch (dtype_size(in[1].dtype)) {  // selection copies bits: any dtype of these sizes
-    case 1: return where_typed<uint8_t>(in, out[0]);
-    case 2: return where_typed<uint16_t>(in, out[0]);
-    case 4: return where_typed<uint32_t>(in, out[0]);
-    case 8: return where_typed<uint64_t>(in, out[0]);
-    default: return unsupported_dtype(in[1], "input 1");
+    case 1:
+      return where_typed<uint8_t>(in, out[0]);
+    case 2:
+      return where_typed<uint16_t>(in, out[0]);
+    case 4:
+      return where_typed<uint32_t>(in, out[0]);
+    case 8:
+      return where_typed<uint64_t>(in, out[0]);
+    default:
+      return unsupported_dtype(in[1], "input 1");
   }
 }
 

@@ -34,9 +34,9 @@ std::vector<int64_t> contiguous_strides(const Shape& s);
 // strides along the row and its length; inner loops stay in the caller, free of odometers.
 constexpr int kMaxOps = 4;
 struct RowIter {
-  Shape dims;                                  // coalesced shape; rows run along dims.back()
-  std::vector<std::vector<int64_t>> strides;   // per operand, per coalesced dim
-  int64_t start[kMaxOps] = {0, 0, 0, 0};       // base offsets (e.g. slice start)
+  Shape dims;                                 // coalesced shape; rows run along dims.back()
+  std::vector<std::vector<int64_t>> strides;  // per operand, per coalesced dim
+  int64_t start[kMaxOps] = {0, 0, 0, 0};      // base offsets (e.g. slice start)
 };
 RowIter make_row_iter(const Shape& shape, const std::vector<std::vector<int64_t>>& strides);
 
@@ -96,7 +96,8 @@ float bf16_bits_to_float(uint16_t b);
 template <class T>
 T saturate_cast(double v) {
   if (!(v == v)) return T(0);
-  if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
+  if (v <= static_cast<double>(std::numeric_limits<T>::lowest()))
+    return std::numeric_limits<T>::lowest();
   if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
   return static_cast<T>(v);
 }
@@ -116,56 +117,99 @@ void gemm_fallback(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, c
                    int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
 // Sliding-window attributes of Conv, ConvTranspose and the pools, validated.
 struct Window {
-  int nd = 0;                         // spatial rank
-  Shape k;                            // kernel_shape
+  int nd = 0;  // spatial rank
+  Shape k;     // kernel_shape
   std::vector<int64_t> strides, dilations;
-  std::vector<int64_t> pads;          // begins then ends, 2 * nd
+  std::vector<int64_t> pads;  // begins then ends, 2 * nd
   int64_t span(int d) const { return (k[d] - 1) * dilations[d] + 1; }
 };
 // `weight_k`: the kernel's spatial dims from the weight (Conv), or nullptr (pools: required attr).
 Status parse_window(const AttrMap& attrs, int nd, const Shape* weight_k, Window* w);
 
-#define TSR_DECLARE_KERNEL(name) \
-  Status name(const AttrMap& attrs, const std::vector<TensorRef>& in, const std::vector<TensorRef>& out)
+#define TSR_DECLARE_KERNEL(name)                                      \
+  Status name(const AttrMap& attrs, const std::vector<TensorRef>& in, \
+              const std::vector<TensorRef>& out)
 
 // elementwise.cpp
-TSR_DECLARE_KERNEL(Add); TSR_DECLARE_KERNEL(Sub); TSR_DECLARE_KERNEL(Mul);
-TSR_DECLARE_KERNEL(Div); TSR_DECLARE_KERNEL(Pow); TSR_DECLARE_KERNEL(Max);
-TSR_DECLARE_KERNEL(Min); TSR_DECLARE_KERNEL(Equal); TSR_DECLARE_KERNEL(Less);
-TSR_DECLARE_KERNEL(LessOrEqual); TSR_DECLARE_KERNEL(Greater);
-TSR_DECLARE_KERNEL(GreaterOrEqual); TSR_DECLARE_KERNEL(And); TSR_DECLARE_KERNEL(Or);
+TSR_DECLARE_KERNEL(Add);
+TSR_DECLARE_KERNEL(Sub);
+TSR_DECLARE_KERNEL(Mul);
+TSR_DECLARE_KERNEL(Div);
+TSR_DECLARE_KERNEL(Pow);
+TSR_DECLARE_KERNEL(Max);
+TSR_DECLARE_KERNEL(Min);
+TSR_DECLARE_KERNEL(Equal);
+TSR_DECLARE_KERNEL(Less);
+TSR_DECLARE_KERNEL(LessOrEqual);
+TSR_DECLARE_KERNEL(Greater);
+TSR_DECLARE_KERNEL(GreaterOrEqual);
+TSR_DECLARE_KERNEL(And);
+TSR_DECLARE_KERNEL(Or);
 TSR_DECLARE_KERNEL(Where);
 // unary.cpp
-TSR_DECLARE_KERNEL(Sqrt); TSR_DECLARE_KERNEL(Reciprocal); TSR_DECLARE_KERNEL(Neg);
-TSR_DECLARE_KERNEL(Abs); TSR_DECLARE_KERNEL(Exp); TSR_DECLARE_KERNEL(Log);
-TSR_DECLARE_KERNEL(Erf); TSR_DECLARE_KERNEL(Tanh); TSR_DECLARE_KERNEL(Sigmoid);
-TSR_DECLARE_KERNEL(Relu); TSR_DECLARE_KERNEL(Sin); TSR_DECLARE_KERNEL(Cos);
-TSR_DECLARE_KERNEL(Not); TSR_DECLARE_KERNEL(Identity); TSR_DECLARE_KERNEL(IsNaN);
-TSR_DECLARE_KERNEL(Floor); TSR_DECLARE_KERNEL(Ceil); TSR_DECLARE_KERNEL(LeakyRelu);
-TSR_DECLARE_KERNEL(Gelu); TSR_DECLARE_KERNEL(Clip);
+TSR_DECLARE_KERNEL(Sqrt);
+TSR_DECLARE_KERNEL(Reciprocal);
+TSR_DECLARE_KERNEL(Neg);
+TSR_DECLARE_KERNEL(Abs);
+TSR_DECLARE_KERNEL(Exp);
+TSR_DECLARE_KERNEL(Log);
+TSR_DECLARE_KERNEL(Erf);
+TSR_DECLARE_KERNEL(Tanh);
+TSR_DECLARE_KERNEL(Sigmoid);
+TSR_DECLARE_KERNEL(Relu);
+TSR_DECLARE_KERNEL(Sin);
+TSR_DECLARE_KERNEL(Cos);
+TSR_DECLARE_KERNEL(Not);
+TSR_DECLARE_KERNEL(Identity);
+TSR_DECLARE_KERNEL(IsNaN);
+TSR_DECLARE_KERNEL(Floor);
+TSR_DECLARE_KERNEL(Ceil);
+TSR_DECLARE_KERNEL(LeakyRelu);
+TSR_DECLARE_KERNEL(Gelu);
+TSR_DECLARE_KERNEL(Clip);
 // cast.cpp
 TSR_DECLARE_KERNEL(Cast);
 // linalg.cpp
-TSR_DECLARE_KERNEL(MatMul); TSR_DECLARE_KERNEL(Gemm);
+TSR_DECLARE_KERNEL(MatMul);
+TSR_DECLARE_KERNEL(Gemm);
 // conv.cpp
-TSR_DECLARE_KERNEL(Conv); TSR_DECLARE_KERNEL(ConvTranspose);
+TSR_DECLARE_KERNEL(Conv);
+TSR_DECLARE_KERNEL(ConvTranspose);
 // pool.cpp
-TSR_DECLARE_KERNEL(MaxPool); TSR_DECLARE_KERNEL(AveragePool);
+TSR_DECLARE_KERNEL(MaxPool);
+TSR_DECLARE_KERNEL(AveragePool);
 TSR_DECLARE_KERNEL(GlobalAveragePool);
 // nn.cpp
-TSR_DECLARE_KERNEL(Softmax); TSR_DECLARE_KERNEL(LogSoftmax);
-TSR_DECLARE_KERNEL(BatchNormalization); TSR_DECLARE_KERNEL(LayerNormalization);
+TSR_DECLARE_KERNEL(Softmax);
+TSR_DECLARE_KERNEL(LogSoftmax);
+TSR_DECLARE_KERNEL(BatchNormalization);
+TSR_DECLARE_KERNEL(LayerNormalization);
 TSR_DECLARE_KERNEL(GroupNormalization);
 // reduce.cpp
-TSR_DECLARE_KERNEL(ReduceMean); TSR_DECLARE_KERNEL(ReduceSum); TSR_DECLARE_KERNEL(ReduceMax);
-TSR_DECLARE_KERNEL(ReduceMin); TSR_DECLARE_KERNEL(ReduceProd); TSR_DECLARE_KERNEL(CumSum);
+TSR_DECLARE_KERNEL(ReduceMean);
+TSR_DECLARE_KERNEL(ReduceSum);
+TSR_DECLARE_KERNEL(ReduceMax);
+TSR_DECLARE_KERNEL(ReduceMin);
+TSR_DECLARE_KERNEL(ReduceProd);
+TSR_DECLARE_KERNEL(CumSum);
 // shape_ops.cpp
-TSR_DECLARE_KERNEL(Reshape); TSR_DECLARE_KERNEL(Flatten); TSR_DECLARE_KERNEL(Squeeze);
-TSR_DECLARE_KERNEL(Unsqueeze); TSR_DECLARE_KERNEL(Transpose); TSR_DECLARE_KERNEL(Expand);
-TSR_DECLARE_KERNEL(Tile); TSR_DECLARE_KERNEL(Concat); TSR_DECLARE_KERNEL(Split);
-TSR_DECLARE_KERNEL(Slice); TSR_DECLARE_KERNEL(Pad); TSR_DECLARE_KERNEL(Trilu);
+TSR_DECLARE_KERNEL(Reshape);
+TSR_DECLARE_KERNEL(Flatten);
+TSR_DECLARE_KERNEL(Squeeze);
+TSR_DECLARE_KERNEL(Unsqueeze);
+TSR_DECLARE_KERNEL(Transpose);
+TSR_DECLARE_KERNEL(Expand);
+TSR_DECLARE_KERNEL(Tile);
+TSR_DECLARE_KERNEL(Concat);
+TSR_DECLARE_KERNEL(Split);
+TSR_DECLARE_KERNEL(Slice);
+// pad.cpp
+TSR_DECLARE_KERNEL(Pad);
+TSR_DECLARE_KERNEL(Trilu);
 // index_ops.cpp
-TSR_DECLARE_KERNEL(Gather); TSR_DECLARE_KERNEL(GatherElements); TSR_DECLARE_KERNEL(GatherND);
+TSR_DECLARE_KERNEL(Gather);
+TSR_DECLARE_KERNEL(GatherElements);
+TSR_DECLARE_KERNEL(GatherND);
 
 #undef TSR_DECLARE_KERNEL
 

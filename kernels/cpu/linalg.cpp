@@ -15,7 +15,7 @@ namespace tessera::kernels::cpu {
 
 template <class T>
 void gemm_fallback(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
-               int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+                   int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
   std::vector<double> acc(static_cast<size_t>(N));  // one row of C in double
   for (int64_t i = 0; i < M; ++i) {
     std::fill(acc.begin(), acc.end(), 0.0);
@@ -69,14 +69,14 @@ Status gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T*
 }
 template Status gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
                             const float*, int64_t, float, float*, int64_t);
-template Status gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*,
-                             int64_t, const double*, int64_t, double, double*, int64_t);
+template Status gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
+                             const double*, int64_t, double, double*, int64_t);
 
 namespace {
 
 struct MatMulPlan {
-  Shape batch;                     // broadcast batch dims
-  std::vector<int64_t> sa, sb;     // batch strides of a and b, in matrices
+  Shape batch;                  // broadcast batch dims
+  std::vector<int64_t> sa, sb;  // batch strides of a and b, in matrices
   int64_t M = 1, N = 1, K = 1;
   Shape out;
 };
@@ -157,8 +157,8 @@ Status gemm_op_typed(const AttrMap& attrs, const Ins& in, const TensorRef& o, bo
     TSR_RETURN_IF_ERROR(fill_bias<T>(in[2], beta, o));
   }
   const TensorRef &a = in[0], &b = in[1];
-  return gemm<T>(ta, tb, M, N, K, alpha, a.as<const T>(), a.shape[1], b.as<const T>(),
-                 b.shape[1], has_c ? T(1) : T(0), o.as<T>(), N);
+  return gemm<T>(ta, tb, M, N, K, alpha, a.as<const T>(), a.shape[1], b.as<const T>(), b.shape[1],
+                 has_c ? T(1) : T(0), o.as<T>(), N);
 }
 
 }  // namespace
@@ -171,9 +171,12 @@ Status MatMul(const AttrMap&, const Ins& in, const Ins& out) {
   TSR_RETURN_IF_ERROR(plan_matmul(in[0].shape, in[1].shape, &p));
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], p.out));
   switch (in[0].dtype) {
-    case DType::kFloat32: return matmul_typed<float>(p, in[0], in[1], out[0]);
-    case DType::kFloat64: return matmul_typed<double>(p, in[0], in[1], out[0]);
-    default: return unsupported_dtype(in[0], "input 0");
+    case DType::kFloat32:
+      return matmul_typed<float>(p, in[0], in[1], out[0]);
+    case DType::kFloat64:
+      return matmul_typed<double>(p, in[0], in[1], out[0]);
+    default:
+      return unsupported_dtype(in[0], "input 0");
   }
 }
 
@@ -194,9 +197,12 @@ Status Gemm(const AttrMap& attrs, const Ins& in, const Ins& out) {
   }
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], {M, N}));
   switch (in[0].dtype) {
-    case DType::kFloat32: return gemm_op_typed<float>(attrs, in, out[0], ta, tb, M, N, K);
-    case DType::kFloat64: return gemm_op_typed<double>(attrs, in, out[0], ta, tb, M, N, K);
-    default: return unsupported_dtype(in[0], "input 0");
+    case DType::kFloat32:
+      return gemm_op_typed<float>(attrs, in, out[0], ta, tb, M, N, K);
+    case DType::kFloat64:
+      return gemm_op_typed<double>(attrs, in, out[0], ta, tb, M, N, K);
+    default:
+      return unsupported_dtype(in[0], "input 0");
   }
 }
 

@@ -11,9 +11,9 @@ namespace {
 
 struct PoolGeom {
   Window win;
-  Shape in, out;                       // spatial dims
-  std::vector<int64_t> koff;           // ksz x nd kernel offsets (q * dilation)
-  int64_t planes = 0;                  // N * C
+  Shape in, out;              // spatial dims
+  std::vector<int64_t> koff;  // ksz x nd kernel offsets (q * dilation)
+  int64_t planes = 0;         // N * C
 };
 
 Status pool_setup(const AttrMap& attrs, const Ins& in, const Ins& out, size_t max_out,
@@ -32,7 +32,8 @@ Status pool_setup(const AttrMap& attrs, const Ins& in, const Ins& out, size_t ma
   for (int d = 0; d < nd; ++d) {
     const int64_t s = g->win.strides[d], pb = g->win.pads[d];
     const int64_t span = g->in[d] + pb + g->win.pads[d + nd] - g->win.span(d);
-    if (span < 0) return InvalidArgument("kernel larger than padded input on spatial dim " + std::to_string(d));
+    if (span < 0)
+      return InvalidArgument("kernel larger than padded input on spatial dim " + std::to_string(d));
     int64_t o = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
     if (ceil_mode && (o - 1) * s >= g->in[d] + pb) --o;  // last window may not start in the pad
     g->out.push_back(o);
@@ -136,8 +137,8 @@ void avg_pool(const PoolGeom& g, bool count_pad, const TensorRef& x, const Tenso
         cnt += in_padded;
       }
     }
-    py[oi] = cnt ? static_cast<T>(sum / static_cast<double>(cnt))
-                 : std::numeric_limits<T>::quiet_NaN();
+    py[oi] =
+        cnt ? static_cast<T>(sum / static_cast<double>(cnt)) : std::numeric_limits<T>::quiet_NaN();
   });
 }
 

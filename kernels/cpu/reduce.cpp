@@ -17,12 +17,16 @@ using AccT = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
 template <class A>
 A red_init(Red r) {
   switch (r) {
-    case Red::kMax: return std::numeric_limits<A>::has_infinity ? -std::numeric_limits<A>::infinity()
-                                                                : std::numeric_limits<A>::lowest();
-    case Red::kMin: return std::numeric_limits<A>::has_infinity ? std::numeric_limits<A>::infinity()
-                                                                : std::numeric_limits<A>::max();
-    case Red::kProd: return A(1);
-    default: return A(0);
+    case Red::kMax:
+      return std::numeric_limits<A>::has_infinity ? -std::numeric_limits<A>::infinity()
+                                                  : std::numeric_limits<A>::lowest();
+    case Red::kMin:
+      return std::numeric_limits<A>::has_infinity ? std::numeric_limits<A>::infinity()
+                                                  : std::numeric_limits<A>::max();
+    case Red::kProd:
+      return A(1);
+    default:
+      return A(0);
   }
 }
 
@@ -42,7 +46,8 @@ void reduce_typed(const TensorRef& x, const Shape& keep, const TensorRef& y) {
       const A v = static_cast<A>(p[j]);
       if constexpr (R == Red::kSum || R == Red::kMean) d += v;
       if constexpr (R == Red::kProd) d *= v;
-      if constexpr (R == Red::kMax) d = (v > d || v != v) ? v : d;  // once NaN, comparisons fail: NaN sticks
+      if constexpr (R == Red::kMax)
+        d = (v > d || v != v) ? v : d;  // once NaN, comparisons fail: NaN sticks
       if constexpr (R == Red::kMin) d = (v < d || v != v) ? v : d;
     }
   });
@@ -51,8 +56,10 @@ void reduce_typed(const TensorRef& x, const Shape& keep, const TensorRef& y) {
   for (size_t i = 0; i < acc.size(); ++i) {
     A v = acc[i];
     if constexpr (R == Red::kMean) {
-      if constexpr (std::is_floating_point_v<A>) v = count ? v / static_cast<A>(count) : NAN;
-      else v = count ? v / count : 0;
+      if constexpr (std::is_floating_point_v<A>)
+        v = count ? v / static_cast<A>(count) : NAN;
+      else
+        v = count ? v / count : 0;
     }
     py[i] = static_cast<T>(v);
   }
@@ -74,22 +81,30 @@ Status reduce(const AttrMap& attrs, const Ins& in, const Ins& out) {
   }
   Shape keep = xs, dropped;
   for (size_t i = 0; i < axes.size(); ++i) {
-    if (axes[i] < 0 || axes[i] >= static_cast<int64_t>(xs.size()) || (i && axes[i] <= axes[i - 1])) {
+    if (axes[i] < 0 || axes[i] >= static_cast<int64_t>(xs.size()) ||
+        (i && axes[i] <= axes[i - 1])) {
       return InvalidArgument("attribute 'axes' must be sorted, unique and in [0, rank)");
     }
     keep[axes[i]] = 1;
   }
   for (size_t d = 0, i = 0; d < xs.size(); ++d) {
-    if (i < axes.size() && axes[i] == static_cast<int64_t>(d)) ++i;
-    else dropped.push_back(xs[d]);
+    if (i < axes.size() && axes[i] == static_cast<int64_t>(d))
+      ++i;
+    else
+      dropped.push_back(xs[d]);
   }
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], attr_int(attrs, "keepdims", 1) ? keep : dropped));
   switch (in[0].dtype) {
-    case DType::kFloat32: return reduce_typed<float, R>(in[0], keep, out[0]), Status::Ok();
-    case DType::kFloat64: return reduce_typed<double, R>(in[0], keep, out[0]), Status::Ok();
-    case DType::kInt32: return reduce_typed<int32_t, R>(in[0], keep, out[0]), Status::Ok();
-    case DType::kInt64: return reduce_typed<int64_t, R>(in[0], keep, out[0]), Status::Ok();
-    default: return unsupported_dtype(in[0], "input");
+    case DType::kFloat32:
+      return reduce_typed<float, R>(in[0], keep, out[0]), Status::Ok();
+    case DType::kFloat64:
+      return reduce_typed<double, R>(in[0], keep, out[0]), Status::Ok();
+    case DType::kInt32:
+      return reduce_typed<int32_t, R>(in[0], keep, out[0]), Status::Ok();
+    case DType::kInt64:
+      return reduce_typed<int64_t, R>(in[0], keep, out[0]), Status::Ok();
+    default:
+      return unsupported_dtype(in[0], "input");
   }
 }
 
@@ -120,11 +135,21 @@ void cumsum_typed(const TensorRef& x, const TensorRef& y, int64_t axis, bool exc
 
 }  // namespace
 
-Status ReduceSum(const AttrMap& a, const Ins& in, const Ins& out) { return reduce<Red::kSum>(a, in, out); }
-Status ReduceMean(const AttrMap& a, const Ins& in, const Ins& out) { return reduce<Red::kMean>(a, in, out); }
-Status ReduceMax(const AttrMap& a, const Ins& in, const Ins& out) { return reduce<Red::kMax>(a, in, out); }
-Status ReduceMin(const AttrMap& a, const Ins& in, const Ins& out) { return reduce<Red::kMin>(a, in, out); }
-Status ReduceProd(const AttrMap& a, const Ins& in, const Ins& out) { return reduce<Red::kProd>(a, in, out); }
+Status ReduceSum(const AttrMap& a, const Ins& in, const Ins& out) {
+  return reduce<Red::kSum>(a, in, out);
+}
+Status ReduceMean(const AttrMap& a, const Ins& in, const Ins& out) {
+  return reduce<Red::kMean>(a, in, out);
+}
+Status ReduceMax(const AttrMap& a, const Ins& in, const Ins& out) {
+  return reduce<Red::kMax>(a, in, out);
+}
+Status ReduceMin(const AttrMap& a, const Ins& in, const Ins& out) {
+  return reduce<Red::kMin>(a, in, out);
+}
+Status ReduceProd(const AttrMap& a, const Ins& in, const Ins& out) {
+  return reduce<Red::kProd>(a, in, out);
+}
 
 Status CumSum(const AttrMap& attrs, const Ins& in, const Ins& out) {
   TSR_RETURN_IF_ERROR(check_arity(in, out, 1, 1, 1));
@@ -133,14 +158,20 @@ Status CumSum(const AttrMap& attrs, const Ins& in, const Ins& out) {
   const int64_t r = static_cast<int64_t>(in[0].shape.size());
   int64_t axis = attr_int(attrs, "axis", 0);
   if (axis < 0) axis += r;
-  if (axis < 0 || axis >= r) return InvalidArgument("attribute 'axis' out of range for rank " + std::to_string(r));
+  if (axis < 0 || axis >= r)
+    return InvalidArgument("attribute 'axis' out of range for rank " + std::to_string(r));
   const bool ex = attr_int(attrs, "exclusive", 0) != 0, rev = attr_int(attrs, "reverse", 0) != 0;
   switch (in[0].dtype) {
-    case DType::kFloat32: return cumsum_typed<float>(in[0], out[0], axis, ex, rev), Status::Ok();
-    case DType::kFloat64: return cumsum_typed<double>(in[0], out[0], axis, ex, rev), Status::Ok();
-    case DType::kInt32: return cumsum_typed<int32_t>(in[0], out[0], axis, ex, rev), Status::Ok();
-    case DType::kInt64: return cumsum_typed<int64_t>(in[0], out[0], axis, ex, rev), Status::Ok();
-    default: return unsupported_dtype(in[0], "input");
+    case DType::kFloat32:
+      return cumsum_typed<float>(in[0], out[0], axis, ex, rev), Status::Ok();
+    case DType::kFloat64:
+      return cumsum_typed<double>(in[0], out[0], axis, ex, rev), Status::Ok();
+    case DType::kInt32:
+      return cumsum_typed<int32_t>(in[0], out[0], axis, ex, rev), Status::Ok();
+    case DType::kInt64:
+      return cumsum_typed<int64_t>(in[0], out[0], axis, ex, rev), Status::Ok();
+    default:
+      return unsupported_dtype(in[0], "input");
   }
 }
 

@@ -98,8 +98,9 @@ Status check_refs(const std::vector<TensorRef>& v, const char* kind) {
     const TensorRef& t = v[i];
     if (!t.present()) continue;
     for (int64_t d : t.shape) {
-      if (d < 0) return InvalidArgument(std::string(kind) + " " + std::to_string(i) +
-                                        " has negative dim in " + shape_str(t.shape));
+      if (d < 0)
+        return InvalidArgument(std::string(kind) + " " + std::to_string(i) +
+                               " has negative dim in " + shape_str(t.shape));
     }
     if (dtype_size(t.dtype) == 0) {
       return Unimplemented(std::string(kind) + " " + std::to_string(i) + " has dtype " +
@@ -116,7 +117,7 @@ Status check_refs(const std::vector<TensorRef>& v, const char* kind) {
 Status run_cpu_kernel(std::string_view op, const AttrMap& attrs, const std::vector<TensorRef>& in,
                       const std::vector<TensorRef>& out) {
   KernelFn fn = find_cpu_kernel(op);
-  if (fn == nullptr) return NotFound("no CPU kernel for op '" + std::string(op) + "'");
+  if (fn == nullptr) return Unimplemented("no CPU kernel for op '" + std::string(op) + "'");
   Status s = check_refs(in, "input");
   if (s.ok()) s = check_refs(out, "output");
   if (s.ok()) s = fn(attrs, in, out);

@@ -69,8 +69,8 @@ T neg(T v) {
 
 }  // namespace
 
-#define TSR_FLOAT_UNARY(NAME, EXPR)                                            \
-  Status NAME(const AttrMap&, const Ins& in, const Ins& out) {                \
+#define TSR_FLOAT_UNARY(NAME, EXPR)                                                \
+  Status NAME(const AttrMap&, const Ins& in, const Ins& out) {                     \
     return map_same(in, out, kFloats, [](auto v) -> decltype(v) { return EXPR; }); \
   }
 

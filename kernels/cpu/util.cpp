@@ -27,24 +27,24 @@ Status check_arity(const Ins& in, const Ins& out, size_t min_in, size_t max_in, 
 
 Status check_out_shape(const TensorRef& out, const Shape& want, const char* what) {
   if (out.shape != want) {
-    return InvalidArgument(std::string(what) + " shape is " + shape_str(out.shape) +
-                           ", expected " + shape_str(want));
+    return InvalidArgument(std::string(what) + " shape is " + shape_str(out.shape) + ", expected " +
+                           shape_str(want));
   }
   return Status::Ok();
 }
 
 Status check_dtype(const TensorRef& t, DType want, const char* what) {
   if (t.dtype != want) {
-    return InvalidArgument(std::string(what) + " has dtype " + dtype_name(t.dtype) +
-                           ", expected " + dtype_name(want));
+    return InvalidArgument(std::string(what) + " has dtype " + dtype_name(t.dtype) + ", expected " +
+                           dtype_name(want));
   }
   return Status::Ok();
 }
 
 Status check_same_dtype(const TensorRef& a, const TensorRef& b, const char* what) {
   if (a.dtype != b.dtype) {
-    return InvalidArgument(std::string(what) + ": dtype " + dtype_name(b.dtype) +
-                           " differs from " + dtype_name(a.dtype));
+    return InvalidArgument(std::string(what) + ": dtype " + dtype_name(b.dtype) + " differs from " +
+                           dtype_name(a.dtype));
   }
   return Status::Ok();
 }
@@ -154,11 +154,16 @@ void strided_copy(const void* src, int64_t start, const std::vector<int64_t>& sr
   RowIter it = make_row_iter(shape, {src_strides, contiguous_strides(shape)});
   it.start[0] = start;
   switch (es) {
-    case 1: return copy_rows(it, static_cast<const uint8_t*>(src), static_cast<uint8_t*>(dst));
-    case 2: return copy_rows(it, static_cast<const uint16_t*>(src), static_cast<uint16_t*>(dst));
-    case 4: return copy_rows(it, static_cast<const uint32_t*>(src), static_cast<uint32_t*>(dst));
-    case 8: return copy_rows(it, static_cast<const uint64_t*>(src), static_cast<uint64_t*>(dst));
-    default: break;
+    case 1:
+      return copy_rows(it, static_cast<const uint8_t*>(src), static_cast<uint8_t*>(dst));
+    case 2:
+      return copy_rows(it, static_cast<const uint16_t*>(src), static_cast<uint16_t*>(dst));
+    case 4:
+      return copy_rows(it, static_cast<const uint32_t*>(src), static_cast<uint32_t*>(dst));
+    case 8:
+      return copy_rows(it, static_cast<const uint64_t*>(src), static_cast<uint64_t*>(dst));
+    default:
+      break;
   }
   const auto* s = static_cast<const uint8_t*>(src);
   auto* d = static_cast<uint8_t*>(dst);
@@ -206,8 +211,8 @@ float half_bits_to_float(uint16_t h) {
     f = std::ldexp(static_cast<float>(mant), -24);
     return sign ? -f : f;
   }
-  uint32_t x = exp == 31 ? (sign | 0x7F800000u | (mant << 13))
-                         : (sign | ((exp + 112) << 23) | (mant << 13));
+  uint32_t x =
+      exp == 31 ? (sign | 0x7F800000u | (mant << 13)) : (sign | ((exp + 112) << 23) | (mant << 13));
   std::memcpy(&f, &x, 4);
   return f;
 }
@@ -229,20 +234,35 @@ float bf16_bits_to_float(uint16_t b) {
 
 Status store_scalar(double v, DType dt, void* dst) {
   switch (dt) {
-    case DType::kFloat32: *static_cast<float*>(dst) = static_cast<float>(v); break;
-    case DType::kFloat64: *static_cast<double*>(dst) = v; break;
+    case DType::kFloat32:
+      *static_cast<float*>(dst) = static_cast<float>(v);
+      break;
+    case DType::kFloat64:
+      *static_cast<double*>(dst) = v;
+      break;
     case DType::kFloat16:
       *static_cast<uint16_t*>(dst) = float_to_half_bits(static_cast<float>(v));
       break;
     case DType::kBFloat16:
       *static_cast<uint16_t*>(dst) = float_to_bf16_bits(static_cast<float>(v));
       break;
-    case DType::kInt32: *static_cast<int32_t*>(dst) = saturate_cast<int32_t>(v); break;
-    case DType::kInt64: *static_cast<int64_t*>(dst) = saturate_cast<int64_t>(v); break;
-    case DType::kInt8: *static_cast<int8_t*>(dst) = saturate_cast<int8_t>(v); break;
-    case DType::kUInt8: *static_cast<uint8_t*>(dst) = saturate_cast<uint8_t>(v); break;
-    case DType::kBool: *static_cast<uint8_t*>(dst) = v != 0; break;
-    default: return Unimplemented(std::string("no scalar of dtype ") + dtype_name(dt));
+    case DType::kInt32:
+      *static_cast<int32_t*>(dst) = saturate_cast<int32_t>(v);
+      break;
+    case DType::kInt64:
+      *static_cast<int64_t*>(dst) = saturate_cast<int64_t>(v);
+      break;
+    case DType::kInt8:
+      *static_cast<int8_t*>(dst) = saturate_cast<int8_t>(v);
+      break;
+    case DType::kUInt8:
+      *static_cast<uint8_t*>(dst) = saturate_cast<uint8_t>(v);
+      break;
+    case DType::kBool:
+      *static_cast<uint8_t*>(dst) = v != 0;
+      break;
+    default:
+      return Unimplemented(std::string("no scalar of dtype ") + dtype_name(dt));
   }
   return Status::Ok();
 }

@@ -67,16 +67,14 @@ StatusOr<ProfileParams> builtin_params(const std::string& name) {
     AxisLink mpi{20e-6, 1.0 / 5e9, "cpu"};
     return ProfileParams{name, {50e9, 50e9, 10e9, 16e9}, int64_t{1} << 40, mpi, mpi};
   }
-  return NotFound("unknown cluster profile '" + name +
-                  "' (built-ins: cpu, h100-ib, h100-nvlink)");
+  return NotFound("unknown cluster profile '" + name + "' (built-ins: cpu, h100-ib, h100-nvlink)");
 }
 
 StatusOr<ClusterProfile> builtin_profile(const std::string& name, const Mesh& mesh) {
   TSR_ASSIGN_OR_RETURN(ProfileParams p, builtin_params(name));
   if (name == "h100-nvlink" && mesh.world_size() > kGpusPerNode) {
     return InvalidArgument("profile h100-nvlink is one host of 8 GPUs; mesh " + mesh.to_string() +
-                           " has " + std::to_string(mesh.world_size()) +
-                           " devices (use h100-ib)");
+                           " has " + std::to_string(mesh.world_size()) + " devices (use h100-ib)");
   }
   return make_profile(p, mesh);
 }

@@ -32,7 +32,8 @@ StatusOr<Entries> split_lines(const std::string& text, const std::string& src) {
     if (line.empty()) continue;
     size_t eq = line.find('=');
     std::string where = src + ":" + std::to_string(no) + ": ";
-    if (eq == std::string::npos) return InvalidArgument(where + "expected 'key = value', got '" + line + "'");
+    if (eq == std::string::npos)
+      return InvalidArgument(where + "expected 'key = value', got '" + line + "'");
     std::string key = trim(line.substr(0, eq));
     if (key.empty()) return InvalidArgument(where + "missing key before '='");
     if (out.count(key)) {
@@ -51,8 +52,8 @@ StatusOr<double> number(const std::string& src, const std::string& key, const En
   errno = 0;
   double v = std::strtod(b, &end);
   if (e.value.empty() || *end != '\0' || errno != 0 || !(v > 0) || v > 1e300) {
-    return InvalidArgument(src + ":" + std::to_string(e.line) + ": key '" + key + "': '" +
-                           e.value + "' is not a positive number");
+    return InvalidArgument(src + ":" + std::to_string(e.line) + ": key '" + key + "': '" + e.value +
+                           "' is not a positive number");
   }
   return v;
 }
@@ -67,18 +68,20 @@ StatusOr<ClusterProfile> parse_profile(const std::string& text, const Mesh& mesh
   if (es.count("base")) {
     StatusOr<ProfileParams> b = builtin_params(es["base"].value);
     if (!b.ok()) {
-      return InvalidArgument(src + ":" + std::to_string(es["base"].line) + ": key 'base': " +
-                             b.status().message());
+      return InvalidArgument(src + ":" + std::to_string(es["base"].line) +
+                             ": key 'base': " + b.status().message());
     }
     p = *b;
   }
   p.name = es.count("name") ? es["name"].value : src;
   p.intra.kind = p.intra.kind.empty() ? "file" : p.intra.kind;
   p.inter.kind = p.inter.kind.empty() ? "file" : p.inter.kind;
-  std::map<std::string, double*> scalars = {
-      {"gemm_flops_fp32", &p.device.gemm_flops_fp32}, {"gemm_flops_16", &p.device.gemm_flops_16},
-      {"mem_bandwidth", &p.device.mem_bandwidth},     {"mem_bytes", &p.device.mem_bytes},
-      {"intra_alpha", &p.intra.alpha},                {"inter_alpha", &p.inter.alpha}};
+  std::map<std::string, double*> scalars = {{"gemm_flops_fp32", &p.device.gemm_flops_fp32},
+                                            {"gemm_flops_16", &p.device.gemm_flops_16},
+                                            {"mem_bandwidth", &p.device.mem_bandwidth},
+                                            {"mem_bytes", &p.device.mem_bytes},
+                                            {"intra_alpha", &p.intra.alpha},
+                                            {"inter_alpha", &p.inter.alpha}};
   std::map<std::string, double*> bandwidths = {{"intra_bandwidth", &p.intra.beta},
                                                {"inter_bandwidth", &p.inter.beta}};
   bool has_inter = es.count("inter_alpha") || es.count("inter_bandwidth") || es.count("base");
@@ -99,8 +102,8 @@ StatusOr<ClusterProfile> parse_profile(const std::string& text, const Mesh& mesh
     }
   }
   if (!has_inter) p.inter = p.intra;
-  const char* required[] = {"gemm_flops_fp32", "gemm_flops_16", "mem_bandwidth", "mem_bytes",
-                            "intra_alpha", "intra_bandwidth"};
+  const char* required[] = {"gemm_flops_fp32", "gemm_flops_16", "mem_bandwidth",
+                            "mem_bytes",       "intra_alpha",   "intra_bandwidth"};
   for (const char* k : required) {
     if (!es.count("base") && !es.count(k)) {
       return InvalidArgument(src + ": missing key '" + std::string(k) + "' (or give 'base')");
@@ -116,7 +119,8 @@ StatusOr<ClusterProfile> parse_profile(const std::string& text, const Mesh& mesh
     if (dot <= 5 || (field != "alpha" && field != "bandwidth")) {
       return InvalidArgument(where + "expected axis.NAME.alpha or axis.NAME.bandwidth");
     }
-    if (ax < 0) return InvalidArgument(where + "mesh " + mesh.to_string() + " has no axis '" + axis + "'");
+    if (ax < 0)
+      return InvalidArgument(where + "mesh " + mesh.to_string() + " has no axis '" + axis + "'");
     TSR_ASSIGN_OR_RETURN(double v, number(src, key, e));
     if (field == "alpha") c.links[ax].alpha = v;
     if (field == "bandwidth") c.links[ax].beta = 1.0 / v;

@@ -33,7 +33,8 @@ StatusOr<Mesh> Mesh::create(std::vector<MeshAxis> axes) {
                              "; sizes must be >= 1");
     }
     for (size_t j = 0; j < i; ++j) {
-      if (axes[j].name == a.name) return InvalidArgument("mesh axis '" + a.name + "' appears twice");
+      if (axes[j].name == a.name)
+        return InvalidArgument("mesh axis '" + a.name + "' appears twice");
     }
   }
   Mesh m;

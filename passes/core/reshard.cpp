@@ -38,8 +38,8 @@ class Moves {
   bool divisible(const ShardingSpec& s, int d) const {
     return t_.shape[d] % s.num_shards(d, mesh_) == 0;
   }
-  ReshardStep step(ReshardOp op, std::vector<std::string> axes, int d, int to,
-                   ShardingSpec after, double sec) const {
+  ReshardStep step(ReshardOp op, std::vector<std::string> axes, int d, int to, ShardingSpec after,
+                   double sec) const {
     return {op, std::move(axes), d, to, std::move(after), sec};
   }
 
@@ -49,15 +49,17 @@ class Moves {
       std::vector<std::string> suffix(ax.end() - k, ax.end());
       ShardingSpec g = s;
       g.dims[d].resize(ax.size() - k);
-      out.push_back(step(ReshardOp::kAllGather, suffix, d, -1, g,
-                         collective_seconds(Collective::kAllGather, bytes(g), idx(suffix), mesh_, p_)));
+      out.push_back(
+          step(ReshardOp::kAllGather, suffix, d, -1, g,
+               collective_seconds(Collective::kAllGather, bytes(g), idx(suffix), mesh_, p_)));
       for (int to = 0; to < s.rank(); ++to) {
         if (to == d) continue;
         ShardingSpec m = g;
         m.dims[to].insert(m.dims[to].end(), suffix.begin(), suffix.end());
         if (!divisible(m, to)) continue;
-        out.push_back(step(ReshardOp::kAllToAll, suffix, d, to, m,
-                           collective_seconds(Collective::kAllToAll, bytes(s), idx(suffix), mesh_, p_)));
+        out.push_back(
+            step(ReshardOp::kAllToAll, suffix, d, to, m,
+                 collective_seconds(Collective::kAllToAll, bytes(s), idx(suffix), mesh_, p_)));
       }
     }
   }
@@ -90,8 +92,9 @@ class Moves {
       }
       ShardingSpec r = s;
       for (const auto& a : sub) r.partial.erase(a);
-      out.push_back(step(ReshardOp::kAllReduce, sub, -1, -1, r,
-                         collective_seconds(Collective::kAllReduce, bytes(s), idx(sub), mesh_, p_)));
+      out.push_back(
+          step(ReshardOp::kAllReduce, sub, -1, -1, r,
+               collective_seconds(Collective::kAllReduce, bytes(s), idx(sub), mesh_, p_)));
       std::vector<std::string> perm = sub;
       std::sort(perm.begin(), perm.end(), [&](const std::string& a, const std::string& b) {
         return mesh_.axis_index(a) < mesh_.axis_index(b);
@@ -101,7 +104,8 @@ class Moves {
           ShardingSpec n = r;
           n.dims[d].insert(n.dims[d].end(), perm.begin(), perm.end());
           if (!divisible(n, d)) continue;
-          double sec = collective_seconds(Collective::kReduceScatter, bytes(s), idx(perm), mesh_, p_);
+          double sec =
+              collective_seconds(Collective::kReduceScatter, bytes(s), idx(perm), mesh_, p_);
           out.push_back(step(ReshardOp::kReduceScatter, perm, d, -1, n, sec));
         }
       } while (std::next_permutation(perm.begin(), perm.end(), [&](const auto& a, const auto& b) {
@@ -144,7 +148,10 @@ std::map<std::string, Entry> dijkstra(const TensorType& t, const Mesh& mesh,
       std::string nk = s.after.to_string();
       double nc = cost + s.seconds;
       auto it = best.find(nk);
-      if (it != best.end() && (it->second.done || std::make_pair(it->second.cost, it->second.steps) <= std::make_pair(nc, steps + 1))) continue;
+      if (it != best.end() &&
+          (it->second.done ||
+           std::make_pair(it->second.cost, it->second.steps) <= std::make_pair(nc, steps + 1)))
+        continue;
       if (it != best.end()) queue.erase({it->second.cost, it->second.steps, nk});
       specs[nk] = s.after;
       best[nk] = Entry{nc, steps + 1, false, key, std::move(s)};
@@ -172,11 +179,16 @@ Status check_pair(const TensorType& t, const Mesh& mesh, const ShardingSpec& src
 
 const char* reshard_op_name(ReshardOp op) {
   switch (op) {
-    case ReshardOp::kSlice: return "slice";
-    case ReshardOp::kAllGather: return "all-gather";
-    case ReshardOp::kAllToAll: return "all-to-all";
-    case ReshardOp::kReduceScatter: return "reduce-scatter";
-    case ReshardOp::kAllReduce: return "all-reduce";
+    case ReshardOp::kSlice:
+      return "slice";
+    case ReshardOp::kAllGather:
+      return "all-gather";
+    case ReshardOp::kAllToAll:
+      return "all-to-all";
+    case ReshardOp::kReduceScatter:
+      return "reduce-scatter";
+    case ReshardOp::kAllReduce:
+      return "all-reduce";
   }
   return "?";
 }

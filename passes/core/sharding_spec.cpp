@@ -97,7 +97,9 @@ StatusOr<std::string> ShardingSpec::to_colossal(const Mesh& mesh) const {
     std::string s;
     for (const std::string& a : axes) {
       int i = mesh.axis_index(a);
-      if (i < 0) return InvalidArgument("spec " + to_string() + ": mesh " + mesh.to_string() + " has no axis '" + a + "'");
+      if (i < 0)
+        return InvalidArgument("spec " + to_string() + ": mesh " + mesh.to_string() +
+                               " has no axis '" + a + "'");
       s += std::to_string(i);
     }
     return s;
@@ -140,13 +142,15 @@ bool ShardingSpec::uses_axis(const std::string& axis) const {
 Status ShardingSpec::validate(const Shape& shape, const Mesh& mesh) const {
   std::string me = "sharding " + to_string() + " of tensor " + shape_str(shape);
   if (static_cast<int>(shape.size()) != rank()) {
-    return InvalidArgument(me + ": the spec has " + std::to_string(rank()) +
-                           " dims, the tensor " + std::to_string(shape.size()));
+    return InvalidArgument(me + ": the spec has " + std::to_string(rank()) + " dims, the tensor " +
+                           std::to_string(shape.size()));
   }
   std::set<std::string> seen;
   auto use = [&](const std::string& a) -> Status {
-    if (mesh.axis_index(a) < 0) return InvalidArgument(me + ": mesh " + mesh.to_string() + " has no axis '" + a + "'");
-    if (!seen.insert(a).second) return InvalidArgument(me + ": mesh axis '" + a + "' is used twice");
+    if (mesh.axis_index(a) < 0)
+      return InvalidArgument(me + ": mesh " + mesh.to_string() + " has no axis '" + a + "'");
+    if (!seen.insert(a).second)
+      return InvalidArgument(me + ": mesh axis '" + a + "' is used twice");
     return Status::Ok();
   };
   for (int d = 0; d < rank(); ++d) {

@@ -33,7 +33,8 @@ Status check_dim(const char* op, const BufferRef& in, int64_t dim, int n) {
                            shape_str(in.shape));
   if (in.shape[dim] % n != 0)
     return InvalidArgument(std::string(op) + ": dim " + std::to_string(dim) + " of " +
-                           shape_str(in.shape) + " not divisible by group size " + std::to_string(n));
+                           shape_str(in.shape) + " not divisible by group size " +
+                           std::to_string(n));
   return Status::Ok();
 }
 
@@ -49,16 +50,21 @@ class SingleComm final : public Comm {
   const char* backend() const override { return "single"; }
   Status barrier() override { return Status::Ok(); }
   Status broadcast(std::vector<uint8_t>*, int root) override {
-    return root == 0 ? Status::Ok() : InvalidArgument("broadcast root " + std::to_string(root) +
-                                                      " in a world of 1");
+    return root == 0
+               ? Status::Ok()
+               : InvalidArgument("broadcast root " + std::to_string(root) + " in a world of 1");
   }
   void abort(int) override {}
 
  protected:
   // Groups in a world of one always have size 1 and never reach these.
-  Status group_all_reduce(const Group&, DType, const void*, void*, int64_t) override { return bad(); }
+  Status group_all_reduce(const Group&, DType, const void*, void*, int64_t) override {
+    return bad();
+  }
   Status group_all_gather(const Group&, const void*, void*, int64_t) override { return bad(); }
-  Status group_reduce_scatter(const Group&, DType, const void*, void*, int64_t) override { return bad(); }
+  Status group_reduce_scatter(const Group&, DType, const void*, void*, int64_t) override {
+    return bad();
+  }
   Status group_all_to_all(const Group&, const void*, void*, int64_t) override { return bad(); }
 
  private:
@@ -79,9 +85,9 @@ Status Comm::set_mesh(const std::vector<std::string>& names, const std::vector<i
   int64_t prod = 1;
   for (int64_t s : sizes) prod *= s;
   if (prod != size())
-    return Status(Code::kComm, "plan mesh has " + std::to_string(prod) + " ranks but the world has " +
-                                   std::to_string(size()) + " (launch with -np " +
-                                   std::to_string(prod) + ")");
+    return Status(Code::kComm, "plan mesh has " + std::to_string(prod) +
+                                   " ranks but the world has " + std::to_string(size()) +
+                                   " (launch with -np " + std::to_string(prod) + ")");
   names_ = names;
   sizes_ = sizes;
   coords_.assign(sizes.size(), 0);
@@ -128,7 +134,8 @@ Status Comm::all_gather(const std::vector<std::string>& axes, int64_t dim, const
                         const BufferRef& out) {
   TSR_ASSIGN_OR_RETURN(Group g, group(axes));
   TSR_RETURN_IF_ERROR(check_dim("AllGather", in, dim, 1));
-  TSR_RETURN_IF_ERROR(check_same("AllGather", in, out, with_dim(in.shape, dim, in.shape[dim] * g.size)));
+  TSR_RETURN_IF_ERROR(
+      check_same("AllGather", in, out, with_dim(in.shape, dim, in.shape[dim] * g.size)));
   if (g.size == 1) {
     if (in.data != out.data) std::memmove(out.data, in.data, in.bytes());
     return Status::Ok();
@@ -145,7 +152,8 @@ Status Comm::reduce_scatter(const std::vector<std::string>& axes, int64_t dim, c
                             const BufferRef& out) {
   TSR_ASSIGN_OR_RETURN(Group g, group(axes));
   TSR_RETURN_IF_ERROR(check_dim("ReduceScatter", in, dim, g.size));
-  TSR_RETURN_IF_ERROR(check_same("ReduceScatter", in, out, with_dim(in.shape, dim, in.shape[dim] / g.size)));
+  TSR_RETURN_IF_ERROR(
+      check_same("ReduceScatter", in, out, with_dim(in.shape, dim, in.shape[dim] / g.size)));
   if (g.size == 1) {
     if (in.data != out.data) std::memmove(out.data, in.data, in.bytes());
     return Status::Ok();
@@ -156,13 +164,14 @@ Status Comm::reduce_scatter(const std::vector<std::string>& axes, int64_t dim, c
   return group_reduce_scatter(g, in.dtype, blocks.data(), out.data, num_elements(out.shape));
 }
 
-Status Comm::all_to_all(const std::vector<std::string>& axes, int64_t split_dim,
-                        int64_t concat_dim, const BufferRef& in, const BufferRef& out) {
+Status Comm::all_to_all(const std::vector<std::string>& axes, int64_t split_dim, int64_t concat_dim,
+                        const BufferRef& in, const BufferRef& out) {
   TSR_ASSIGN_OR_RETURN(Group g, group(axes));
   TSR_RETURN_IF_ERROR(check_dim("AllToAll", in, split_dim, g.size));
   TSR_RETURN_IF_ERROR(check_dim("AllToAll", in, concat_dim, 1));
   const Shape block = with_dim(in.shape, split_dim, in.shape[split_dim] / g.size);
-  TSR_RETURN_IF_ERROR(check_same("AllToAll", in, out, with_dim(block, concat_dim, block[concat_dim] * g.size)));
+  TSR_RETURN_IF_ERROR(
+      check_same("AllToAll", in, out, with_dim(block, concat_dim, block[concat_dim] * g.size)));
   if (g.size == 1) {
     if (in.data != out.data) std::memmove(out.data, in.data, in.bytes());
     return Status::Ok();
@@ -183,8 +192,8 @@ Status Comm::shard_slice(const std::vector<std::string>& axes, int64_t dim, cons
   TSR_RETURN_IF_ERROR(check_same("ShardSlice", in, out, with_dim(in.shape, dim, c)));
   Shape starts(in.shape.size(), 0);
   starts[dim] = c * g.rank;
-  copy_box(static_cast<const uint8_t*>(in.data), in.shape, starts, out.shape,
-           dtype_size(in.dtype), static_cast<uint8_t*>(out.data));
+  copy_box(static_cast<const uint8_t*>(in.data), in.shape, starts, out.shape, dtype_size(in.dtype),
+           static_cast<uint8_t*>(out.data));
   return Status::Ok();
 }
 
@@ -195,8 +204,7 @@ LauncherInfo detect_launcher() {
   // SLURM_NTASKS alone may describe a batch allocation whose script runs as one process.
   if (int w = env_int("OMPI_COMM_WORLD_SIZE", 0))
     return {"OpenMPI", w, env_int("OMPI_COMM_WORLD_RANK", 0)};
-  if (int w = env_int("SLURM_STEP_NUM_TASKS", 0))
-    return {"Slurm", w, env_int("SLURM_PROCID", 0)};
+  if (int w = env_int("SLURM_STEP_NUM_TASKS", 0)) return {"Slurm", w, env_int("SLURM_PROCID", 0)};
   if (std::getenv("SLURM_PROCID") && env_int("SLURM_NTASKS", 0))
     return {"Slurm", env_int("SLURM_NTASKS", 0), env_int("SLURM_PROCID", 0)};
   if (int w = env_int("WORLD_SIZE", 0)) return {"torchrun", w, env_int("RANK", 0)};

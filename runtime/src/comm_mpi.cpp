@@ -23,16 +23,26 @@ Status mpi_status(int rc, const char* what, int rank) {
 
 StatusOr<MPI_Datatype> mpi_type(DType dt) {
   switch (dt) {
-    case DType::kFloat32: return MPI_FLOAT;
-    case DType::kFloat64: return MPI_DOUBLE;
-    case DType::kInt8: return MPI_INT8_T;
-    case DType::kUInt8: return MPI_UINT8_T;
-    case DType::kInt16: return MPI_INT16_T;
-    case DType::kUInt16: return MPI_UINT16_T;
-    case DType::kInt32: return MPI_INT32_T;
-    case DType::kUInt32: return MPI_UINT32_T;
-    case DType::kInt64: return MPI_INT64_T;
-    case DType::kUInt64: return MPI_UINT64_T;
+    case DType::kFloat32:
+      return MPI_FLOAT;
+    case DType::kFloat64:
+      return MPI_DOUBLE;
+    case DType::kInt8:
+      return MPI_INT8_T;
+    case DType::kUInt8:
+      return MPI_UINT8_T;
+    case DType::kInt16:
+      return MPI_INT16_T;
+    case DType::kUInt16:
+      return MPI_UINT16_T;
+    case DType::kInt32:
+      return MPI_INT32_T;
+    case DType::kUInt32:
+      return MPI_UINT32_T;
+    case DType::kInt64:
+      return MPI_INT64_T;
+    case DType::kUInt64:
+      return MPI_UINT64_T;
     default:
       return Unimplemented(std::string("MPI sum of ") + dtype_name(dt) + " is not supported");
   }
@@ -61,7 +71,9 @@ class MpiComm final : public Comm {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   const char* backend() const override { return "mpi"; }
-  Status barrier() override { return mpi_status(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier", rank_); }
+  Status barrier() override {
+    return mpi_status(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier", rank_);
+  }
   Status broadcast(std::vector<uint8_t>* bytes, int root) override;
   void abort(int code) override { MPI_Abort(MPI_COMM_WORLD, code); }
 
@@ -88,14 +100,14 @@ StatusOr<MPI_Comm> MpiComm::comm_for(const Group& g) {
   if (it != groups_.end()) return it->second;
   MPI_Comm c = MPI_COMM_NULL;
   // color = coordinates on the other axes, key = rank within the group (major-first order).
-  TSR_RETURN_IF_ERROR(mpi_status(MPI_Comm_split(MPI_COMM_WORLD, g.color, g.rank, &c),
-                                 "MPI_Comm_split", rank_));
+  TSR_RETURN_IF_ERROR(
+      mpi_status(MPI_Comm_split(MPI_COMM_WORLD, g.color, g.rank, &c), "MPI_Comm_split", rank_));
   int r = -1, n = -1;
   MPI_Comm_rank(c, &r);
   MPI_Comm_size(c, &n);
   if (r != g.rank || n != g.size)
-    return Status(Code::kComm, "rank " + std::to_string(rank_) + ": group '" + g.key + "' split gave " +
-                                   std::to_string(r) + "/" + std::to_string(n));
+    return Status(Code::kComm, "rank " + std::to_string(rank_) + ": group '" + g.key +
+                                   "' split gave " + std::to_string(r) + "/" + std::to_string(n));
   groups_[g.key] = c;
   return c;
 }
@@ -103,14 +115,16 @@ StatusOr<MPI_Comm> MpiComm::comm_for(const Group& g) {
 Status MpiComm::broadcast(std::vector<uint8_t>* bytes, int root) {
   if (root < 0 || root >= size_) return InvalidArgument("broadcast root " + std::to_string(root));
   uint64_t n = bytes->size();
-  TSR_RETURN_IF_ERROR(mpi_status(MPI_Bcast(&n, 1, MPI_UINT64_T, root, MPI_COMM_WORLD), "MPI_Bcast", rank_));
+  TSR_RETURN_IF_ERROR(
+      mpi_status(MPI_Bcast(&n, 1, MPI_UINT64_T, root, MPI_COMM_WORLD), "MPI_Bcast", rank_));
   TSR_RETURN_IF_ERROR(check_count(static_cast<int64_t>(n), "broadcast"));
   bytes->resize(n);
   return mpi_status(MPI_Bcast(bytes->data(), static_cast<int>(n), MPI_BYTE, root, MPI_COMM_WORLD),
                     "MPI_Bcast", rank_);
 }
 
-Status MpiComm::group_all_reduce(const Group& g, DType dt, const void* in, void* out, int64_t count) {
+Status MpiComm::group_all_reduce(const Group& g, DType dt, const void* in, void* out,
+                                 int64_t count) {
   TSR_ASSIGN_OR_RETURN(MPI_Datatype t, mpi_type(dt));
   TSR_RETURN_IF_ERROR(check_count(count, "AllReduce"));
   TSR_ASSIGN_OR_RETURN(MPI_Comm c, comm_for(g));

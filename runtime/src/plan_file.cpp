@@ -24,12 +24,27 @@ uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 void put_u32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
 void put_u64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
-uint32_t get_u32(const uint8_t* p) { uint32_t v; std::memcpy(&v, p, 4); return v; }
-uint64_t get_u64(const uint8_t* p) { uint64_t v; std::memcpy(&v, p, 8); return v; }
+uint32_t get_u32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+uint64_t get_u64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
 
 // Header field offsets; bytes 56..63 are reserved (zero).
-enum : size_t { kOffVersion = 8, kOffHeaderSize = 12, kOffMeta = 16, kOffMetaSize = 24,
-                kOffData = 32, kOffDataSize = 40, kOffHash = 48 };
+enum : size_t {
+  kOffVersion = 8,
+  kOffHeaderSize = 12,
+  kOffMeta = 16,
+  kOffMetaSize = 24,
+  kOffData = 32,
+  kOffDataSize = 40,
+  kOffHash = 48
+};
 
 // Deterministic serialization: protobuf's flag sorts map entries; we use no maps, but the
 // flag keeps that true if someone adds one.
@@ -70,8 +85,9 @@ StatusOr<std::vector<uint8_t>> serialize(plan::Plan plan, const std::vector<Weig
   TSR_RETURN_IF_ERROR(validate_plan(plan, cursor, "plan being written"));
   TSR_ASSIGN_OR_RETURN(std::string meta, serialize_meta(plan));
   const uint64_t data_offset = align_up(kHeaderSize + meta.size(), kSectionAlign);
-  const uint64_t data_size = plan.weights().empty()
-      ? 0 : plan.weights().rbegin()->offset() + plan.weights().rbegin()->size();
+  const uint64_t data_size =
+      plan.weights().empty() ? 0
+                             : plan.weights().rbegin()->offset() + plan.weights().rbegin()->size();
   std::vector<uint8_t> file(data_offset + data_size, 0);
   std::memcpy(file.data() + kHeaderSize, meta.data(), meta.size());
   for (int i = 0; i < plan.weights_size(); ++i) {
@@ -166,8 +182,10 @@ Status PlanFile::init(const std::string& what, const LoadOptions& opts) {
   h.format_version = get_u32(base_ + kOffVersion);
   if (h.format_version != kFormatVersion)
     return Status(Code::kVersion, what + ": plan format version " +
-                                      std::to_string(h.format_version) + "; this runtime reads "
-                                      "version " + std::to_string(kFormatVersion));
+                                      std::to_string(h.format_version) +
+                                      "; this runtime reads "
+                                      "version " +
+                                      std::to_string(kFormatVersion));
   h.header_size = get_u32(base_ + kOffHeaderSize);
   h.meta_offset = get_u64(base_ + kOffMeta);
   h.meta_size = get_u64(base_ + kOffMetaSize);
@@ -177,12 +195,12 @@ Status PlanFile::init(const std::string& what, const LoadOptions& opts) {
   if (h.header_size < kHeaderSize || h.meta_offset < h.header_size)
     return Corrupt(what + ": bad header (header_size " + std::to_string(h.header_size) + ")");
   // Overflow-safe range checks: compare against what remains rather than adding.
-  if (h.meta_offset > size_ || h.meta_size > size_ - h.meta_offset ||
-      h.data_offset > size_ || h.data_size > size_ - h.data_offset)
-    return Corrupt(what + ": truncated: file is " + std::to_string(size_) +
-                   " bytes but the header describes sections up to " +
-                   std::to_string(std::max(h.meta_offset + h.meta_size,
-                                           h.data_offset + h.data_size)));
+  if (h.meta_offset > size_ || h.meta_size > size_ - h.meta_offset || h.data_offset > size_ ||
+      h.data_size > size_ - h.data_offset)
+    return Corrupt(
+        what + ": truncated: file is " + std::to_string(size_) +
+        " bytes but the header describes sections up to " +
+        std::to_string(std::max(h.meta_offset + h.meta_size, h.data_offset + h.data_size)));
   if (h.data_offset % kSectionAlign != 0 || h.data_offset < h.meta_offset + h.meta_size)
     return Corrupt(what + ": bad header (data section at " + std::to_string(h.data_offset) + ")");
   if (opts.verify_hash) {

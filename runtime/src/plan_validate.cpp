@@ -29,8 +29,7 @@ Status check_mesh(const plan::Plan& p, const std::string& what, std::set<std::st
 Status check_tensor(const plan::Plan& p, int i, const std::set<std::string>& axes,
                     const std::string& what) {
   const plan::TensorInfo& t = p.tensors(i);
-  if (t.id() != i)
-    return Corrupt(what + ": " + tname(t) + " sits at index " + std::to_string(i));
+  if (t.id() != i) return Corrupt(what + ": " + tname(t) + " sits at index " + std::to_string(i));
   const DType dt = static_cast<DType>(t.dtype());
   if (dtype_size(dt) == 0)
     return Corrupt(what + ": " + tname(t) + " has unsupported dtype " + std::to_string(t.dtype()));
@@ -46,12 +45,17 @@ Status check_tensor(const plan::Plan& p, int i, const std::set<std::string>& axe
   if (t.storage() == plan::TensorInfo::ARENA &&
       (t.offset() < 0 || t.offset() > p.arena_bytes() || t.nbytes() > p.arena_bytes() - t.offset()))
     return Corrupt(what + ": " + tname(t) + " lies outside the arena");
+  // Kernels load elements through typed pointers: offsets must keep them aligned.
+  if (t.storage() == plan::TensorInfo::ARENA && t.offset() % dtype_size(dt) != 0)
+    return Corrupt(what + ": " + tname(t) + " arena offset " + std::to_string(t.offset()) +
+                   " is not a multiple of its element size");
   if (t.dims_size() != 0 && t.dims_size() != t.global_shape_size())
     return Corrupt(what + ": " + tname(t) + " has sharding for " + std::to_string(t.dims_size()) +
                    " dims but rank " + std::to_string(t.global_shape_size()));
   for (const auto& d : t.dims())
     for (const auto& a : d.axes())
-      if (!axes.count(a)) return Corrupt(what + ": " + tname(t) + " sharded over unknown axis '" + a + "'");
+      if (!axes.count(a))
+        return Corrupt(what + ": " + tname(t) + " sharded over unknown axis '" + a + "'");
   return Status::Ok();
 }
 
@@ -63,11 +67,13 @@ Status check_instruction(const plan::Plan& p, int i, const std::string& what) {
            (ins.node().empty() ? "" : ", node '" + ins.node() + "'") + ")";
   };
   for (int32_t id : ins.inputs())
-    if (id < -1 || id >= n) return Corrupt(where() + " reads tensor id " + std::to_string(id) +
-                                           " out of range [0, " + std::to_string(n) + ")");
+    if (id < -1 || id >= n)
+      return Corrupt(where() + " reads tensor id " + std::to_string(id) + " out of range [0, " +
+                     std::to_string(n) + ")");
   for (int32_t id : ins.outputs()) {
-    if (id < 0 || id >= n) return Corrupt(where() + " writes tensor id " + std::to_string(id) +
-                                          " out of range [0, " + std::to_string(n) + ")");
+    if (id < 0 || id >= n)
+      return Corrupt(where() + " writes tensor id " + std::to_string(id) + " out of range [0, " +
+                     std::to_string(n) + ")");
     if (p.tensors(id).storage() != plan::TensorInfo::ARENA)
       return Corrupt(where() + " writes weight " + tname(p.tensors(id)));
   }
@@ -94,11 +100,13 @@ Status check_sections(const plan::Plan& p, uint64_t data_size, int64_t world,
     if (s.tensor() < 0 || s.tensor() >= p.tensors_size())
       return Corrupt(at + " refers to tensor id " + std::to_string(s.tensor()) + " out of range");
     const plan::TensorInfo& t = p.tensors(s.tensor());
-    if (t.storage() != plan::TensorInfo::WEIGHT) return Corrupt(at + ": " + tname(t) + " is not a weight");
+    if (t.storage() != plan::TensorInfo::WEIGHT)
+      return Corrupt(at + ": " + tname(t) + " is not a weight");
     if (s.rank() < -1 || s.rank() >= world)
-      return Corrupt(at + " (" + tname(t) + ") is for rank " + std::to_string(s.rank()) +
-                     " of a " + std::to_string(world) + "-rank mesh");
-    if (s.offset() % kSectionAlign != 0 || s.offset() > data_size || s.size() > data_size - s.offset())
+      return Corrupt(at + " (" + tname(t) + ") is for rank " + std::to_string(s.rank()) + " of a " +
+                     std::to_string(world) + "-rank mesh");
+    if (s.offset() % kSectionAlign != 0 || s.offset() > data_size ||
+        s.size() > data_size - s.offset())
       return Corrupt(at + " (" + tname(t) + ") lies outside the data section");
     if (s.size() != static_cast<uint64_t>(t.nbytes()))
       return Corrupt(at + " (" + tname(t) + ") has " + std::to_string(s.size()) +
@@ -114,7 +122,8 @@ Status validate_plan(const plan::Plan& p, uint64_t data_size, const std::string&
   TSR_RETURN_IF_ERROR(check_mesh(p, what, &axes));
   if (p.arena_bytes() < 0) return Corrupt(what + ": negative arena size");
   for (int i = 0; i < p.tensors_size(); ++i) TSR_RETURN_IF_ERROR(check_tensor(p, i, axes, what));
-  for (int i = 0; i < p.instructions_size(); ++i) TSR_RETURN_IF_ERROR(check_instruction(p, i, what));
+  for (int i = 0; i < p.instructions_size(); ++i)
+    TSR_RETURN_IF_ERROR(check_instruction(p, i, what));
   TSR_RETURN_IF_ERROR(check_bindings(p, what));
   int64_t world = 1;
   for (const auto& a : p.mesh().axes()) world *= a.size();

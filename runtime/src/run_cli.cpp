@@ -26,8 +26,7 @@ Status run_all(const std::string& plan_path, const std::string& inputs_dir,
   const std::vector<IOInfo> outs = plan->outputs();
   for (size_t i = 0; i < outs.size() && comm.rank() == 0; ++i) {
     TSR_ASSIGN_OR_RETURN(HostTensor t, sess->output(outs[i].name));
-    TSR_RETURN_IF_ERROR(
-        write_tensor_proto(output_dir + "/output_" + std::to_string(i) + ".pb", t));
+    TSR_RETURN_IF_ERROR(write_tensor_proto(output_dir + "/output_" + std::to_string(i) + ".pb", t));
   }
   if (comm.rank() == 0 && o.verbose)
     std::fprintf(stderr, "ran %s on %d rank(s): arena %lld bytes, weights %lld bytes per rank\n",

@@ -6,8 +6,8 @@
 namespace tessera::runtime {
 
 struct RunCliOptions {
-  bool profile = false;   // print per-instruction times (rank 0) on stderr
-  bool verbose = false;   // print a one-line summary (rank 0) on stderr
+  bool profile = false;  // print per-instruction times (rank 0) on stderr
+  bool verbose = false;  // print a one-line summary (rank 0) on stderr
   bool verify_hash = true;
 };
 

@@ -82,7 +82,8 @@ StatusOr<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Plan> p
   const plan::Plan& p = plan->meta();
   const std::string& file = plan->file().path();
   if (!p.has_weight_data())
-    return InvalidArgument(file + ": plan has no weight data (compiled from a graph-only model); "
+    return InvalidArgument(file +
+                           ": plan has no weight data (compiled from a graph-only model); "
                            "run needs weights");
   std::vector<std::string> names;
   std::vector<int64_t> sizes;
@@ -120,7 +121,8 @@ Status Session::bind_input(const std::string& name, const HostTensor& global) {
     Shape starts, sizes;
     TSR_RETURN_IF_ERROR(shard_box(t, *comm_, &starts, &sizes));
     if (sizes != Shape(t.shape().begin(), t.shape().end()))
-      return Corrupt(plan_->file().path() + ": input '" + name + "' local shape does not match its sharding");
+      return Corrupt(plan_->file().path() + ": input '" + name +
+                     "' local shape does not match its sharding");
     impl_->shards[i].resize(static_cast<size_t>(t.nbytes()));
     copy_box(global.bytes.data(), global.shape, starts, sizes, dtype_size(global.dtype),
              impl_->shards[i].data());
@@ -134,14 +136,18 @@ namespace {
 
 Status run_step(const Step& st, Comm& comm) {
   switch (st.kind) {
-    case Step::kKernel: return kernels::run_cpu_kernel(st.op, st.attrs, st.ins, st.outs);
-    case Step::kAllReduce: return comm.all_reduce(st.axes, buf(st.ins[0]), buf(st.outs[0]));
-    case Step::kAllGather: return comm.all_gather(st.axes, st.dim, buf(st.ins[0]), buf(st.outs[0]));
+    case Step::kKernel:
+      return kernels::run_cpu_kernel(st.op, st.attrs, st.ins, st.outs);
+    case Step::kAllReduce:
+      return comm.all_reduce(st.axes, buf(st.ins[0]), buf(st.outs[0]));
+    case Step::kAllGather:
+      return comm.all_gather(st.axes, st.dim, buf(st.ins[0]), buf(st.outs[0]));
     case Step::kReduceScatter:
       return comm.reduce_scatter(st.axes, st.dim, buf(st.ins[0]), buf(st.outs[0]));
     case Step::kAllToAll:
       return comm.all_to_all(st.axes, st.split_dim, st.concat_dim, buf(st.ins[0]), buf(st.outs[0]));
-    case Step::kShardSlice: return comm.shard_slice(st.axes, st.dim, buf(st.ins[0]), buf(st.outs[0]));
+    case Step::kShardSlice:
+      return comm.shard_slice(st.axes, st.dim, buf(st.ins[0]), buf(st.outs[0]));
   }
   return Internal("unknown step kind");
 }
@@ -178,11 +184,13 @@ Status Session::run() {
 
 StatusOr<HostTensor> Session::output(const std::string& name) const {
   const plan::Plan& p = plan_->meta();
-  if (!impl_->ran) return InvalidArgument("output '" + name + "' requested before a successful run()");
+  if (!impl_->ran)
+    return InvalidArgument("output '" + name + "' requested before a successful run()");
   for (const auto& b : p.outputs()) {
     if (b.name() != name) continue;
     const plan::TensorInfo& t = p.tensors(b.tensor());
-    HostTensor out{name, static_cast<DType>(t.dtype()), Shape(t.shape().begin(), t.shape().end()), {}};
+    HostTensor out{
+        name, static_cast<DType>(t.dtype()), Shape(t.shape().begin(), t.shape().end()), {}};
     const uint8_t* src = impl_->tensor_data[t.id()];
     out.bytes.assign(src, src + t.nbytes());
     return out;

@@ -15,12 +15,18 @@ std::string tname(const plan::TensorInfo& t) {
 
 Attr to_attr(const plan::AttrProto& a) {
   switch (a.kind()) {
-    case plan::AttrProto::FLOAT: return Attr::Float(a.f());
-    case plan::AttrProto::STRING: return Attr::Str(a.s());
-    case plan::AttrProto::INTS: return Attr::Ints({a.ints().begin(), a.ints().end()});
-    case plan::AttrProto::FLOATS: return Attr::Floats({a.floats().begin(), a.floats().end()});
-    case plan::AttrProto::STRINGS: return Attr::Strs({a.strings().begin(), a.strings().end()});
-    default: return Attr::Int(a.i());
+    case plan::AttrProto::FLOAT:
+      return Attr::Float(a.f());
+    case plan::AttrProto::STRING:
+      return Attr::Str(a.s());
+    case plan::AttrProto::INTS:
+      return Attr::Ints({a.ints().begin(), a.ints().end()});
+    case plan::AttrProto::FLOATS:
+      return Attr::Floats({a.floats().begin(), a.floats().end()});
+    case plan::AttrProto::STRINGS:
+      return Attr::Strs({a.strings().begin(), a.strings().end()});
+    default:
+      return Attr::Int(a.i());
   }
 }
 
@@ -32,10 +38,14 @@ kernels::TensorRef ref(const plan::Plan& p, const Session::Impl& s, int32_t id) 
 }
 
 Status classify(Step* st, const plan::Instruction& ins, const std::string& where) {
-  static const struct { const char* op; Step::Kind kind; } kColl[] = {
-      {"AllReduce", Step::kAllReduce}, {"AllGather", Step::kAllGather},
-      {"ReduceScatter", Step::kReduceScatter}, {"AllToAll", Step::kAllToAll},
-      {"ShardSlice", Step::kShardSlice}};
+  static const struct {
+    const char* op;
+    Step::Kind kind;
+  } kColl[] = {{"AllReduce", Step::kAllReduce},
+               {"AllGather", Step::kAllGather},
+               {"ReduceScatter", Step::kReduceScatter},
+               {"AllToAll", Step::kAllToAll},
+               {"ShardSlice", Step::kShardSlice}};
   for (const auto& c : kColl)
     if (ins.op() == c.op) st->kind = c.kind;
   if (st->kind == Step::kKernel) {
@@ -45,7 +55,8 @@ Status classify(Step* st, const plan::Instruction& ins, const std::string& where
   }
   if (ins.inputs_size() != 1 || ins.outputs_size() != 1 || ins.inputs(0) < 0)
     return Corrupt(where + ": collective needs one input and one output");
-  st->axes = attr_has(st->attrs, "axes") ? st->attrs.at("axes").strings : std::vector<std::string>{};
+  st->axes =
+      attr_has(st->attrs, "axes") ? st->attrs.at("axes").strings : std::vector<std::string>{};
   if (st->axes.empty()) return Corrupt(where + ": collective without 'axes'");
   st->dim = attr_int(st->attrs, "dim", 0);
   st->split_dim = attr_int(st->attrs, "split_dim", 0);
@@ -58,7 +69,9 @@ Status classify(Step* st, const plan::Instruction& ins, const std::string& where
 Status AlignedBuffer::allocate(int64_t bytes, const std::string& what) {
   const int64_t n = align64(bytes > 0 ? bytes : 1);
   ptr_.reset(static_cast<uint8_t*>(std::aligned_alloc(kAlign, static_cast<size_t>(n))));
-  if (!ptr_) return Status(Code::kOutOfMemory, what + ": cannot allocate " + std::to_string(bytes) + " bytes");
+  if (!ptr_)
+    return Status(Code::kOutOfMemory,
+                  what + ": cannot allocate " + std::to_string(bytes) + " bytes");
   size_ = bytes;
   return Status::Ok();
 }
@@ -75,11 +88,13 @@ Status place_weights(const Plan& plan, int rank, Session::Impl* s) {
   for (const auto& t : p.tensors()) {
     if (t.storage() != plan::TensorInfo::WEIGHT) continue;
     if (!pick[t.id()])
-      return Corrupt(file + ": " + tname(t) + " has no weight section for rank " + std::to_string(rank));
+      return Corrupt(file + ": " + tname(t) + " has no weight section for rank " +
+                     std::to_string(rank));
     offset[t.id()] = total;
     total = align64(total + t.nbytes());
   }
-  TSR_RETURN_IF_ERROR(s->weights.allocate(total, file + ": weights of rank " + std::to_string(rank)));
+  TSR_RETURN_IF_ERROR(
+      s->weights.allocate(total, file + ": weights of rank " + std::to_string(rank)));
   TSR_RETURN_IF_ERROR(s->arena.allocate(p.arena_bytes(), file + ": arena"));
   s->tensor_data.assign(p.tensors_size(), nullptr);
   for (const auto& t : p.tensors()) {
@@ -112,10 +127,12 @@ Status build_steps(const Plan& plan, Session::Impl* s) {
 }
 
 Status shard_box(const plan::TensorInfo& t, const Comm& comm, Shape* starts, Shape* sizes) {
-  const Shape global(t.global_shape().begin(), t.global_shape().end());
+  // A replicated tensor may omit global_shape: then it is its local shape.
+  const auto& gs = t.global_shape().empty() ? t.shape() : t.global_shape();
+  const Shape global(gs.begin(), gs.end());
   starts->assign(global.size(), 0);
   *sizes = global;
-  for (int d = 0; d < t.dims_size(); ++d) {
+  for (int d = 0; d < t.dims_size() && d < static_cast<int>(global.size()); ++d) {
     std::vector<std::string> axes(t.dims(d).axes().begin(), t.dims(d).axes().end());
     if (axes.empty()) continue;
     TSR_ASSIGN_OR_RETURN(Group g, comm.group(axes));

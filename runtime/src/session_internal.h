@@ -42,7 +42,7 @@ struct Session::Impl {
   SessionOptions opts;
   AlignedBuffer arena;
   AlignedBuffer weights;
-  std::vector<uint8_t*> tensor_data;       // by tensor id
+  std::vector<uint8_t*> tensor_data;  // by tensor id
   std::vector<Step> steps;
   std::vector<std::vector<uint8_t>> shards;  // bound local input shards, by input index
   std::vector<bool> bound;

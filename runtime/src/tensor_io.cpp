@@ -29,22 +29,39 @@ void narrow_copy(const Src& src, int64_t esize, uint8_t* dst) {
 // Which typed field carries this dtype, and how many elements it holds.
 int typed_count(const TensorProto& p, DType dt) {
   switch (dt) {
-    case DType::kFloat32: return p.float_data_size();
-    case DType::kFloat64: return p.double_data_size();
-    case DType::kInt64: return p.int64_data_size();
-    case DType::kUInt32: case DType::kUInt64: return p.uint64_data_size();
-    default: return p.int32_data_size();
+    case DType::kFloat32:
+      return p.float_data_size();
+    case DType::kFloat64:
+      return p.double_data_size();
+    case DType::kInt64:
+      return p.int64_data_size();
+    case DType::kUInt32:
+    case DType::kUInt64:
+      return p.uint64_data_size();
+    default:
+      return p.int32_data_size();
   }
 }
 
 void copy_typed(const TensorProto& p, DType dt, uint8_t* dst) {
   const int64_t es = dtype_size(dt);
   switch (dt) {
-    case DType::kFloat32: narrow_copy(p.float_data(), es, dst); break;
-    case DType::kFloat64: narrow_copy(p.double_data(), es, dst); break;
-    case DType::kInt64: narrow_copy(p.int64_data(), es, dst); break;
-    case DType::kUInt32: case DType::kUInt64: narrow_copy(p.uint64_data(), es, dst); break;
-    default: narrow_copy(p.int32_data(), es, dst); break;
+    case DType::kFloat32:
+      narrow_copy(p.float_data(), es, dst);
+      break;
+    case DType::kFloat64:
+      narrow_copy(p.double_data(), es, dst);
+      break;
+    case DType::kInt64:
+      narrow_copy(p.int64_data(), es, dst);
+      break;
+    case DType::kUInt32:
+    case DType::kUInt64:
+      narrow_copy(p.uint64_data(), es, dst);
+      break;
+    default:
+      narrow_copy(p.int32_data(), es, dst);
+      break;
   }
 }
 

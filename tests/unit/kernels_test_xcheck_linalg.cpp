@@ -40,12 +40,19 @@ std::vector<double> matmul_ref(const Tensor& a, const Tensor& b, const Shape& ou
 }
 
 TEST(XCheckMatMul, NumpySemanticsRandom) {
-  struct Case { Shape a, b, o; };
-  const Case cases[] = {{{3, 5}, {5, 4}, {3, 4}},           {{5}, {5, 4}, {4}},
-                        {{3, 5}, {5}, {3}},                 {{5}, {5}, {}},
-                        {{2, 1, 3, 4}, {5, 4, 2}, {2, 5, 3, 2}}, {{2, 7, 16}, {16, 9}, {2, 7, 9}},
-                        {{16}, {3, 16, 2}, {3, 2}},         {{3, 2, 16}, {16}, {3, 2}},
-                        {{1, 1}, {1, 1}, {1, 1}},           {{4, 0}, {0, 3}, {4, 3}},
+  struct Case {
+    Shape a, b, o;
+  };
+  const Case cases[] = {{{3, 5}, {5, 4}, {3, 4}},
+                        {{5}, {5, 4}, {4}},
+                        {{3, 5}, {5}, {3}},
+                        {{5}, {5}, {}},
+                        {{2, 1, 3, 4}, {5, 4, 2}, {2, 5, 3, 2}},
+                        {{2, 7, 16}, {16, 9}, {2, 7, 9}},
+                        {{16}, {3, 16, 2}, {3, 2}},
+                        {{3, 2, 16}, {16}, {3, 2}},
+                        {{1, 1}, {1, 1}, {1, 1}},
+                        {{4, 0}, {0, 3}, {4, 3}},
                         {{2, 64, 48}, {2, 48, 33}, {2, 64, 33}}};
   for (DType dt : {DType::kFloat32, DType::kFloat64}) {
     for (const auto& c : cases) {
@@ -81,8 +88,10 @@ TEST(XCheckGemm, TransposesAlphaBetaAndBiasBroadcast) {
           Tensor c = ci >= 0 ? rand_t(dt, cshapes[ci]) : Tensor();
           Tensor o(dt, {M, N});
           const double alpha = 0.75, beta = ci >= 0 ? -1.5 : 1.0;
-          AttrMap at{{"alpha", Attr::Float(alpha)}, {"beta", Attr::Float(beta)},
-                     {"transA", Attr::Int(ta)}, {"transB", Attr::Int(tb)}};
+          AttrMap at{{"alpha", Attr::Float(alpha)},
+                     {"beta", Attr::Float(beta)},
+                     {"transA", Attr::Int(ta)},
+                     {"transB", Attr::Int(tb)}};
           ASSERT_TRUE(run("Gemm", at, {&a, &b, ci >= 0 ? &c : nullptr}, {&o}).ok());
           std::vector<double> want(M * N);
           for (int64_t i = 0; i < M; ++i) {
@@ -125,8 +134,10 @@ Shape conv_out_shape(const ConvP& p) {
 
 AttrMap conv_attrs(const ConvP& p) {
   return {{"kernel_shape", Attr::Ints(Shape(p.w.begin() + 2, p.w.end()))},
-          {"strides", Attr::Ints(p.strides)}, {"pads", Attr::Ints(p.pads)},
-          {"dilations", Attr::Ints(p.dil)},   {"group", Attr::Int(p.group)}};
+          {"strides", Attr::Ints(p.strides)},
+          {"pads", Attr::Ints(p.pads)},
+          {"dilations", Attr::Ints(p.dil)},
+          {"group", Attr::Int(p.group)}};
 }
 
 std::vector<double> conv_ref(const ConvP& p, const Tensor& x, const Tensor& w, const Tensor* b,
@@ -164,9 +175,9 @@ TEST(XCheckConv, OneTwoThreeDimsWithGroupsPadsStridesDilations) {
   const ConvP cases[] = {
       {{2, 3, 9, 8}, {4, 3, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true},
       {{1, 4, 10, 9}, {6, 2, 3, 2}, {2, 1}, {1, 0, 2, 1}, {1, 2}, 2, false},
-      {{1, 4, 7, 7}, {4, 1, 3, 3}, {1, 1}, {1, 1, 1, 1}, {2, 2}, 4, true},   // depthwise
+      {{1, 4, 7, 7}, {4, 1, 3, 3}, {1, 1}, {1, 1, 1, 1}, {2, 2}, 4, true},    // depthwise
       {{2, 3, 16, 16}, {8, 3, 7, 7}, {2, 2}, {3, 3, 3, 3}, {1, 1}, 1, true},  // resnet stem-ish
-      {{1, 5, 6, 6}, {3, 5, 1, 1}, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true},   // 1x1
+      {{1, 5, 6, 6}, {3, 5, 1, 1}, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true},    // 1x1
       {{2, 3, 11}, {4, 3, 3}, {2}, {1, 2}, {2}, 1, true},                     // 1-d
       {{1, 2, 5, 4, 6}, {2, 2, 2, 3, 2}, {1, 2, 1}, {1, 0, 1, 0, 1, 1}, {1, 1, 2}, 1, true},  // 3-d
   };
@@ -193,7 +204,11 @@ TEST(XCheckConv, Errors) {
 }
 
 TEST(XCheckConvTranspose, TwoDimsAgainstScatterReference) {
-  struct P { Shape x, w; std::vector<int64_t> s, pads, dil, opad; int64_t group; };
+  struct P {
+    Shape x, w;
+    std::vector<int64_t> s, pads, dil, opad;
+    int64_t group;
+  };
   const P cases[] = {{{1, 3, 4, 5}, {3, 2, 3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1},
                      {{2, 4, 3, 3}, {4, 3, 2, 3}, {1, 2}, {0, 1, 0, 0}, {2, 1}, {0, 1}, 2},
                      {{1, 2, 5, 5}, {2, 4, 4, 4}, {2, 2}, {1, 1, 1, 1}, {1, 1}, {0, 0}, 1}};
@@ -206,9 +221,12 @@ TEST(XCheckConvTranspose, TwoDimsAgainstScatterReference) {
     }
     Tensor x = rand_t(DType::kFloat32, p.x), w = rand_t(DType::kFloat32, p.w);
     Tensor b = rand_t(DType::kFloat32, {M}), o(DType::kFloat32, os);
-    AttrMap at{{"kernel_shape", Attr::Ints({p.w[2], p.w[3]})}, {"strides", Attr::Ints(p.s)},
-               {"pads", Attr::Ints(p.pads)}, {"dilations", Attr::Ints(p.dil)},
-               {"output_padding", Attr::Ints(p.opad)}, {"group", Attr::Int(p.group)}};
+    AttrMap at{{"kernel_shape", Attr::Ints({p.w[2], p.w[3]})},
+               {"strides", Attr::Ints(p.s)},
+               {"pads", Attr::Ints(p.pads)},
+               {"dilations", Attr::Ints(p.dil)},
+               {"output_padding", Attr::Ints(p.opad)},
+               {"group", Attr::Int(p.group)}};
     ASSERT_TRUE(run("ConvTranspose", at, {&x, &w, &b}, {&o}).ok()) << shape_str(os);
     std::vector<double> want(o.numel());
     const int64_t OH = os[2], OW = os[3];
@@ -251,8 +269,10 @@ void check_pool(const std::string& op, const PoolP& p) {
                     pool_out(p.x[2], p.k[0], p.s[0], p.pads[0], p.pads[2], p.dil[0], p.ceil_mode),
                     pool_out(p.x[3], p.k[1], p.s[1], p.pads[1], p.pads[3], p.dil[1], p.ceil_mode)};
   Tensor x = rand_t(DType::kFloat32, p.x, -5, 5), o(DType::kFloat32, os);
-  AttrMap at{{"kernel_shape", Attr::Ints(p.k)}, {"strides", Attr::Ints(p.s)},
-             {"pads", Attr::Ints(p.pads)}, {"ceil_mode", Attr::Int(p.ceil_mode)}};
+  AttrMap at{{"kernel_shape", Attr::Ints(p.k)},
+             {"strides", Attr::Ints(p.s)},
+             {"pads", Attr::Ints(p.pads)},
+             {"ceil_mode", Attr::Int(p.ceil_mode)}};
   if (op == "MaxPool") at["dilations"] = Attr::Ints(p.dil);
   if (op == "AveragePool") at["count_include_pad"] = Attr::Int(p.include_pad);
   ASSERT_TRUE(run(op, at, {&x}, {&o}).ok()) << op << " " << shape_str(os);
@@ -303,7 +323,8 @@ TEST(XCheckPool, GlobalAveragePoolAndErrors) {
   Tensor bad(DType::kFloat32, {2, 3});
   EXPECT_FALSE(run("GlobalAveragePool", {}, {&x}, {&bad}).ok());
   Tensor wrong(DType::kFloat32, {2, 3, 3, 3});
-  AttrMap at{{"kernel_shape", Attr::Ints({2, 2})}, {"strides", Attr::Ints({2, 2})},
+  AttrMap at{{"kernel_shape", Attr::Ints({2, 2})},
+             {"strides", Attr::Ints({2, 2})},
              {"pads", Attr::Ints({0, 0, 0, 0})}};
   EXPECT_FALSE(run("MaxPool", at, {&x}, {&wrong}).ok()) << "5x4 / 2 -> 2x2, not 3x3";
 }

@@ -18,7 +18,11 @@ Tensor iota(DType dt, Shape s) {
 
 TEST(XCheckShape, ReshapeFlattenSqueezeUnsqueezeCopyAndCheck) {
   Tensor x = iota(DType::kFloat32, {2, 3, 4});
-  struct C { const char* op; AttrMap at; Shape out; };
+  struct C {
+    const char* op;
+    AttrMap at;
+    Shape out;
+  };
   const C cases[] = {{"Reshape", {{"shape", Attr::Ints({4, 6})}}, {4, 6}},
                      {"Flatten", {{"axis", Attr::Int(1)}}, {2, 12}},
                      {"Flatten", {{"axis", Attr::Int(0)}}, {1, 24}},
@@ -29,7 +33,8 @@ TEST(XCheckShape, ReshapeFlattenSqueezeUnsqueezeCopyAndCheck) {
     ASSERT_TRUE(run(c.op, c.at, {&x}, {&y}).ok()) << c.op;
     expect_close(y, x.values(), 0, 0, c.op);
   }
-  Tensor u = iota(DType::kInt64, {1, 3, 1, 2}), sq(DType::kInt64, {3, 2}), sq1(DType::kInt64, {3, 1, 2});
+  Tensor u = iota(DType::kInt64, {1, 3, 1, 2}), sq(DType::kInt64, {3, 2}),
+         sq1(DType::kInt64, {3, 1, 2});
   ASSERT_TRUE(run("Squeeze", {{"axes", Attr::Ints({0, 2})}}, {&u}, {&sq}).ok());
   expect_close(sq, u.values(), 0, 0, "Squeeze");
   ASSERT_TRUE(run("Squeeze", {{"axes", Attr::Ints({0})}}, {&u}, {&sq1}).ok());
@@ -43,7 +48,8 @@ TEST(XCheckShape, ReshapeFlattenSqueezeUnsqueezeCopyAndCheck) {
 TEST(XCheckShape, TransposeAllElementSizes) {
   const Shape s = {2, 3, 4, 5};
   const std::vector<int64_t> perms[] = {{0, 1, 2, 3}, {3, 2, 1, 0}, {0, 2, 1, 3}, {1, 3, 0, 2}};
-  for (DType dt : {DType::kFloat32, DType::kFloat64, DType::kInt8, DType::kFloat16, DType::kInt64}) {
+  for (DType dt :
+       {DType::kFloat32, DType::kFloat64, DType::kInt8, DType::kFloat16, DType::kInt64}) {
     Tensor x = iota(dt, s);
     for (const auto& p : perms) {
       Shape os(4);
@@ -90,20 +96,24 @@ TEST(XCheckShape, ExpandTileConcatSplit) {
   Tensor badc(DType::kFloat16, {2, 4, 3});
   EXPECT_FALSE(run("Concat", {{"axis", Attr::Int(1)}}, {&a, &b}, {&badc}).ok());
 
-  Tensor s = iota(DType::kFloat32, {2, 5}), s0(DType::kFloat32, {2, 2}), s1(DType::kFloat32, {2, 3});
-  ASSERT_TRUE(run("Split", {{"axis", Attr::Int(1)}, {"split", Attr::Ints({2, 3})}}, {&s},
-                  {&s0, &s1}).ok());
+  Tensor s = iota(DType::kFloat32, {2, 5}), s0(DType::kFloat32, {2, 2}),
+         s1(DType::kFloat32, {2, 3});
+  ASSERT_TRUE(
+      run("Split", {{"axis", Attr::Int(1)}, {"split", Attr::Ints({2, 3})}}, {&s}, {&s0, &s1}).ok());
   expect_close(s0, {1, 2, 6, 7}, 0, 0, "Split 0");
   expect_close(s1, {3, 4, 5, 8, 9, 10}, 0, 0, "Split 1");
   Tensor s2(DType::kFloat32, {2, 2});
-  EXPECT_FALSE(run("Split", {{"axis", Attr::Int(1)}, {"split", Attr::Ints({2, 2})}}, {&s},
-                   {&s0, &s2}).ok()) << "split sizes do not cover the axis";
+  EXPECT_FALSE(
+      run("Split", {{"axis", Attr::Int(1)}, {"split", Attr::Ints({2, 2})}}, {&s}, {&s0, &s2}).ok())
+      << "split sizes do not cover the axis";
 }
 
 TEST(XCheckShape, SlicePositiveAndNegativeSteps) {
   const Shape s = {5, 6, 3};
   Tensor x = iota(DType::kFloat32, s);
-  struct C { std::vector<int64_t> starts, ends, axes, steps; };
+  struct C {
+    std::vector<int64_t> starts, ends, axes, steps;
+  };
   // Canonical form: bounds already clamped per the spec (end -1 with a negative step = before 0).
   const C cases[] = {{{1}, {4}, {1}, {1}},
                      {{4, 1}, {-1, 6}, {0, 1}, {-2, 2}},
@@ -122,8 +132,10 @@ TEST(XCheckShape, SlicePositiveAndNegativeSteps) {
       step[a] = st;
     }
     Tensor y(DType::kFloat32, os);
-    AttrMap at{{"starts", Attr::Ints(c.starts)}, {"ends", Attr::Ints(c.ends)},
-               {"axes", Attr::Ints(c.axes)}, {"steps", Attr::Ints(c.steps)}};
+    AttrMap at{{"starts", Attr::Ints(c.starts)},
+               {"ends", Attr::Ints(c.ends)},
+               {"axes", Attr::Ints(c.axes)},
+               {"steps", Attr::Ints(c.steps)}};
     ASSERT_TRUE(run("Slice", at, {&x}, {&y}).ok()) << shape_str(os);
     std::vector<double> want(y.numel());
     for (int64_t i = 0; i < y.numel(); ++i) {
@@ -134,13 +146,22 @@ TEST(XCheckShape, SlicePositiveAndNegativeSteps) {
     expect_close(y, want, 0, 0, "Slice " + shape_str(os));
   }
   Tensor bad(DType::kFloat32, {2, 6, 3});
-  EXPECT_FALSE(run("Slice", {{"starts", Attr::Ints({1})}, {"ends", Attr::Ints({4})},
-                             {"axes", Attr::Ints({0})}, {"steps", Attr::Ints({1})}},
-                   {&x}, {&bad}).ok());
+  EXPECT_FALSE(run("Slice",
+                   {{"starts", Attr::Ints({1})},
+                    {"ends", Attr::Ints({4})},
+                    {"axes", Attr::Ints({0})},
+                    {"steps", Attr::Ints({1})}},
+                   {&x}, {&bad})
+                   .ok());
   Tensor ok(DType::kFloat32, {3, 6, 3});
-  EXPECT_FALSE(run("Slice", {{"starts", Attr::Ints({1})}, {"ends", Attr::Ints({4})},
-                             {"axes", Attr::Ints({0})}, {"steps", Attr::Ints({0})}},
-                   {&x}, {&ok}).ok()) << "step 0";
+  EXPECT_FALSE(run("Slice",
+                   {{"starts", Attr::Ints({1})},
+                    {"ends", Attr::Ints({4})},
+                    {"axes", Attr::Ints({0})},
+                    {"steps", Attr::Ints({0})}},
+                   {&x}, {&ok})
+                   .ok())
+      << "step 0";
 }
 
 int64_t pad_src(int64_t c, int64_t n, const std::string& mode) {
@@ -162,7 +183,8 @@ TEST(XCheckShape, PadConstantReflectEdge) {
       const std::vector<int64_t> pads = {0, 2, 1, 1, 1, 3};
       const Shape os = {3, 6, 8};
       Tensor y(dt, os);
-      AttrMap at{{"pads", Attr::Ints(pads)}, {"mode", Attr::Str(mode)},
+      AttrMap at{{"pads", Attr::Ints(pads)},
+                 {"mode", Attr::Str(mode)},
                  {"constant_value", Attr::Float(-7)}};
       ASSERT_TRUE(run("Pad", at, {&x}, {&y}).ok()) << mode;
       std::vector<double> want(y.numel());
@@ -179,12 +201,17 @@ TEST(XCheckShape, PadConstantReflectEdge) {
     }
   }
   Tensor x = iota(DType::kFloat32, {4}), crop(DType::kFloat32, {3});
-  ASSERT_TRUE(run("Pad", {{"pads", Attr::Ints({-2, 1})}, {"mode", Attr::Str("constant")},
-                          {"constant_value", Attr::Float(0)}}, {&x}, {&crop}).ok());
+  ASSERT_TRUE(run("Pad",
+                  {{"pads", Attr::Ints({-2, 1})},
+                   {"mode", Attr::Str("constant")},
+                   {"constant_value", Attr::Float(0)}},
+                  {&x}, {&crop})
+                  .ok());
   expect_close(crop, {3, 4, 0}, 0, 0, "negative pad crops");
   Tensor bad(DType::kFloat32, {7});
-  EXPECT_FALSE(run("Pad", {{"pads", Attr::Ints({1, 1})}, {"mode", Attr::Str("constant")}}, {&x},
-                   {&bad}).ok());
+  EXPECT_FALSE(
+      run("Pad", {{"pads", Attr::Ints({1, 1})}, {"mode", Attr::Str("constant")}}, {&x}, {&bad})
+          .ok());
 }
 
 TEST(XCheckShape, TriluUpperLowerWithK) {
@@ -193,7 +220,8 @@ TEST(XCheckShape, TriluUpperLowerWithK) {
   for (int64_t upper : {0, 1}) {
     for (int64_t k : {-1, 0, 2}) {
       Tensor y(DType::kFloat32, s);
-      ASSERT_TRUE(run("Trilu", {{"upper", Attr::Int(upper)}, {"k", Attr::Int(k)}}, {&x}, {&y}).ok());
+      ASSERT_TRUE(
+          run("Trilu", {{"upper", Attr::Int(upper)}, {"k", Attr::Int(k)}}, {&x}, {&y}).ok());
       std::vector<double> want(24);
       for (int64_t i = 0; i < 24; ++i) {
         const int64_t r = (i / 4) % 3, c = i % 4;
@@ -213,10 +241,12 @@ TEST(XCheckIndex, GatherAxesNegativeIndicesAndErrors) {
     Tensor y0(DType::kFloat32, {2, 2, 4}), y1(DType::kFloat32, {3, 2, 2});
     ASSERT_TRUE(run("Gather", {{"axis", Attr::Int(0)}}, {&d, &idx}, {&y0}).ok());
     std::vector<double> w0, w1;
-    for (int64_t r : {0, 2, 2, 1}) for (int64_t c = 0; c < 4; ++c) w0.push_back(d.get(r * 4 + c));
+    for (int64_t r : {0, 2, 2, 1})
+      for (int64_t c = 0; c < 4; ++c) w0.push_back(d.get(r * 4 + c));
     expect_close(y0, w0, 0, 0, "Gather axis 0");
     ASSERT_TRUE(run("Gather", {{"axis", Attr::Int(1)}}, {&d, &idx}, {&y1}).ok());
-    for (int64_t r = 0; r < 3; ++r) for (int64_t c : {0, 3, 2, 1}) w1.push_back(d.get(r * 4 + c));
+    for (int64_t r = 0; r < 3; ++r)
+      for (int64_t c : {0, 3, 2, 1}) w1.push_back(d.get(r * 4 + c));
     expect_close(y1, w1, 0, 0, "Gather axis 1");
   }
   Tensor scalar_idx = i64({}, {-3}), row(DType::kFloat32, {4});
@@ -233,7 +263,8 @@ TEST(XCheckIndex, GatherAxesNegativeIndicesAndErrors) {
   Tensor e(DType::kFloat64, {2, 3, 8});
   ASSERT_TRUE(run("Gather", {{"axis", Attr::Int(0)}}, {&emb, &ids}, {&e}).ok());
   std::vector<double> ew;
-  for (int64_t r : {0, 49, 7, 49, 3, 3}) for (int64_t c = 0; c < 8; ++c) ew.push_back(emb.get(r * 8 + c));
+  for (int64_t r : {0, 49, 7, 49, 3, 3})
+    for (int64_t c = 0; c < 8; ++c) ew.push_back(emb.get(r * 8 + c));
   expect_close(e, ew, 0, 0, "Gather f64 rows");
 }
 

@@ -21,9 +21,13 @@ class FakeComm final : public Comm {
   void abort(int) override {}
 
  protected:
-  Status group_all_reduce(const Group&, DType, const void*, void*, int64_t) override { return no(); }
+  Status group_all_reduce(const Group&, DType, const void*, void*, int64_t) override {
+    return no();
+  }
   Status group_all_gather(const Group&, const void*, void*, int64_t) override { return no(); }
-  Status group_reduce_scatter(const Group&, DType, const void*, void*, int64_t) override { return no(); }
+  Status group_reduce_scatter(const Group&, DType, const void*, void*, int64_t) override {
+    return no();
+  }
   Status group_all_to_all(const Group&, const void*, void*, int64_t) override { return no(); }
 
  private:

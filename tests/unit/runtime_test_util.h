@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "tessera/dtype.h"
 #include "tessera/plan_file.h"
 
 namespace tessera::testing {

@@ -5,4 +5,6 @@ tessera_add_gtest(spmd_test
     spmd_spec_test.cpp
     spmd_cost_test.cpp
     spmd_reshard_test.cpp
+    spmd_rules_test.cpp
+    spmd_solver_test.cpp
   LIBS tessera_passes_core)

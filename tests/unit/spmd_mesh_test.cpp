@@ -76,10 +76,13 @@ TEST(SpmdCluster, ParsesFileFormat) {
 TEST(SpmdCluster, FileErrorsNameLineAndKey) {
   Mesh m = Mesh::parse("tp=2").value();
   auto msg = [&](const std::string& t) { return parse_profile(t, m, "f").status().message(); };
-  EXPECT_EQ(msg("base = cpu\nmem_bytes = lots\n"), "f:2: key 'mem_bytes': 'lots' is not a positive number");
-  EXPECT_EQ(msg("base = cpu\nflops = 3\n"), "f:2: unknown key 'flops' (see docs/cluster-profiles.md)");
+  EXPECT_EQ(msg("base = cpu\nmem_bytes = lots\n"),
+            "f:2: key 'mem_bytes': 'lots' is not a positive number");
+  EXPECT_EQ(msg("base = cpu\nflops = 3\n"),
+            "f:2: unknown key 'flops' (see docs/cluster-profiles.md)");
   EXPECT_EQ(msg("base = cpu\n\nmem_bytes 3\n"), "f:3: expected 'key = value', got 'mem_bytes 3'");
-  EXPECT_EQ(msg("base = cpu\naxis.dp.alpha = 1\n"), "f:2: key 'axis.dp.alpha': mesh tp=2 has no axis 'dp'");
+  EXPECT_EQ(msg("base = cpu\naxis.dp.alpha = 1\n"),
+            "f:2: key 'axis.dp.alpha': mesh tp=2 has no axis 'dp'");
   EXPECT_EQ(msg("mem_bytes = 1\n"), "f: missing key 'gemm_flops_fp32' (or give 'base')");
   EXPECT_TRUE(parse_profile("base = h100-ib\nmem_bytes = 141e9\n", m, "f").ok());
 }

@@ -52,8 +52,8 @@ TEST(SpmdReshard, PartialToReplicatedIsAllReduce) {
   Fixture f;
   ReshardPlan p = f.plan({64, 32}, "[{}, {}] partial{x}", "[{}, {}]");
   EXPECT_EQ(f.ops(p), "all-reduce{x} => [{}, {}]\n");
-  EXPECT_DOUBLE_EQ(p.seconds, collective_seconds(Collective::kAllReduce, 64 * 32 * 4, {0},
-                                                 f.mesh, f.prof));
+  EXPECT_DOUBLE_EQ(p.seconds,
+                   collective_seconds(Collective::kAllReduce, 64 * 32 * 4, {0}, f.mesh, f.prof));
 }
 
 TEST(SpmdReshard, PartialToShardedIsReduceScatter) {
@@ -102,14 +102,12 @@ TEST(SpmdReshard, SimpleMoves) {
 TEST(SpmdReshard, Errors) {
   Fixture f;
   TensorType t{{64, 32}, DType::kFloat32};
-  EXPECT_EQ(find_reshard(t, f.mesh, f.prof, P("[{}, {}]"), P("[{}, {}] partial{x}"))
-                .status()
-                .message(),
-            "cannot reshard [{}, {}] to [{}, {}] partial{x}: the target is partial over 'x' "
-            "and no primitive creates partial sums");
-  EXPECT_FALSE(find_reshard({{6, 32}, DType::kFloat32}, f.mesh, f.prof, P("[{x}, {}]"),
-                            P("[{}, {}]"))
-                   .ok());
+  EXPECT_EQ(
+      find_reshard(t, f.mesh, f.prof, P("[{}, {}]"), P("[{}, {}] partial{x}")).status().message(),
+      "cannot reshard [{}, {}] to [{}, {}] partial{x}: the target is partial over 'x' "
+      "and no primitive creates partial sums");
+  EXPECT_FALSE(
+      find_reshard({{6, 32}, DType::kFloat32}, f.mesh, f.prof, P("[{x}, {}]"), P("[{}, {}]")).ok());
 }
 
 // Every plan's steps chain from src to dst, their costs add up, and it never costs more than
@@ -117,9 +115,14 @@ TEST(SpmdReshard, Errors) {
 TEST(SpmdReshard, PlansAreConsistentAndNoWorseThanNaive) {
   Fixture f;
   Shape shape{64, 32, 16};
-  std::vector<std::string> specs = {"[{}, {}, {}]", "[{x}, {}, {}]", "[{}, {y}, {x}]",
-                                    "[{x, y}, {}, {}]", "[{y, x}, {}, {}]", "[{}, {x}, {}] partial{y}",
-                                    "[{}, {}, {}] partial{x, y}", "[{}, {}, {y}]"};
+  std::vector<std::string> specs = {"[{}, {}, {}]",
+                                    "[{x}, {}, {}]",
+                                    "[{}, {y}, {x}]",
+                                    "[{x, y}, {}, {}]",
+                                    "[{y, x}, {}, {}]",
+                                    "[{}, {x}, {}] partial{y}",
+                                    "[{}, {}, {}] partial{x, y}",
+                                    "[{}, {}, {y}]"};
   ReshardCostCache cache(f.mesh, f.prof);
   for (const auto& s : specs) {
     for (const auto& d : specs) {

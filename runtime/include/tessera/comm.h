@@ -53,7 +53,8 @@ class Comm {
   StatusOr<Group> group(const std::vector<std::string>& axes) const;
 
   // Sum over the group; in and out have the same shape (may be the same buffer).
-  Status all_reduce(const std::vector<std::string>& axes, const BufferRef& in, const BufferRef& out);
+  Status all_reduce(const std::vector<std::string>& axes, const BufferRef& in,
+                    const BufferRef& out);
   // out.shape = in.shape with dim multiplied by the group size.
   Status all_gather(const std::vector<std::string>& axes, int64_t dim, const BufferRef& in,
                     const BufferRef& out);
@@ -72,10 +73,12 @@ class Comm {
   // Primitives for groups of size > 1. Blocks are contiguous, in group-rank order.
   virtual Status group_all_reduce(const Group& g, DType dt, const void* in, void* out,
                                   int64_t count) = 0;
-  virtual Status group_all_gather(const Group& g, const void* in, void* out, int64_t block_bytes) = 0;
+  virtual Status group_all_gather(const Group& g, const void* in, void* out,
+                                  int64_t block_bytes) = 0;
   virtual Status group_reduce_scatter(const Group& g, DType dt, const void* in, void* out,
                                       int64_t block_count) = 0;
-  virtual Status group_all_to_all(const Group& g, const void* in, void* out, int64_t block_bytes) = 0;
+  virtual Status group_all_to_all(const Group& g, const void* in, void* out,
+                                  int64_t block_bytes) = 0;
 
  private:
   std::vector<std::string> names_;

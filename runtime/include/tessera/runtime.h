@@ -46,8 +46,8 @@ class Plan {
 };
 
 struct SessionOptions {
-  bool profile = false;          // record per-instruction wall time
-  bool check_plan_hash = true;   // compare the plan's hash across ranks at create
+  bool profile = false;         // record per-instruction wall time
+  bool check_plan_hash = true;  // compare the plan's hash across ranks at create
 };
 
 class Session {

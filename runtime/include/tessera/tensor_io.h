@@ -19,9 +19,13 @@ struct HostTensor {
 
   int64_t numel() const { return num_elements(shape); }
   template <class T>
-  T* data() { return reinterpret_cast<T*>(bytes.data()); }
+  T* data() {
+    return reinterpret_cast<T*>(bytes.data());
+  }
   template <class T>
-  const T* data() const { return reinterpret_cast<const T*>(bytes.data()); }
+  const T* data() const {
+    return reinterpret_cast<const T*>(bytes.data());
+  }
   // A zero-filled tensor of the given type and shape.
   static HostTensor zeros(std::string name, DType dtype, Shape shape);
 };

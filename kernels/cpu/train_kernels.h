@@ -1,0 +1,40 @@
+// CPU kernels of the training ops (docs/ops.md, "Training ops"): loss, gradients the forward
+// ops cannot express compactly, optimizer steps. One explicit table, sorted by op name, looked
+// up like the forward table (find_cpu_kernel consults both once the lead hooks it in).
+#pragma once
+#include <string_view>
+#include <vector>
+
+#include "cpu/cpu_kernels.h"
+
+namespace tessera::kernels {
+
+const std::vector<KernelEntry>& cpu_train_kernel_table();
+// nullptr when the op is not a training op.
+KernelFn find_cpu_train_kernel(std::string_view op);
+
+namespace cpu {
+
+#define TSR_DECLARE_TRAIN_KERNEL(name)                                \
+  Status name(const AttrMap& attrs, const std::vector<TensorRef>& in, \
+              const std::vector<TensorRef>& out)
+// train_loss.cpp
+TSR_DECLARE_TRAIN_KERNEL(SoftmaxCrossEntropyLoss);
+TSR_DECLARE_TRAIN_KERNEL(SoftmaxCrossEntropyGrad);
+TSR_DECLARE_TRAIN_KERNEL(ReluGrad);
+TSR_DECLARE_TRAIN_KERNEL(GeluGrad);
+TSR_DECLARE_TRAIN_KERNEL(LayerNormalizationGrad);
+// train_window.cpp
+TSR_DECLARE_TRAIN_KERNEL(ConvGradWeight);
+TSR_DECLARE_TRAIN_KERNEL(MaxPoolGrad);
+TSR_DECLARE_TRAIN_KERNEL(AveragePoolGrad);
+// train_index.cpp
+TSR_DECLARE_TRAIN_KERNEL(GatherGrad);
+TSR_DECLARE_TRAIN_KERNEL(GatherElementsGrad);
+// train_optim.cpp
+TSR_DECLARE_TRAIN_KERNEL(AdamW);
+TSR_DECLARE_TRAIN_KERNEL(SGD);
+#undef TSR_DECLARE_TRAIN_KERNEL
+
+}  // namespace cpu
+}  // namespace tessera::kernels

@@ -1,0 +1,32 @@
+// The training kernel table: explicit, sorted by op name (a unit test checks the order).
+#include "cpu/train_kernels.h"
+
+namespace tessera::kernels {
+
+const std::vector<KernelEntry>& cpu_train_kernel_table() {
+  using namespace cpu;  // NOLINT
+  static const std::vector<KernelEntry> table = {
+      {"AdamW", AdamW},
+      {"AveragePoolGrad", AveragePoolGrad},
+      {"ConvGradWeight", ConvGradWeight},
+      {"GatherElementsGrad", GatherElementsGrad},
+      {"GatherGrad", GatherGrad},
+      {"GeluGrad", GeluGrad},
+      {"LayerNormalizationGrad", LayerNormalizationGrad},
+      {"MaxPoolGrad", MaxPoolGrad},
+      {"ReluGrad", ReluGrad},
+      {"SGD", SGD},
+      {"SoftmaxCrossEntropyGrad", SoftmaxCrossEntropyGrad},
+      {"SoftmaxCrossEntropyLoss", SoftmaxCrossEntropyLoss},
+  };
+  return table;
+}
+
+KernelFn find_cpu_train_kernel(std::string_view op) {
+  for (const KernelEntry& e : cpu_train_kernel_table()) {
+    if (op == e.op) return e.fn;
+  }
+  return nullptr;
+}
+
+}  // namespace tessera::kernels

@@ -1,0 +1,53 @@
+// Training-graph construction (plain C++ over ir::Graph): the loss appended to the model's
+// first output, the backward graph by reverse-mode AD over the canonical ops (one gradient
+// rule table, autodiff_rules.cpp), and one optimizer update per trainable weight. The pass
+// adapter is passes/autodiff.cpp; docs/ops.md "Training ops" lists the ops this emits.
+#pragma once
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ir/graph.h"
+#include "tessera/status.h"
+
+namespace tessera::autodiff {
+
+struct TrainOptions {
+  std::string loss = "cross_entropy";  // or "mse"
+  std::string optimizer = "adamw";     // or "sgd"
+  double lr = 1e-3;
+  double weight_decay = 0.01;
+  double momentum = 0.0;  // sgd; > 0 adds a momentum buffer per weight
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  // BatchNormalization differentiated with its running statistics as constants (the only
+  // form supported: the canonical BatchNormalization is the inference form).
+  bool batchnorm_eval = true;
+  // Stop after the gradients: outputs are [loss, "<weight>.grad"...], no optimizer.
+  bool gradients_only = false;
+};
+
+// (weight value id, gradient value id), in weight-id order.
+using GradList = std::vector<std::pair<int, int>>;
+
+// Adds graph input "labels" and the loss on g.outputs[0]; returns the scalar loss value id.
+// cross_entropy: labels int64 of the output's shape less its last dim, mean over rows.
+// mse: labels of the output's dtype and shape, mean of squared error.
+StatusOr<int> append_loss(ir::Graph& g, const TrainOptions& o);
+
+// Gradients of scalar `loss` with respect to the float weights in `wrt` (all float weights
+// when empty). Weights the loss does not depend on through a differentiable input (running
+// statistics, index tables) get no entry.
+StatusOr<GradList> append_backward(ir::Graph& g, int loss, const std::vector<int>& wrt = {},
+                                   const TrainOptions& o = {});
+
+// One optimizer node per weight; state values ("<w>.adam_m", "<w>.adam_v", "<w>.momentum",
+// "optimizer.step") are new zero-initialised weights (data only when the weight has data).
+// Returns the output value ids: per weight the new weight then its new state, then the new step.
+// g.meta["train.updates"] lists pairs (state name, updated name) for the runtime to alias.
+StatusOr<std::vector<int>> append_optimizer(ir::Graph& g, const GradList& grads, const TrainOptions& o);
+
+// All of the above; g.outputs becomes [loss, updated weights and states...] or, with
+// gradients_only, [loss, "<w>.grad"...]. Prunes what the new outputs do not use.
+Status build_training_graph(ir::Graph& g, const TrainOptions& o);
+
+}  // namespace tessera::autodiff

@@ -1,0 +1,144 @@
+#include <gtest/gtest.h>
+
+#include "passes/core/sharding_rules.h"
+#include "passes/core/strategies.h"
+
+namespace tessera::spmd {
+namespace {
+
+OpRule R(const std::string& op, const std::vector<Shape>& in, const std::vector<Shape>& out,
+         AttrMap attrs = {}) {
+  StatusOr<OpRule> r = sharding_rule(op, attrs, in, out);
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+  return r.ok() ? r.value() : OpRule{};
+}
+
+TEST(SpmdRules, MatMulBatchedAndBroadcast) {
+  OpRule r = R("MatMul", {{8, 128, 64}, {64, 256}}, {{8, 128, 256}});
+  EXPECT_EQ(r.to_string(), "MatMul (a=8 b=128 c=256 d=64r): abd, dc -> abc");
+  EXPECT_DOUBLE_EQ(r.flops, 2.0 * 8 * 128 * 256 * 64);
+  OpRule v = R("MatMul", {{64}, {64, 32}}, {{32}});
+  EXPECT_EQ(v.to_string(), "MatMul (a=32 b=64r): b, ba -> a");
+  OpRule bc = R("MatMul", {{1, 4, 8, 16}, {2, 1, 16, 8}}, {{2, 4, 8, 8}});
+  EXPECT_EQ(bc.to_string(), "MatMul (a=2 b=4 c=8 d=8 e=16r): .bce, a.ed -> abcd");
+  EXPECT_FALSE(sharding_rule("MatMul", {}, {{4, 8}, {7, 2}}, {{4, 2}}).ok());
+}
+
+TEST(SpmdRules, GemmWithTransposeAndBias) {
+  AttrMap a{{"transA", Attr::Int(0)}, {"transB", Attr::Int(1)}};
+  OpRule r = R("Gemm", {{32, 64}, {128, 64}, {128}}, {{32, 128}}, a);
+  EXPECT_EQ(r.to_string(), "Gemm (a=32 b=128 c=64r): ac, bc, b -> ab");
+  EXPECT_TRUE(r.summed_into_result[2]);
+}
+
+TEST(SpmdRules, SoftmaxAndLayerNormNeedWholeAxis) {
+  OpRule s = R("Softmax", {{4, 16, 32}}, {{4, 16, 32}}, {{"axis", Attr::Int(2)}});
+  EXPECT_EQ(s.to_string(), "Softmax (a=4 b=16 c=32!): abc -> abc");
+  EXPECT_EQ(s.factors[2].cannot_split, "Softmax needs the whole axis");
+  OpRule ln =
+      R("LayerNormalization", {{4, 16, 32}, {32}, {32}}, {{4, 16, 32}}, {{"axis", Attr::Int(2)}});
+  EXPECT_EQ(ln.to_string(), "LayerNormalization (a=4 b=16 c=32!): abc, c, c -> abc");
+}
+
+TEST(SpmdRules, ReshapeGroupsDims) {
+  OpRule m = R("Reshape", {{8, 16, 64}}, {{128, 64}});
+  EXPECT_EQ(m.to_string(), "Reshape (a=8 b=64): a.b -> ab");
+  OpRule s = R("Reshape", {{4, 16, 768}}, {{4, 16, 12, 64}});
+  EXPECT_EQ(s.to_string(), "Reshape (a=4 b=16 c=12): abc -> abc.");
+  OpRule g = R("Reshape", {{6, 4}}, {{4, 6}});
+  EXPECT_EQ(g.to_string(), "Reshape (a=2): a. -> a.");
+  OpRule u = R("Unsqueeze", {{4, 8}}, {{4, 1, 8}}, {{"axes", Attr::Ints({1})}});
+  EXPECT_EQ(u.to_string(), "Unsqueeze (a=4 b=8): ab -> a.b");
+  EXPECT_TRUE(m.is_view);
+}
+
+TEST(SpmdRules, ConvSplitsBatchAndChannelsOnly) {
+  AttrMap a{{"group", Attr::Int(1)}};
+  OpRule c = R("Conv", {{8, 3, 32, 32}, {16, 3, 3, 3}, {16}}, {{8, 16, 30, 30}}, a);
+  EXPECT_EQ(c.to_string(), "Conv (a=8 b=16 c=3r d=30! e=30!): ac.., bc.., b -> abde");
+  EXPECT_EQ(c.factors[3].cannot_split, "Conv spatial dims need halo exchange (unsupported)");
+  EXPECT_DOUBLE_EQ(c.flops, 2.0 * 8 * 16 * 30 * 30 * 27);
+}
+
+TEST(SpmdRules, ReduceMaxIsNotASum) {
+  AttrMap a{{"axes", Attr::Ints({1})}, {"keepdims", Attr::Int(0)}};
+  EXPECT_EQ(R("ReduceSum", {{4, 8}}, {{4}}, a).to_string(), "ReduceSum (a=4 b=8r): ab -> a");
+  OpRule m = R("ReduceMax", {{4, 8}}, {{4}}, a);
+  EXPECT_EQ(m.factors[1].cannot_split, "ReduceMax: a partial result is not a sum");
+}
+
+TEST(SpmdRules, MoreOps) {
+  EXPECT_EQ(R("Add", {{4, 8}, {8}}, {{4, 8}}).to_string(), "Add (a=4 b=8): ab, b -> ab");
+  EXPECT_EQ(R("Add", {{4, 1}, {4, 8}}, {{4, 8}}).to_string(), "Add (a=4 b=8): a., ab -> ab");
+  EXPECT_EQ(R("Transpose", {{2, 3, 4}}, {{4, 2, 3}}, {{"perm", Attr::Ints({2, 0, 1})}}).to_string(),
+            "Transpose (a=2 b=3 c=4): abc -> cab");
+  EXPECT_EQ(R("Gather", {{50, 16}, {4, 7}}, {{4, 7, 16}}, {{"axis", Attr::Int(0)}}).to_string(),
+            "Gather (a=50! b=16 c=4 d=7): ab, cd -> cdb");
+  EXPECT_EQ(R("Concat", {{4, 8}, {4, 2}}, {{4, 10}}, {{"axis", Attr::Int(1)}}).to_string(),
+            "Concat (a=4 b=10!): a., a. -> ab");
+  EXPECT_EQ(sharding_rule("Einsum", {}, {}, {{1}}).status().code(), Code::kUnimplemented);
+}
+
+TEST(SpmdRules, TableCoversEveryCanonicalOp) {
+  std::vector<std::string> ops = ops_with_rules();
+  EXPECT_TRUE(std::is_sorted(ops.begin(), ops.end()));
+  for (const char* op : {"Add",
+                         "Where",
+                         "Gelu",
+                         "Clip",
+                         "Cast",
+                         "ConvTranspose",
+                         "MaxPool",
+                         "GlobalAveragePool",
+                         "BatchNormalization",
+                         "GroupNormalization",
+                         "ReduceProd",
+                         "Flatten",
+                         "Squeeze",
+                         "Expand",
+                         "Tile",
+                         "Split",
+                         "Slice",
+                         "GatherElements",
+                         "GatherND",
+                         "Pad",
+                         "CumSum",
+                         "Trilu",
+                         "ConstantOfShape",
+                         "Dropout"}) {
+    EXPECT_TRUE(std::binary_search(ops.begin(), ops.end(), op)) << op;
+  }
+}
+
+TEST(SpmdStrategies, MatMulCountsAndSpecs) {
+  Mesh m = Mesh::parse("dp=2,tp=4").value();
+  ClusterProfile p = builtin_profile("h100-nvlink", m).value();
+  std::vector<Shape> in{{8, 128, 64}, {64, 256}}, out{{8, 128, 256}};
+  OpRule r = R("MatMul", in, out);
+  std::vector<Strategy> s = enumerate_strategies(r, in, out, DType::kBFloat16, m, p);
+  // dp: none or one of 4 factors (5); tp: none or one of 4, but b=8/(2*4) fits, all divide (5).
+  EXPECT_EQ(s.size(), 25u);
+  EXPECT_EQ(s[0].name(m), "replicated");
+  for (const Strategy& st : s) {
+    if (st.name(m) != "2:{dp} 3:{tp}") continue;  // n over dp, k over tp
+    EXPECT_EQ(st.inputs[0].to_string(), "[{}, {}, {tp}]");
+    EXPECT_EQ(st.inputs[1].to_string(), "[{tp}, {dp}]");
+    EXPECT_EQ(st.outputs[0].to_string(), "[{}, {}, {dp}] partial{tp}");
+    EXPECT_EQ(st.output_bytes, 8 * 128 * 128 * 2);
+    double t = 2.0 * 8 * 128 * 256 * 64 / 8 / 790e12;
+    double bytes = (8 * 128 * 16 + 16 * 128 + 8 * 128 * 128) * 2.0 / 3e12;
+    EXPECT_DOUBLE_EQ(st.compute_seconds, std::max(t, bytes));
+  }
+  EXPECT_EQ(enumerate_strategies(r, in, out, DType::kBFloat16, m, p, 1).size(), 21u);
+  Mesh m3 = Mesh::parse("pp=2,dp=2,tp=2").value();
+  ClusterProfile p3 = builtin_profile("h100-nvlink", m3).value();
+  EXPECT_LE(enumerate_strategies(r, in, out, DType::kBFloat16, m3, p3).size(), 125u);
+  OpRule sm = R("Softmax", {{8, 12, 128, 128}}, {{8, 12, 128, 128}}, {{"axis", Attr::Int(3)}});
+  EXPECT_EQ(
+      enumerate_strategies(sm, {{8, 12, 128, 128}}, {{8, 12, 128, 128}}, DType::kFloat32, m3, p3)
+          .size(),
+      61u);  // 4^3, less 3 with all axes on one factor
+}
+
+}  // namespace
+}  // namespace tessera::spmd
