@@ -103,7 +103,8 @@ void grad_average_pool(GradCall& c) {
 void grad_global_average_pool(GradCall& c) {
   Builder& b = c.b;
   const Shape xs = c.shape_in(0);
-  const int64_t hw = xs[0] * xs[1] ? num_elements(xs) / (xs[0] * xs[1]) : 1;
+  const int64_t planes = xs[0] * xs[1];
+  const int64_t hw = planes > 0 ? num_elements(xs) / planes : 1;
   const int e = b.op1("Expand", {c.dy[0]}, {{"shape", Attr::Ints(xs)}});
   c.dx[0] = b.mul(e, b.scalar_like(e, 1.0 / double(hw)));
 }

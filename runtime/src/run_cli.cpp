@@ -1,6 +1,7 @@
 #include "run_cli.h"
 
 #include <cstdio>
+#include <filesystem>
 
 #include "tessera/runtime.h"
 
@@ -24,6 +25,11 @@ Status run_all(const std::string& plan_path, const std::string& inputs_dir,
   }
   TSR_RETURN_IF_ERROR(sess->run());
   const std::vector<IOInfo> outs = plan->outputs();
+  if (comm.rank() == 0) {
+    std::error_code ec;
+    std::filesystem::create_directories(output_dir, ec);
+    if (ec) return IoError("cannot create output directory '" + output_dir + "': " + ec.message());
+  }
   for (size_t i = 0; i < outs.size() && comm.rank() == 0; ++i) {
     TSR_ASSIGN_OR_RETURN(HostTensor t, sess->output(outs[i].name));
     TSR_RETURN_IF_ERROR(write_tensor_proto(output_dir + "/output_" + std::to_string(i) + ".pb", t));

@@ -6,4 +6,10 @@ tessera_add_gtest(kernels_test
     kernels_test_linalg.cpp
     kernels_test_nn.cpp
     kernels_test_shape.cpp
+    # Independent cross-checks by a second author (same API, own float64 references).
+    kernels_test_xcheck_ew.cpp
+    kernels_test_xcheck_linalg.cpp
+    kernels_test_xcheck_nn.cpp
+    kernels_test_xcheck_robust.cpp
+    kernels_test_xcheck_shape.cpp
   LIBS tessera_kernels_cpu)
