@@ -50,8 +50,10 @@ DType dtype_of(mlir::Type t) {
   return DType::kUndefined;
 }
 
-mlir::RankedTensorType tensor_type(mlir::MLIRContext& ctx, const Value& v) {
-  return mlir::RankedTensorType::get(v.shape, element_type(ctx, v.dtype));
+// After partition (meta "partitioned") the module is the per-rank program: local shapes.
+mlir::RankedTensorType tensor_type(mlir::MLIRContext& ctx, const Value& v, bool local) {
+  const Shape& s = local && !v.local_shape.empty() ? v.local_shape : v.shape;
+  return mlir::RankedTensorType::get(s, element_type(ctx, v.dtype));
 }
 
 mlir::Attribute to_mlir(mlir::Builder& b, const Attr& a) {
@@ -87,12 +89,21 @@ mlir::Attribute dense_attr(mlir::RankedTensorType type, const TensorData& d) {
 constexpr const char* kNameAttr = "name";
 constexpr const char* kShardingAttr = "sharding";
 constexpr const char* kAbsentAttr = "absent_inputs";
+constexpr const char* kStrategyAttr = "strategy";
+constexpr const char* kInSpecsAttr = "in_shardings";
+
+// Attributes the bridge itself owns; everything else on an op is an ONNX attribute.
+bool is_bridge_attr(llvm::StringRef k) {
+  return k == kNameAttr || k == kShardingAttr || k == kAbsentAttr || k == kStrategyAttr ||
+         k == kInSpecsAttr;
+}
 
 struct Emitter {
   mlir::MLIRContext& ctx;
   const Graph& g;
   mlir::OpBuilder b;
   std::vector<mlir::Value> vals;
+  bool local;
 
   mlir::Location loc(const std::string& name) {
     return mlir::NameLoc::get(b.getStringAttr(name));
@@ -112,10 +123,11 @@ struct Emitter {
     const Value& v = g.values[id];
     bool constant = v.kind == ValueKind::kConstant;
     mlir::OperationState st(loc(v.name), constant ? "tessera.constant" : "tessera.weight");
-    st.addTypes(tensor_type(ctx, v));
+    st.addTypes(tensor_type(ctx, v, local));
     st.addAttribute(kNameAttr, b.getStringAttr(v.name));
-    if (constant && v.data && v.data->numel() <= kInlineConstantElements)
-      st.addAttribute("value", dense_attr(tensor_type(ctx, v), *v.data));
+    bool whole = !local || v.local_shape.empty() || v.local_shape == v.shape;
+    if (constant && whole && v.data && v.data->numel() <= kInlineConstantElements)
+      st.addAttribute("value", dense_attr(tensor_type(ctx, v, local), *v.data));
     mlir::Operation* op = b.create(st);
     set_sharding(op, {id});
     vals[id] = op->getResult(0);
@@ -133,10 +145,16 @@ struct Emitter {
       if (!vals[in]) emit_leaf(in);
       st.addOperands(vals[in]);
     }
-    for (int o : n.outputs) st.addTypes(tensor_type(ctx, g.values[o]));
+    for (int o : n.outputs) st.addTypes(tensor_type(ctx, g.values[o], local));
     st.addAttribute(kNameAttr, b.getStringAttr(n.name));
     for (const auto& [k, a] : n.attrs) st.addAttribute(k, to_mlir(b, a));
     if (!absent.empty()) st.addAttribute(kAbsentAttr, mlir::DenseI64ArrayAttr::get(&ctx, absent));
+    if (!n.strategy.empty()) st.addAttribute(kStrategyAttr, b.getStringAttr(n.strategy));
+    if (!n.input_specs.empty()) {
+      llvm::SmallVector<mlir::Attribute> specs;
+      for (const auto& sp : n.input_specs) specs.push_back(b.getStringAttr(sp));
+      st.addAttribute(kInSpecsAttr, b.getArrayAttr(specs));
+    }
     mlir::Operation* op = b.create(st);
     set_sharding(op, n.outputs);
     for (size_t i = 0; i < n.outputs.size(); ++i) vals[n.outputs[i]] = op->getResult(i);
@@ -153,12 +171,13 @@ WeightStore weight_store(const Graph& g) {
 }
 
 mlir::OwningOpRef<mlir::ModuleOp> graph_to_mlir(mlir::MLIRContext& ctx, const Graph& g) {
-  Emitter e{ctx, g, mlir::OpBuilder(&ctx), std::vector<mlir::Value>(g.values.size())};
+  Emitter e{ctx, g, mlir::OpBuilder(&ctx), std::vector<mlir::Value>(g.values.size()),
+            attr_int(g.meta, "partitioned", 0) != 0};
   auto module = mlir::ModuleOp::create(e.loc(g.name.empty() ? "model" : g.name));
   for (const auto& [k, a] : g.meta) module->setAttr("tessera." + k, to_mlir(e.b, a));
   llvm::SmallVector<mlir::Type> in_types, out_types;
-  for (int id : g.inputs) in_types.push_back(tensor_type(ctx, g.values[id]));
-  for (int id : g.outputs) out_types.push_back(tensor_type(ctx, g.values[id]));
+  for (int id : g.inputs) in_types.push_back(tensor_type(ctx, g.values[id], e.local));
+  for (int id : g.outputs) out_types.push_back(tensor_type(ctx, g.values[id], e.local));
   e.b.setInsertionPointToEnd(module.getBody());
   auto fn = e.b.create<mlir::func::FuncOp>(e.loc("main"), "main",
                                            e.b.getFunctionType(in_types, out_types));
@@ -292,7 +311,11 @@ struct Importer {
     }
     for (auto named : op->getAttrs()) {
       llvm::StringRef k = named.getName().strref();
-      if (k == "name" || k == "sharding" || k == "absent_inputs") continue;
+      if (k == kStrategyAttr) n.strategy = named.getValue().cast<mlir::StringAttr>().str();
+      if (k == kInSpecsAttr)
+        for (auto x : named.getValue().cast<mlir::ArrayAttr>())
+          n.input_specs.push_back(x.cast<mlir::StringAttr>().str());
+      if (is_bridge_attr(k)) continue;
       TSR_ASSIGN_OR_RETURN(n.attrs[k.str()], from_mlir(op, k, named.getValue()));
     }
     auto sh = op->getAttrOfType<mlir::ArrayAttr>("sharding");
@@ -383,7 +406,7 @@ std::string verify_op_shapes(mlir::Operation* op) {
   }
   for (auto named : op->getAttrs()) {
     llvm::StringRef k = named.getName().strref();
-    if (k == "name" || k == "sharding" || k == "absent_inputs") continue;
+    if (is_bridge_attr(k)) continue;
     auto a = from_mlir(op, k, named.getValue());
     if (!a.ok()) return a.status().message();
     n.attrs[k.str()] = a.value();

@@ -34,7 +34,12 @@ mlir::ParseResult parse_op(mlir::OpAsmParser& p, mlir::OperationState& st) {
   return p.resolveOperands(operands, type.getInputs(), loc, st.operands);
 }
 
-void print_op(mlir::Operation* op, mlir::OpAsmPrinter& p, llvm::StringRef) {
+void print_op(mlir::Operation* op, mlir::OpAsmPrinter& p, llvm::StringRef default_dialect) {
+  llvm::StringRef name = op->getName().getStringRef();
+  if (!default_dialect.empty() && name.startswith(default_dialect) &&
+      name.drop_front(default_dialect.size()).startswith("."))
+    name = name.drop_front(default_dialect.size() + 1);
+  p.getStream() << name;
   if (op->getNumOperands()) p << ' ';
   p.printOperands(op->getOperands());
   p.printOptionalAttrDict(op->getAttrs());

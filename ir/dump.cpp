@@ -8,10 +8,14 @@ namespace {
 
 const char* kind_name(ValueKind k) {
   switch (k) {
-    case ValueKind::kActivation: return "act";
-    case ValueKind::kInput: return "input";
-    case ValueKind::kWeight: return "weight";
-    case ValueKind::kConstant: return "const";
+    case ValueKind::kActivation:
+      return "act";
+    case ValueKind::kInput:
+      return "input";
+    case ValueKind::kWeight:
+      return "weight";
+    case ValueKind::kConstant:
+      return "const";
   }
   return "?";
 }
@@ -21,11 +25,16 @@ std::string preview(const TensorData& t) {
   std::string s;
   for (int64_t i = 0; i < n; ++i) {
     if (i) s += ",";
-    if (t.dtype == DType::kInt64) s += std::to_string(t.as<int64_t>()[i]);
-    else if (t.dtype == DType::kInt32) s += std::to_string(t.as<int32_t>()[i]);
-    else if (t.dtype == DType::kFloat32) s += fmt::format("{:g}", t.as<float>()[i]);
-    else if (t.dtype == DType::kBool) s += t.as<uint8_t>()[i] ? "1" : "0";
-    else return "...";
+    if (t.dtype == DType::kInt64)
+      s += std::to_string(t.as<int64_t>()[i]);
+    else if (t.dtype == DType::kInt32)
+      s += std::to_string(t.as<int32_t>()[i]);
+    else if (t.dtype == DType::kFloat32)
+      s += fmt::format("{:g}", t.as<float>()[i]);
+    else if (t.dtype == DType::kBool)
+      s += t.as<uint8_t>()[i] ? "1" : "0";
+    else
+      return "...";
   }
   return n < t.numel() ? s + ",..." : s;
 }
@@ -38,12 +47,18 @@ std::string value_str(const Graph& g, int v) {
 
 std::string attr_str_of(const Attr& a) {
   switch (a.kind) {
-    case Attr::kInt: return std::to_string(a.i);
-    case Attr::kFloat: return fmt::format("{:g}", a.f);
-    case Attr::kString: return "\"" + a.s + "\"";
-    case Attr::kInts: return fmt::format("[{}]", fmt::join(a.ints, ","));
-    case Attr::kFloats: return fmt::format("[{}]", fmt::join(a.floats, ","));
-    case Attr::kStrings: return fmt::format("[{}]", fmt::join(a.strings, ","));
+    case Attr::kInt:
+      return std::to_string(a.i);
+    case Attr::kFloat:
+      return fmt::format("{:g}", a.f);
+    case Attr::kString:
+      return "\"" + a.s + "\"";
+    case Attr::kInts:
+      return fmt::format("[{}]", fmt::join(a.ints, ","));
+    case Attr::kFloats:
+      return fmt::format("[{}]", fmt::join(a.floats, ","));
+    case Attr::kStrings:
+      return fmt::format("[{}]", fmt::join(a.strings, ","));
   }
   return "?";
 }

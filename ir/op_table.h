@@ -16,10 +16,10 @@ using InferFn = Status (*)(const Node& n, const std::vector<TypeShape>& in,
                            std::vector<TypeShape>& out);
 
 struct LiftedInput {
-  int index;          // ONNX input position
-  const char* attr;   // canonical attribute name
-  Attr::Kind kind;    // kInts (list), kInt (scalar), kFloat (scalar)
-  int since_opset;    // first default-domain opset where ONNX has it as an input
+  int index;         // ONNX input position
+  const char* attr;  // canonical attribute name
+  Attr::Kind kind;   // kInts (list), kInt (scalar), kFloat (scalar)
+  int since_opset;   // first default-domain opset where ONNX has it as an input
 };
 
 struct OpInfo {

@@ -54,7 +54,8 @@ StatusOr<std::vector<TypeShape>> infer(const Node& n, const std::vector<TypeShap
   std::vector<TypeShape> out(n.outputs.size());
   Status s = check_arity(n, *op, in);
   if (s.ok()) s = op->infer(n, in, out);
-  if (!s.ok()) return Status(s.code(), fmt::format("node '{}' ({}): {}", n.name, n.op, s.message()));
+  if (!s.ok())
+    return Status(s.code(), fmt::format("node '{}' ({}): {}", n.name, n.op, s.message()));
   return out;
 }
 
@@ -108,7 +109,8 @@ Status compare(const Node&, const In& in, Out& out) {
 
 Status logical(const Node&, const In& in, Out& out) {
   for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i].first != DType::kBool) return fail("input {} must be bool, is {}", i, dtype_name(in[i].first));
+    if (in[i].first != DType::kBool)
+      return fail("input {} must be bool, is {}", i, dtype_name(in[i].first));
   }
   TSR_ASSIGN_OR_RETURN(Shape s, broadcast_all(in, 0));
   out[0] = {DType::kBool, s};
@@ -116,7 +118,8 @@ Status logical(const Node&, const In& in, Out& out) {
 }
 
 Status where(const Node&, const In& in, Out& out) {
-  if (in[0].first != DType::kBool) return fail("condition must be bool, is {}", dtype_name(in[0].first));
+  if (in[0].first != DType::kBool)
+    return fail("condition must be bool, is {}", dtype_name(in[0].first));
   TSR_RETURN_IF_ERROR(same_dtypes(in, 1, 3));
   TSR_ASSIGN_OR_RETURN(Shape s, broadcast_all(in, 0));
   out[0] = {in[1].first, s};
@@ -129,7 +132,8 @@ Status unary(const Node&, const In& in, Out& out) {
 }
 
 Status unary_float(const Node&, const In& in, Out& out) {
-  if (!dtype_is_float(in[0].first)) return fail("input must be a float type, is {}", dtype_name(in[0].first));
+  if (!dtype_is_float(in[0].first))
+    return fail("input must be a float type, is {}", dtype_name(in[0].first));
   out[0] = in[0];
   return Status::Ok();
 }
@@ -137,14 +141,16 @@ Status unary_float(const Node&, const In& in, Out& out) {
 Status not_op(const Node& n, const In& in, Out& out) { return logical(n, in, out); }
 
 Status is_nan(const Node&, const In& in, Out& out) {
-  if (!dtype_is_float(in[0].first)) return fail("input must be a float type, is {}", dtype_name(in[0].first));
+  if (!dtype_is_float(in[0].first))
+    return fail("input must be a float type, is {}", dtype_name(in[0].first));
   out[0] = {DType::kBool, in[0].second};
   return Status::Ok();
 }
 
 Status cast(const Node& n, const In& in, Out& out) {
   const auto to = static_cast<DType>(attr_int(n.attrs, "to", 0));
-  if (dtype_size(to) == 0) return fail("attribute 'to' = {} is not a supported dtype", static_cast<int>(to));
+  if (dtype_size(to) == 0)
+    return fail("attribute 'to' = {} is not a supported dtype", static_cast<int>(to));
   out[0] = {to, in[0].second};
   return Status::Ok();
 }

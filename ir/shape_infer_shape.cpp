@@ -40,7 +40,8 @@ Status reshape(const Node& n, const In& in, Out& out) {
 Status flatten(const Node& n, const In& in, Out& out) {
   const Shape& x = in[0].second;
   const int64_t axis = attr_int(n.attrs, "axis", 1);
-  if (axis < 0 || axis > static_cast<int64_t>(x.size())) return fail("axis {} out of range for input {}", axis, shp(x));
+  if (axis < 0 || axis > static_cast<int64_t>(x.size()))
+    return fail("axis {} out of range for input {}", axis, shp(x));
   const int64_t a = num_elements(Shape(x.begin(), x.begin() + axis));
   out[0] = {in[0].first, {a, num_elements(Shape(x.begin() + axis, x.end()))}};
   return Status::Ok();
@@ -85,7 +86,8 @@ Status transpose(const Node& n, const In& in, Out& out) {
   std::vector<bool> seen(x.size(), false);
   Shape o;
   for (int64_t p : perm) {
-    if (p < 0 || p >= static_cast<int64_t>(x.size()) || seen[p]) return fail("perm {} is not a permutation", shp(perm));
+    if (p < 0 || p >= static_cast<int64_t>(x.size()) || seen[p])
+      return fail("perm {} is not a permutation", shp(perm));
     seen[p] = true;
     o.push_back(x[p]);
   }
@@ -104,7 +106,8 @@ Status expand(const Node& n, const In& in, Out& out) {
 Status tile(const Node& n, const In& in, Out& out) {
   const auto reps = attr_ints(n.attrs, "repeats");
   Shape o = in[0].second;
-  if (reps.size() != o.size()) return fail("repeats has {} entries for input {}", reps.size(), shp(o));
+  if (reps.size() != o.size())
+    return fail("repeats has {} entries for input {}", reps.size(), shp(o));
   for (size_t i = 0; i < o.size(); ++i) {
     if (reps[i] < 0) return fail("negative repeat {}", reps[i]);
     o[i] *= reps[i];
@@ -119,10 +122,15 @@ Status concat(const Node& n, const In& in, Out& out) {
   Shape o = in[0].second;
   for (size_t i = 1; i < in.size(); ++i) {
     const Shape& s = in[i].second;
-    if (in[i].first != in[0].first) return fail("input {} is {} but input 0 is {}", i, dtype_name(in[i].first), dtype_name(in[0].first));
+    if (in[i].first != in[0].first)
+      return fail("input {} is {} but input 0 is {}", i, dtype_name(in[i].first),
+                  dtype_name(in[0].first));
     bool ok = s.size() == o.size();
-    for (size_t d = 0; ok && d < s.size(); ++d) ok = static_cast<int64_t>(d) == axis || s[d] == o[d];
-    if (!ok) return fail("input {} {} does not match input 0 {} outside axis {}", i, shp(s), shp(in[0].second), axis);
+    for (size_t d = 0; ok && d < s.size(); ++d)
+      ok = static_cast<int64_t>(d) == axis || s[d] == o[d];
+    if (!ok)
+      return fail("input {} {} does not match input 0 {} outside axis {}", i, shp(s),
+                  shp(in[0].second), axis);
     o[axis] += s[axis];
   }
   out[0] = {in[0].first, o};
@@ -133,7 +141,8 @@ Status split(const Node& n, const In& in, Out& out) {
   const int64_t axis = attr_int(n.attrs, "axis", 0);
   TSR_RETURN_IF_ERROR(check_axis(axis, rank_of(in, 0), "axis"));
   const auto sizes = attr_ints(n.attrs, "split");
-  if (sizes.size() != out.size()) return fail("split has {} sizes for {} outputs", sizes.size(), out.size());
+  if (sizes.size() != out.size())
+    return fail("split has {} sizes for {} outputs", sizes.size(), out.size());
   int64_t total = 0;
   for (size_t i = 0; i < sizes.size(); ++i) {
     if (sizes[i] < 0) return fail("negative split size {}", sizes[i]);
@@ -141,7 +150,9 @@ Status split(const Node& n, const In& in, Out& out) {
     out[i] = in[0];
     out[i].second[axis] = sizes[i];
   }
-  if (total != in[0].second[axis]) return fail("split sizes {} sum to {}, axis {} of {} is {}", shp(sizes), total, axis, shp(in[0].second), in[0].second[axis]);
+  if (total != in[0].second[axis])
+    return fail("split sizes {} sum to {}, axis {} of {} is {}", shp(sizes), total, axis,
+                shp(in[0].second), in[0].second[axis]);
   return Status::Ok();
 }
 
@@ -150,7 +161,8 @@ Status slice(const Node& n, const In& in, Out& out) {
   const auto st = attr_ints(n.attrs, "starts"), en = attr_ints(n.attrs, "ends");
   const auto ax = attr_ints(n.attrs, "axes"), sp = attr_ints(n.attrs, "steps");
   if (en.size() != st.size() || ax.size() != st.size() || sp.size() != st.size()) {
-    return fail("starts/ends/axes/steps sizes differ ({}/{}/{}/{})", st.size(), en.size(), ax.size(), sp.size());
+    return fail("starts/ends/axes/steps sizes differ ({}/{}/{}/{})", st.size(), en.size(),
+                ax.size(), sp.size());
   }
   Shape o = in[0].second;
   for (size_t i = 0; i < st.size(); ++i) {
@@ -179,7 +191,8 @@ Status gather(const Node& n, const In& in, Out& out) {
 Status gather_elements(const Node& n, const In& in, Out& out) {
   TSR_RETURN_IF_ERROR(check_axis(attr_int(n.attrs, "axis", 0), rank_of(in, 0), "axis"));
   TSR_RETURN_IF_ERROR(check_index_dtype(in, 1));
-  if (rank_of(in, 1) != rank_of(in, 0)) return fail("indices {} and data {} ranks differ", shp(in[1].second), shp(in[0].second));
+  if (rank_of(in, 1) != rank_of(in, 0))
+    return fail("indices {} and data {} ranks differ", shp(in[1].second), shp(in[0].second));
   out[0] = {in[0].first, in[1].second};
   return Status::Ok();
 }
@@ -193,7 +206,8 @@ Status gather_nd(const Node& n, const In& in, Out& out) {
     return fail("batch_dims {} invalid for data {} and indices {}", b, shp(d), shp(idx));
   }
   const int64_t last = idx.back();
-  if (last < 1 || b + last > static_cast<int64_t>(d.size())) return fail("indices {} index too many dims of data {}", shp(idx), shp(d));
+  if (last < 1 || b + last > static_cast<int64_t>(d.size()))
+    return fail("indices {} index too many dims of data {}", shp(idx), shp(d));
   for (int64_t i = 0; i < b; ++i) {
     if (d[i] != idx[i]) return fail("batch dims differ: data {} vs indices {}", shp(d), shp(idx));
   }
@@ -206,7 +220,8 @@ Status gather_nd(const Node& n, const In& in, Out& out) {
 Status pad(const Node& n, const In& in, Out& out) {
   const auto pads = attr_ints(n.attrs, "pads");
   Shape o = in[0].second;
-  if (pads.size() != 2 * o.size()) return fail("pads has {} entries for input {}", pads.size(), shp(o));
+  if (pads.size() != 2 * o.size())
+    return fail("pads has {} entries for input {}", pads.size(), shp(o));
   for (size_t i = 0; i < o.size(); ++i) {
     o[i] += pads[i] + pads[i + o.size()];
     if (o[i] < 0) return fail("pads {} make axis {} negative", shp(pads), i);

@@ -57,6 +57,7 @@ Status run_partition(ir::Graph& g, PipelineContext& ctx) {
     TSR_RETURN_IF_ERROR(localise_attrs(g, n));
     TSR_RETURN_IF_ERROR(check_local(g, n));
   }
+  g.meta["partitioned"] = Attr::Int(1);
   return Status::Ok();
 }
 

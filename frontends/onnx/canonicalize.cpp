@@ -10,11 +10,11 @@ namespace tessera::onnx_fe {
 
 namespace {
 
-
 Status softmax(Cn& c) {
   TSR_RETURN_IF_ERROR(c.norm_axis_attr("axis", c.c.opset >= 13 ? -1 : 1, c.rank()));
   if (c.c.opset < 13 && c.a()["axis"].i != c.rank() - 1) {
-    return c.err("opset {} flattens at axis {}; only the last axis is supported before opset 13", c.c.opset, c.a()["axis"].i);
+    return c.err("opset {} flattens at axis {}; only the last axis is supported before opset 13",
+                 c.c.opset, c.a()["axis"].i);
   }
   return Status::Ok();
 }
@@ -48,7 +48,9 @@ Status reshape(Cn& c) {
   int64_t known = 1;
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == 0 && !allowzero) {
-      if (i >= c.shape().size()) return c.err("shape {} copies dim {} which input {} lacks", shape_str(s), i, shape_str(c.shape()));
+      if (i >= c.shape().size())
+        return c.err("shape {} copies dim {} which input {} lacks", shape_str(s), i,
+                     shape_str(c.shape()));
       s[i] = c.shape()[i];
     }
     if (s[i] == -1) {
@@ -62,7 +64,9 @@ Status reshape(Cn& c) {
   }
   const int64_t total = num_elements(c.shape());
   if (infer_at >= 0) {
-    if (known == 0 || total % known != 0) return c.err("cannot reshape {} to {}: -1 is not an integer", shape_str(c.shape()), shape_str(attr_ints(c.a(), "shape")));
+    if (known == 0 || total % known != 0)
+      return c.err("cannot reshape {} to {}: -1 is not an integer", shape_str(c.shape()),
+                   shape_str(attr_ints(c.a(), "shape")));
     s[infer_at] = total / known;
   }
   c.a()["shape"] = Attr::Ints(s);
@@ -105,11 +109,13 @@ Status split(Cn& c) {
   if (!attr_has(c.a(), "split")) {
     const int64_t parts = attr_int(c.a(), "num_outputs", n);
     if (parts != n || n < 1) return c.err("num_outputs {} but the node has {} outputs", parts, n);
-    if (dim % n != 0 && c.c.opset < 18) return c.err("dim {} does not split evenly into {} outputs", dim, n);
+    if (dim % n != 0 && c.c.opset < 18)
+      return c.err("dim {} does not split evenly into {} outputs", dim, n);
     const int64_t chunk = (dim + n - 1) / n;  // opset 18: last chunk smaller
     std::vector<int64_t> sizes(n, chunk);
     sizes.back() = dim - chunk * (n - 1);
-    if (sizes.back() < 0) return c.err("dim {} cannot be split into {} chunks of {}", dim, n, chunk);
+    if (sizes.back() < 0)
+      return c.err("dim {} cannot be split into {} chunks of {}", dim, n, chunk);
     c.a()["split"] = Attr::Ints(sizes);
   }
   c.a().erase("num_outputs");
@@ -122,20 +128,25 @@ Status slice(Cn& c) {
   auto st = attr_ints(c.a(), "starts"), en = attr_ints(c.a(), "ends");
   if (st.size() != en.size()) return c.err("starts has {} entries, ends {}", st.size(), en.size());
   std::vector<int64_t> ax = attr_ints(c.a(), "axes"), sp = attr_ints(c.a(), "steps");
-  if (!attr_has(c.a(), "axes")) for (size_t i = 0; i < st.size(); ++i) ax.push_back(static_cast<int64_t>(i));
+  if (!attr_has(c.a(), "axes"))
+    for (size_t i = 0; i < st.size(); ++i) ax.push_back(static_cast<int64_t>(i));
   if (!attr_has(c.a(), "steps")) sp.assign(st.size(), 1);
-  if (ax.size() != st.size() || sp.size() != st.size()) return c.err("starts/axes/steps sizes differ");
+  if (ax.size() != st.size() || sp.size() != st.size())
+    return c.err("starts/axes/steps sizes differ");
   for (size_t i = 0; i < st.size(); ++i) {
     TSR_ASSIGN_OR_RETURN(ax[i], c.norm("axis", ax[i], c.rank()));
     if (sp[i] == 0) return c.err("step 0 on axis {}", ax[i]);
     const int64_t d = c.shape()[ax[i]];
-    auto fix = [d](int64_t x, int64_t lo, int64_t hi) { return std::min(std::max(x < 0 ? x + d : x, lo), hi); };
+    auto fix = [d](int64_t x, int64_t lo, int64_t hi) {
+      return std::min(std::max(x < 0 ? x + d : x, lo), hi);
+    };
     st[i] = sp[i] > 0 ? fix(st[i], 0, d) : fix(st[i], 0, d - 1);
     en[i] = sp[i] > 0 ? fix(en[i], 0, d) : fix(en[i], -1, d - 1);
   }
   std::vector<int64_t> sorted = ax;
   std::sort(sorted.begin(), sorted.end());
-  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) return c.err("axes repeat an axis");
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end())
+    return c.err("axes repeat an axis");
   c.a()["starts"] = Attr::Ints(st);
   c.a()["ends"] = Attr::Ints(en);
   c.a()["axes"] = Attr::Ints(ax);
@@ -152,12 +163,15 @@ Status pad(Cn& c) {
   TSR_RETURN_IF_ERROR(c.set_float_default("constant_value", 0.0));
   if (!attr_has(c.a(), "mode")) c.a()["mode"] = Attr::Str("constant");
   const std::string mode = attr_str(c.a(), "mode", "");
-  if (mode != "constant" && mode != "reflect" && mode != "edge" && mode != "wrap") return c.err("mode '{}' is not valid", mode);
+  if (mode != "constant" && mode != "reflect" && mode != "edge" && mode != "wrap")
+    return c.err("mode '{}' is not valid", mode);
   std::vector<int64_t> pads = attr_ints(c.a(), "pads");
   std::vector<int64_t> axes = attr_ints(c.a(), "axes");
   const int64_t r = c.rank();
-  if (!attr_has(c.a(), "axes")) for (int64_t i = 0; i < r; ++i) axes.push_back(i);
-  if (pads.size() != 2 * axes.size()) return c.err("pads has {} entries for {} axes", pads.size(), axes.size());
+  if (!attr_has(c.a(), "axes"))
+    for (int64_t i = 0; i < r; ++i) axes.push_back(i);
+  if (pads.size() != 2 * axes.size())
+    return c.err("pads has {} entries for {} axes", pads.size(), axes.size());
   std::vector<int64_t> full(2 * r, 0);
   const size_t k = axes.size();
   for (size_t i = 0; i < k; ++i) {
@@ -239,8 +253,10 @@ Status gelu(Cn& c) {
 }
 
 Status batch_norm(Cn& c) {
-  if (attr_int(c.a(), "training_mode", 0) != 0) return c.err("training_mode=1 is not supported (inference form only)");
-  for (const char* k : {"training_mode", "momentum", "spatial", "is_test", "consumed_inputs"}) c.a().erase(k);
+  if (attr_int(c.a(), "training_mode", 0) != 0)
+    return c.err("training_mode=1 is not supported (inference form only)");
+  for (const char* k : {"training_mode", "momentum", "spatial", "is_test", "consumed_inputs"})
+    c.a().erase(k);
   return c.set_float_default("epsilon", 1e-5);
 }
 
@@ -267,15 +283,39 @@ struct Canon {
 
 // Sorted by op; ops without an entry need no normalisation.
 const Canon kCanon[] = {
-    {"AveragePool", canon_window}, {"BatchNormalization", batch_norm}, {"Cast", cast},
-    {"Clip", clip}, {"Concat", concat}, {"Conv", canon_window}, {"ConvTranspose", canon_window},
-    {"CumSum", cumsum}, {"Expand", expand}, {"Flatten", flatten}, {"Gather", axis0},
-    {"GatherElements", axis0}, {"GatherND", gather_nd}, {"Gelu", gelu}, {"Gemm", gemm},
-    {"GroupNormalization", group_norm}, {"LayerNormalization", layer_norm},
-    {"LeakyRelu", leaky_relu}, {"LogSoftmax", softmax}, {"MaxPool", canon_window}, {"Pad", pad},
-    {"ReduceMax", reduce}, {"ReduceMean", reduce}, {"ReduceMin", reduce}, {"ReduceProd", reduce},
-    {"ReduceSum", reduce}, {"Reshape", reshape}, {"Slice", slice}, {"Softmax", softmax},
-    {"Split", split}, {"Squeeze", squeeze}, {"Transpose", transpose}, {"Trilu", trilu},
+    {"AveragePool", canon_window},
+    {"BatchNormalization", batch_norm},
+    {"Cast", cast},
+    {"Clip", clip},
+    {"Concat", concat},
+    {"Conv", canon_window},
+    {"ConvTranspose", canon_window},
+    {"CumSum", cumsum},
+    {"Expand", expand},
+    {"Flatten", flatten},
+    {"Gather", axis0},
+    {"GatherElements", axis0},
+    {"GatherND", gather_nd},
+    {"Gelu", gelu},
+    {"Gemm", gemm},
+    {"GroupNormalization", group_norm},
+    {"LayerNormalization", layer_norm},
+    {"LeakyRelu", leaky_relu},
+    {"LogSoftmax", softmax},
+    {"MaxPool", canon_window},
+    {"Pad", pad},
+    {"ReduceMax", reduce},
+    {"ReduceMean", reduce},
+    {"ReduceMin", reduce},
+    {"ReduceProd", reduce},
+    {"ReduceSum", reduce},
+    {"Reshape", reshape},
+    {"Slice", slice},
+    {"Softmax", softmax},
+    {"Split", split},
+    {"Squeeze", squeeze},
+    {"Transpose", transpose},
+    {"Trilu", trilu},
     {"Unsqueeze", unsqueeze},
 };
 

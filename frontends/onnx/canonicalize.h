@@ -15,12 +15,14 @@ struct Cn {
   const Shape& shape(size_t i = 0) const { return in[i].second; }
   template <class... A>
   Status err(fmt::format_string<A...> f, A&&... args) {
-    return invalid("node '{}' ({}): {}", p.n.name, p.n.op, fmt::format(f, std::forward<A>(args)...));
+    return invalid("node '{}' ({}): {}", p.n.name, p.n.op,
+                   fmt::format(f, std::forward<A>(args)...));
   }
   // A present attribute must have the expected kind; absent ones get `dflt` when given.
   Status want(const char* key, Attr::Kind kind) {
     auto it = a().find(key);
-    if (it != a().end() && it->second.kind != kind) return err("attribute '{}' has the wrong type", key);
+    if (it != a().end() && it->second.kind != kind)
+      return err("attribute '{}' has the wrong type", key);
     return Status::Ok();
   }
   Status set_int_default(const char* key, int64_t dflt) {
@@ -30,7 +32,8 @@ struct Cn {
   }
   Status set_float_default(const char* key, double dflt) {
     auto it = a().find(key);
-    if (it != a().end() && it->second.kind == Attr::kInt) it->second = Attr::Float(static_cast<double>(it->second.i));
+    if (it != a().end() && it->second.kind == Attr::kInt)
+      it->second = Attr::Float(static_cast<double>(it->second.i));
     TSR_RETURN_IF_ERROR(want(key, Attr::kFloat));
     a().emplace(key, Attr::Float(dflt));
     return Status::Ok();
@@ -50,7 +53,8 @@ struct Cn {
       TSR_ASSIGN_OR_RETURN(x, norm("axis", x, r));
     }
     std::sort(axes.begin(), axes.end());
-    if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) return err("axes repeat an axis");
+    if (std::adjacent_find(axes.begin(), axes.end()) != axes.end())
+      return err("axes repeat an axis");
     return axes;
   }
 };

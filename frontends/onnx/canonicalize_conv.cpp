@@ -48,7 +48,8 @@ Status resolve_output_shape(Cn& c, const std::vector<int64_t>& k, const std::vec
   c.a().erase("output_shape");
   const size_t sp = k.size();
   if (os.size() == sp + 2) os.erase(os.begin(), os.begin() + 2);
-  if (os.size() != sp) return c.err("output_shape has {} entries for {} spatial dims", os.size(), sp);
+  if (os.size() != sp)
+    return c.err("output_shape has {} entries for {} spatial dims", os.size(), sp);
   const bool upper = attr_str(c.a(), "auto_pad", "NOTSET") != "SAME_LOWER";
   c.a().erase("auto_pad");
   const auto outpad = attr_ints(c.a(), "output_padding", std::vector<int64_t>(sp, 0));
@@ -71,7 +72,8 @@ Status canon_window(Cn& c) {
   }
   std::vector<int64_t> k = attr_ints(c.a(), "kernel_shape");
   if (!attr_has(c.a(), "kernel_shape")) {
-    if (!has_w || c.in.size() < 2 || c.rank(1) != c.rank()) return c.err("kernel_shape is required");
+    if (!has_w || c.in.size() < 2 || c.rank(1) != c.rank())
+      return c.err("kernel_shape is required");
     k.assign(c.shape(1).begin() + 2, c.shape(1).end());
   }
   const auto s = attr_ints(c.a(), "strides", std::vector<int64_t>(sp, 1));
@@ -81,7 +83,8 @@ Status canon_window(Cn& c) {
     return c.err("kernel_shape/strides/dilations/pads sizes do not match {} spatial dims", sp);
   }
   for (size_t i = 0; i < sp; ++i) {
-    if (k[i] < 1 || s[i] < 1 || d[i] < 1) return c.err("kernel_shape, strides and dilations must be positive");
+    if (k[i] < 1 || s[i] < 1 || d[i] < 1)
+      return c.err("kernel_shape, strides and dilations must be positive");
   }
   if (c.p.n.op == "ConvTranspose") {
     c.a().emplace("output_padding", Attr::Ints(std::vector<int64_t>(sp, 0)));

@@ -63,12 +63,17 @@ Status derive_lifted(ImportCtx& c, PendingNode& p, const std::vector<ir::TypeSha
     a["shape"] = Attr::Ints(s);
   } else if (op == "Tile") {
     std::vector<int64_t> r;
-    for (size_t i = 0; i < x.size() && i < y.size(); ++i) r.push_back(x[i] && y[i] >= 0 ? y[i] / x[i] : 1);
+    for (size_t i = 0; i < x.size() && i < y.size(); ++i)
+      r.push_back(x[i] && y[i] >= 0 ? y[i] / x[i] : 1);
     a["repeats"] = Attr::Ints(r);
   } else if (op == "Split") {
-    const int64_t axis = attr_int(a, "axis", 0) < 0 ? attr_int(a, "axis", 0) + static_cast<int64_t>(x.size()) : attr_int(a, "axis", 0);
+    const int64_t axis = attr_int(a, "axis", 0) < 0
+                             ? attr_int(a, "axis", 0) + static_cast<int64_t>(x.size())
+                             : attr_int(a, "axis", 0);
     std::vector<int64_t> sizes;
-    for (const auto& o : out) sizes.push_back(axis >= 0 && axis < static_cast<int64_t>(o.second.size()) ? o.second[axis] : 0);
+    for (const auto& o : out)
+      sizes.push_back(axis >= 0 && axis < static_cast<int64_t>(o.second.size()) ? o.second[axis]
+                                                                                : 0);
     a["split"] = Attr::Ints(sizes);
   } else if (op == "Squeeze") {
     a["axes"] = Attr::Ints(extra_ones(x, y));
@@ -84,7 +89,8 @@ Status derive_lifted(ImportCtx& c, PendingNode& p, const std::vector<ir::TypeSha
     a["steps"] = Attr::Ints(std::vector<int64_t>(axes.size(), 1));
   } else if (op == "Pad") {
     std::vector<int64_t> pads(2 * x.size(), 0);
-    for (size_t i = 0; i < x.size() && i < y.size(); ++i) pads[i + x.size()] = y[i] < 0 ? 0 : y[i] - x[i];
+    for (size_t i = 0; i < x.size() && i < y.size(); ++i)
+      pads[i + x.size()] = y[i] < 0 ? 0 : y[i] - x[i];
     a["pads"] = Attr::Ints(pads);
   } else if (op.rfind("Reduce", 0) == 0) {
     const bool keep = attr_int(a, "keepdims", 1) != 0;

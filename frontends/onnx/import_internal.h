@@ -32,7 +32,10 @@ class ExternalFiles {
   Status open(const std::string& location, int& fd, int64_t& size);
 
  private:
-  struct File { int fd; int64_t size; };
+  struct File {
+    int fd;
+    int64_t size;
+  };
   std::string dir_;
   std::unordered_map<std::string, File> files_;
 };
@@ -44,14 +47,15 @@ struct LoadedTensor {
   ir::TensorDataPtr data;
   bool missing = false;  // external file absent
 };
-StatusOr<LoadedTensor> load_tensor(const onnx::TensorProto& t, bool want_data, ExternalFiles& files);
+StatusOr<LoadedTensor> load_tensor(const onnx::TensorProto& t, bool want_data,
+                                   ExternalFiles& files);
 
 struct ImportCtx {
   const ImportOptions& opts;
   int opset = 0;
   ExternalFiles files;
   ir::Graph g;
-  std::unordered_map<std::string, int> by_name;        // ONNX value name -> value id
+  std::unordered_map<std::string, int> by_name;          // ONNX value name -> value id
   std::unordered_map<std::string, std::string> dropped;  // outputs we do not compute -> why
   std::unordered_map<int, std::string> fold_failed;      // value id -> why it is not constant
   std::unordered_set<std::string> node_names;
@@ -67,7 +71,8 @@ struct ImportCtx {
   const ir::TensorData* const_data(int v) const {  // compile-time data, or null
     if (v < 0) return nullptr;
     const ir::Value& x = g.values[v];
-    return x.kind == ir::ValueKind::kConstant || x.kind == ir::ValueKind::kWeight ? x.data.get() : nullptr;
+    return x.kind == ir::ValueKind::kConstant || x.kind == ir::ValueKind::kWeight ? x.data.get()
+                                                                                  : nullptr;
   }
   int add_constant(const std::string& name, ir::TensorDataPtr data);
 };
@@ -95,7 +100,8 @@ bool is_special_op(const std::string& op);
 // value_info fallback (value_info.cpp) and attribute derivation from shapes (derive.cpp).
 StatusOr<int64_t> eval_dim(const std::string& expr, const std::map<std::string, int64_t>& env);
 // partial: dims that cannot be evaluated come back as -1 instead of an error.
-StatusOr<ir::TypeShape> recorded_type(const ImportCtx& c, const std::string& name, bool partial = false);
+StatusOr<ir::TypeShape> recorded_type(const ImportCtx& c, const std::string& name,
+                                      bool partial = false);
 Status derive_lifted(ImportCtx& c, PendingNode& p, const std::vector<ir::TypeShape>& in,
                      const std::vector<ir::TypeShape>& out);
 ir::TensorDataPtr zero_tensor(DType t, const Shape& s);

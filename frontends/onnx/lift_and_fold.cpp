@@ -24,26 +24,41 @@ int ImportCtx::add_constant(const std::string& name, ir::TensorDataPtr data) {
 Status convert_attrs(const onnx::NodeProto& p, const std::string& name, AttrMap& out) {
   for (const auto& a : p.attribute()) {
     if (!a.ref_attr_name().empty()) {
-      return invalid("node '{}' ({}): attribute '{}' refers to a function attribute; not supported", name, p.op_type(), a.name());
+      return invalid("node '{}' ({}): attribute '{}' refers to a function attribute; not supported",
+                     name, p.op_type(), a.name());
     }
     switch (a.type()) {
-      case onnx::AttributeProto::INT: out[a.name()] = Attr::Int(a.i()); break;
-      case onnx::AttributeProto::FLOAT: out[a.name()] = Attr::Float(a.f()); break;
-      case onnx::AttributeProto::STRING: out[a.name()] = Attr::Str(a.s()); break;
-      case onnx::AttributeProto::INTS: out[a.name()] = Attr::Ints({a.ints().begin(), a.ints().end()}); break;
-      case onnx::AttributeProto::FLOATS: out[a.name()] = Attr::Floats({a.floats().begin(), a.floats().end()}); break;
-      case onnx::AttributeProto::STRINGS: out[a.name()] = Attr::Strs({a.strings().begin(), a.strings().end()}); break;
-      case onnx::AttributeProto::TENSOR: break;  // read where used (Constant, ConstantOfShape)
+      case onnx::AttributeProto::INT:
+        out[a.name()] = Attr::Int(a.i());
+        break;
+      case onnx::AttributeProto::FLOAT:
+        out[a.name()] = Attr::Float(a.f());
+        break;
+      case onnx::AttributeProto::STRING:
+        out[a.name()] = Attr::Str(a.s());
+        break;
+      case onnx::AttributeProto::INTS:
+        out[a.name()] = Attr::Ints({a.ints().begin(), a.ints().end()});
+        break;
+      case onnx::AttributeProto::FLOATS:
+        out[a.name()] = Attr::Floats({a.floats().begin(), a.floats().end()});
+        break;
+      case onnx::AttributeProto::STRINGS:
+        out[a.name()] = Attr::Strs({a.strings().begin(), a.strings().end()});
+        break;
+      case onnx::AttributeProto::TENSOR:
+        break;  // read where used (Constant, ConstantOfShape)
       default:
-        return invalid("node '{}' ({}): attribute '{}' has unsupported type {}", name, p.op_type(), a.name(),
-                       static_cast<int>(a.type()));
+        return invalid("node '{}' ({}): attribute '{}' has unsupported type {}", name, p.op_type(),
+                       a.name(), static_cast<int>(a.type()));
     }
   }
   return Status::Ok();
 }
 
 bool is_special_op(const std::string& op) {
-  return op == "Constant" || op == "Shape" || op == "Size" || op == "Range" || op == "ConstantOfShape";
+  return op == "Constant" || op == "Shape" || op == "Size" || op == "Range" ||
+         op == "ConstantOfShape";
 }
 
 namespace {
@@ -67,13 +82,30 @@ void store(ir::TensorData& d, int64_t i, double x) {
   uint8_t* p = d.bytes.data() + i * dtype_size(d.dtype);
   auto put = [p](auto v) { std::memcpy(p, &v, sizeof(v)); };
   switch (d.dtype) {
-    case DType::kFloat32: put(static_cast<float>(x)); break;
-    case DType::kFloat64: put(x); break;
-    case DType::kInt64: case DType::kUInt64: put(static_cast<int64_t>(x)); break;
-    case DType::kInt32: case DType::kUInt32: put(static_cast<int32_t>(x)); break;
-    case DType::kInt16: case DType::kUInt16: put(static_cast<int16_t>(x)); break;
-    case DType::kBool: put(static_cast<uint8_t>(x != 0)); break;
-    default: put(static_cast<int8_t>(x)); break;
+    case DType::kFloat32:
+      put(static_cast<float>(x));
+      break;
+    case DType::kFloat64:
+      put(x);
+      break;
+    case DType::kInt64:
+    case DType::kUInt64:
+      put(static_cast<int64_t>(x));
+      break;
+    case DType::kInt32:
+    case DType::kUInt32:
+      put(static_cast<int32_t>(x));
+      break;
+    case DType::kInt16:
+    case DType::kUInt16:
+      put(static_cast<int16_t>(x));
+      break;
+    case DType::kBool:
+      put(static_cast<uint8_t>(x != 0));
+      break;
+    default:
+      put(static_cast<int8_t>(x));
+      break;
   }
 }
 
@@ -88,10 +120,12 @@ std::string why_not_constant(const ImportCtx& c, int v) {
   const ir::Node& n = c.g.nodes[x.producer];
   for (int u : n.inputs) {
     if (u >= 0 && c.g.values[u].kind != ir::ValueKind::kConstant) {
-      return fmt::format("node '{}' ({}) depends on '{}': {}", n.name, n.op, c.g.values[u].name, why_not_constant(c, u));
+      return fmt::format("node '{}' ({}) depends on '{}': {}", n.name, n.op, c.g.values[u].name,
+                         why_not_constant(c, u));
     }
   }
-  if (!kernels::find_cpu_kernel(n.op)) return fmt::format("node '{}' ({}) has no CPU kernel to fold it", n.name, n.op);
+  if (!kernels::find_cpu_kernel(n.op))
+    return fmt::format("node '{}' ({}) has no CPU kernel to fold it", n.name, n.op);
   return fmt::format("node '{}' ({}) was too large to fold", n.name, n.op);
 }
 
@@ -99,8 +133,8 @@ StatusOr<const ir::TensorData*> const_input(ImportCtx& c, const PendingNode& p, 
   const int v = i < p.n.inputs.size() ? p.n.inputs[i] : -1;
   const ir::TensorData* d = c.const_data(v);
   if (v >= 0 && !d) {
-    return invalid("node '{}' ({}): input {} '{}' must be a compile-time constant ({})", p.n.name, p.n.op, i,
-                   c.g.values[v].name, why_not_constant(c, v));
+    return invalid("node '{}' ({}): input {} '{}' must be a compile-time constant ({})", p.n.name,
+                   p.n.op, i, c.g.values[v].name, why_not_constant(c, v));
   }
   return d;
 }
@@ -109,12 +143,15 @@ Status fold_constant(ImportCtx& c, PendingNode& p, ir::TensorDataPtr& out) {
   for (const auto& a : p.proto->attribute()) {
     if (a.name() == "value") {
       TSR_ASSIGN_OR_RETURN(LoadedTensor t, load_tensor(a.t(), true, c.files));
-      if (!t.data) return invalid("node '{}' (Constant): value's external data is missing", p.n.name);
+      if (!t.data)
+        return invalid("node '{}' (Constant): value's external data is missing", p.n.name);
       out = t.data;
     } else if (a.name() == "value_float" || a.name() == "value_floats") {
       std::vector<float> v(a.floats().begin(), a.floats().end());
       if (a.name() == "value_float") v = {a.f()};
-      auto d = new_tensor(DType::kFloat32, a.name() == "value_float" ? Shape{} : Shape{static_cast<int64_t>(v.size())});
+      auto d =
+          new_tensor(DType::kFloat32,
+                     a.name() == "value_float" ? Shape{} : Shape{static_cast<int64_t>(v.size())});
       std::memcpy(d->bytes.data(), v.data(), v.size() * 4);
       out = d;
     } else if (a.name() == "value_int") {
@@ -130,7 +167,8 @@ Status fold_constant(ImportCtx& c, PendingNode& p, ir::TensorDataPtr& out) {
 }
 
 Status fold_shape(ImportCtx& c, PendingNode& p, ir::TensorDataPtr& out) {
-  if (p.n.inputs.empty() || p.n.inputs[0] < 0) return invalid("node '{}' ({}): missing input", p.n.name, p.n.op);
+  if (p.n.inputs.empty() || p.n.inputs[0] < 0)
+    return invalid("node '{}' ({}): missing input", p.n.name, p.n.op);
   const Shape& s = c.g.values[p.n.inputs[0]].shape;
   if (p.n.op == "Size") {
     out = int64_tensor({num_elements(s)}, {});
@@ -138,7 +176,8 @@ Status fold_shape(ImportCtx& c, PendingNode& p, ir::TensorDataPtr& out) {
   }
   const int64_t r = static_cast<int64_t>(s.size());
   auto clampi = [r](int64_t x) { return std::min(std::max(x < 0 ? x + r : x, int64_t{0}), r); };
-  const int64_t b = clampi(attr_int(p.n.attrs, "start", 0)), e = clampi(attr_int(p.n.attrs, "end", r));
+  const int64_t b = clampi(attr_int(p.n.attrs, "start", 0)),
+                e = clampi(attr_int(p.n.attrs, "end", r));
   std::vector<int64_t> v(s.begin() + b, s.begin() + std::max(b, e));
   out = int64_tensor(v, {static_cast<int64_t>(v.size())});
   return Status::Ok();
@@ -152,16 +191,20 @@ Status fold_constant_of_shape(ImportCtx& c, PendingNode& p, ir::TensorDataPtr& o
   for (const auto& a : p.proto->attribute()) {
     if (a.name() != "value") continue;
     TSR_ASSIGN_OR_RETURN(LoadedTensor t, load_tensor(a.t(), true, c.files));
-    if (!t.data || t.data->numel() != 1) return invalid("node '{}' (ConstantOfShape): value must hold one element", p.n.name);
+    if (!t.data || t.data->numel() != 1)
+      return invalid("node '{}' (ConstantOfShape): value must hold one element", p.n.name);
     dt = t.dtype;
     TSR_ASSIGN_OR_RETURN(value, tensor_scalar(*t.data));
   }
   const Shape s = tensor_ints(*shape);
   for (int64_t d : s) {
-    if (d < 0) return invalid("node '{}' (ConstantOfShape): negative dim in shape {}", p.n.name, shape_str(s));
+    if (d < 0)
+      return invalid("node '{}' (ConstantOfShape): negative dim in shape {}", p.n.name,
+                     shape_str(s));
   }
   if (num_elements(s) > 16 * c.opts.max_fold_elements) {
-    return invalid("node '{}' (ConstantOfShape): {} elements is too large to materialise", p.n.name, num_elements(s));
+    return invalid("node '{}' (ConstantOfShape): {} elements is too large to materialise", p.n.name,
+                   num_elements(s));
   }
   auto d = new_tensor(dt, s);
   if (value != 0) {
@@ -178,13 +221,15 @@ Status fold_range(ImportCtx& c, PendingNode& p, ir::TensorDataPtr& out) {
     TSR_ASSIGN_OR_RETURN(const ir::TensorData* t, const_input(c, p, i));
     if (!t) return invalid("node '{}' (Range): input {} is absent", p.n.name, i);
     auto x = tensor_scalar(*t);
-    if (!x.ok()) return invalid("node '{}' (Range): input {}: {}", p.n.name, i, x.status().message());
+    if (!x.ok())
+      return invalid("node '{}' (Range): input {}: {}", p.n.name, i, x.status().message());
     v[i] = *x;
     dt = t->dtype;
   }
   if (v[2] == 0) return invalid("node '{}' (Range): delta is 0", p.n.name);
   const double n = std::max(std::ceil((v[1] - v[0]) / v[2]), 0.0);
-  if (n > static_cast<double>(c.opts.max_fold_elements)) return invalid("node '{}' (Range): {} elements is too large", p.n.name, n);
+  if (n > static_cast<double>(c.opts.max_fold_elements))
+    return invalid("node '{}' (Range): {} elements is too large", p.n.name, n);
   auto d = new_tensor(dt, {static_cast<int64_t>(n)});
   for (int64_t i = 0; i < d->numel(); ++i) store(*d, i, v[0] + static_cast<double>(i) * v[2]);
   out = d;
@@ -197,11 +242,16 @@ Status fold_special(ImportCtx& c, PendingNode& p, bool& handled) {
   handled = is_special_op(p.n.op);
   if (!handled) return Status::Ok();
   ir::TensorDataPtr out;
-  if (p.n.op == "Constant") TSR_RETURN_IF_ERROR(fold_constant(c, p, out));
-  else if (p.n.op == "Shape" || p.n.op == "Size") TSR_RETURN_IF_ERROR(fold_shape(c, p, out));
-  else if (p.n.op == "Range") TSR_RETURN_IF_ERROR(fold_range(c, p, out));
-  else TSR_RETURN_IF_ERROR(fold_constant_of_shape(c, p, out));
-  if (p.outputs.size() != 1) return invalid("node '{}' ({}): expected one output", p.n.name, p.n.op);
+  if (p.n.op == "Constant")
+    TSR_RETURN_IF_ERROR(fold_constant(c, p, out));
+  else if (p.n.op == "Shape" || p.n.op == "Size")
+    TSR_RETURN_IF_ERROR(fold_shape(c, p, out));
+  else if (p.n.op == "Range")
+    TSR_RETURN_IF_ERROR(fold_range(c, p, out));
+  else
+    TSR_RETURN_IF_ERROR(fold_constant_of_shape(c, p, out));
+  if (p.outputs.size() != 1)
+    return invalid("node '{}' ({}): expected one output", p.n.name, p.n.op);
   c.add_constant(p.outputs[0], std::move(out));
   ++c.folded;
   return Status::Ok();
@@ -234,11 +284,14 @@ Status lift_inputs(ImportCtx& c, const ir::OpInfo& op, PendingNode& p) {
     }
     TSR_ASSIGN_OR_RETURN(const ir::TensorData* t, const_input(c, p, l.index));
     auto a = to_attr(*t, l.kind);
-    if (!a.ok()) return invalid("node '{}' ({}): input '{}': {}", p.n.name, p.n.op, l.attr, a.status().message());
+    if (!a.ok())
+      return invalid("node '{}' ({}): input '{}': {}", p.n.name, p.n.op, l.attr,
+                     a.status().message());
     p.n.attrs[l.attr] = std::move(a).value();
   }
   p.n.inputs.resize(keep);
-  while (static_cast<int>(p.n.inputs.size()) > op.min_inputs && p.n.inputs.back() < 0) p.n.inputs.pop_back();
+  while (static_cast<int>(p.n.inputs.size()) > op.min_inputs && p.n.inputs.back() < 0)
+    p.n.inputs.pop_back();
   if (op.max_inputs >= 0 && static_cast<int>(p.n.inputs.size()) > op.max_inputs) {
     return invalid("node '{}' ({}): {} inputs, at most {} allowed at opset {}", p.n.name, p.n.op,
                    p.n.inputs.size(), op.max_inputs, c.opset);
@@ -250,7 +303,10 @@ bool try_fold(ImportCtx& c, const ir::Node& n, const std::vector<ir::TypeShape>&
               std::vector<int>& out_ids) {
   std::vector<kernels::TensorRef> in, out;
   for (int v : n.inputs) {
-    if (v < 0) { in.emplace_back(); continue; }
+    if (v < 0) {
+      in.emplace_back();
+      continue;
+    }
     const ir::Value& x = c.g.values[v];
     if (x.kind != ir::ValueKind::kConstant || !x.data) return false;
     in.push_back({x.dtype, x.shape, const_cast<uint8_t*>(x.data->bytes.data())});

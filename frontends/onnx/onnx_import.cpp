@@ -21,7 +21,8 @@ bool default_domain(const std::string& d) { return d.empty() || d == "ai.onnx"; 
 
 StatusOr<int> check_versions(const onnx::ModelProto& m, std::map<std::string, int64_t>& opsets) {
   if (m.ir_version() < 7 || m.ir_version() > 10) {
-    return Status(Code::kVersion, fmt::format("ONNX IR version {} is not supported (7 to 10)", m.ir_version()));
+    return Status(Code::kVersion,
+                  fmt::format("ONNX IR version {} is not supported (7 to 10)", m.ir_version()));
   }
   int opset = -1;
   for (const auto& o : m.opset_import()) {
@@ -29,8 +30,10 @@ StatusOr<int> check_versions(const onnx::ModelProto& m, std::map<std::string, in
     if (default_domain(o.domain())) opset = static_cast<int>(o.version());
   }
   if (opset < 7 || opset > 20) {
-    return Status(Code::kVersion, opset < 0 ? std::string("model imports no default-domain opset")
-                                            : fmt::format("default-domain opset {} is not supported (7 to 20)", opset));
+    return Status(Code::kVersion,
+                  opset < 0
+                      ? std::string("model imports no default-domain opset")
+                      : fmt::format("default-domain opset {} is not supported (7 to 20)", opset));
   }
   return opset;
 }
@@ -40,12 +43,14 @@ Status check_ops(const onnx::GraphProto& gp, const std::map<std::string, int64_t
   std::map<std::string, std::vector<std::string>> bad;
   for (int i = 0; i < gp.node_size(); ++i) {
     const auto& n = gp.node(i);
-    const bool ok = default_domain(n.domain()) &&
-                    (ir::find_op(n.op_type()) || is_special_op(n.op_type()) || n.op_type() == "Dropout");
+    const bool ok =
+        default_domain(n.domain()) &&
+        (ir::find_op(n.op_type()) || is_special_op(n.op_type()) || n.op_type() == "Dropout");
     if (ok) continue;
     auto it = opsets.find(n.domain().empty() ? "" : n.domain());
-    const std::string key = fmt::format("{}{} (opset {})", default_domain(n.domain()) ? "" : n.domain() + "::",
-                                        n.op_type(), it == opsets.end() ? 0 : it->second);
+    const std::string key = fmt::format(
+        "{}{} (opset {})", default_domain(n.domain()) ? "" : n.domain() + "::", n.op_type(),
+        it == opsets.end() ? 0 : it->second);
     bad[key].push_back(n.name().empty() ? fmt::format("#{}", i) : n.name());
   }
   if (bad.empty()) return Status::Ok();
@@ -53,7 +58,8 @@ Status check_ops(const onnx::GraphProto& gp, const std::map<std::string, int64_t
   for (const auto& [op, nodes] : bad) {
     const size_t shown = std::min<size_t>(nodes.size(), 8);
     msg += fmt::format("\n  unsupported op {}: {} node(s): {}{}", op, nodes.size(),
-                       fmt::join(nodes.begin(), nodes.begin() + shown, ", "), shown < nodes.size() ? ", ..." : "");
+                       fmt::join(nodes.begin(), nodes.begin() + shown, ", "),
+                       shown < nodes.size() ? ", ..." : "");
   }
   return Unimplemented(msg);
 }
@@ -61,9 +67,11 @@ Status check_ops(const onnx::GraphProto& gp, const std::map<std::string, int64_t
 // Float initializers are parameters; integer/bool ones are index and shape constants.
 Status load_initializers(ImportCtx& c, const onnx::GraphProto& gp, int64_t& missing) {
   for (const auto& t : gp.initializer()) {
-    if (t.name().empty() || c.by_name.count(t.name())) return invalid("initializer '{}' is unnamed or duplicated", t.name());
+    if (t.name().empty() || c.by_name.count(t.name()))
+      return invalid("initializer '{}' is unnamed or duplicated", t.name());
     const bool is_param = dtype_is_float(static_cast<DType>(t.data_type()));
-    TSR_ASSIGN_OR_RETURN(LoadedTensor lt, load_tensor(t, !is_param || c.opts.load_weights, c.files));
+    TSR_ASSIGN_OR_RETURN(LoadedTensor lt,
+                         load_tensor(t, !is_param || c.opts.load_weights, c.files));
     ir::Value v;
     v.name = t.name();
     v.dtype = lt.dtype;
@@ -91,7 +99,9 @@ Status load_inputs(ImportCtx& c, const onnx::GraphProto& gp) {
     ir::Value v;
     v.name = in.name();
     v.dtype = static_cast<DType>(tt.elem_type());
-    if (dtype_size(v.dtype) == 0) return invalid("graph input '{}': element type {} is not supported", in.name(), tt.elem_type());
+    if (dtype_size(v.dtype) == 0)
+      return invalid("graph input '{}': element type {} is not supported", in.name(),
+                     tt.elem_type());
     if (!tt.has_shape()) return invalid("graph input '{}' has no shape", in.name());
     for (int i = 0; i < tt.shape().dim_size(); ++i) {
       const auto& d = tt.shape().dim(i);
@@ -99,15 +109,17 @@ Status load_inputs(ImportCtx& c, const onnx::GraphProto& gp) {
         v.shape.push_back(d.dim_value());
         continue;
       }
-      auto it = d.has_dim_param() ? c.opts.dim_bindings.find(d.dim_param()) : c.opts.dim_bindings.end();
+      auto it =
+          d.has_dim_param() ? c.opts.dim_bindings.find(d.dim_param()) : c.opts.dim_bindings.end();
       if (it == c.opts.dim_bindings.end()) {
-        return invalid("graph input '{}' dim {} '{}' is symbolic and unbound: pass --shape {}=N", in.name(), i,
-                       d.dim_param(), d.has_dim_param() ? d.dim_param() : "<name>");
+        return invalid("graph input '{}' dim {} '{}' is symbolic and unbound: pass --shape {}=N",
+                       in.name(), i, d.dim_param(), d.has_dim_param() ? d.dim_param() : "<name>");
       }
       v.shape.push_back(it->second);
     }
     for (int64_t d : v.shape) {
-      if (d < 0) return invalid("graph input '{}' has negative dim in {}", in.name(), shape_str(v.shape));
+      if (d < 0)
+        return invalid("graph input '{}' has negative dim in {}", in.name(), shape_str(v.shape));
     }
     v.kind = ir::ValueKind::kInput;
     const int id = c.g.add_value(std::move(v));
@@ -122,7 +134,8 @@ Status bind_outputs(ImportCtx& c, const onnx::GraphProto& gp) {
     auto it = c.by_name.find(o.name());
     if (it == c.by_name.end()) {
       auto d = c.dropped.find(o.name());
-      return invalid("graph output '{}' is not produced{}", o.name(), d == c.dropped.end() ? "" : ": " + d->second);
+      return invalid("graph output '{}' is not produced{}", o.name(),
+                     d == c.dropped.end() ? "" : ": " + d->second);
     }
     c.g.outputs.push_back(it->second);
   }
@@ -172,7 +185,8 @@ StatusOr<ir::Graph> import_onnx(const std::string& path, const ImportOptions& op
   std::ostringstream ss;
   ss << f.rdbuf();
   const size_t slash = path.find_last_of('/');
-  auto g = import_onnx_bytes(ss.str(), slash == std::string::npos ? "." : path.substr(0, slash), opts);
+  auto g =
+      import_onnx_bytes(ss.str(), slash == std::string::npos ? "." : path.substr(0, slash), opts);
   if (!g.ok()) return Status(g.status().code(), path + ": " + g.status().message());
   return g;
 }

@@ -24,9 +24,11 @@ Status resolve_inputs(ImportCtx& c, const onnx::NodeProto& p, PendingNode& pn) {
     auto it = c.by_name.find(in);
     if (it == c.by_name.end()) {
       auto d = c.dropped.find(in);
-      if (d != c.dropped.end()) return invalid("node '{}' ({}): input '{}' {}", pn.n.name, pn.n.op, in, d->second);
-      return invalid("node '{}' ({}): input '{}' is not a graph input, initializer or earlier node output", pn.n.name,
-                     pn.n.op, in);
+      if (d != c.dropped.end())
+        return invalid("node '{}' ({}): input '{}' {}", pn.n.name, pn.n.op, in, d->second);
+      return invalid(
+          "node '{}' ({}): input '{}' is not a graph input, initializer or earlier node output",
+          pn.n.name, pn.n.op, in);
     }
     pn.n.inputs.push_back(it->second);
   }
@@ -38,8 +40,8 @@ Status resolve_inputs(ImportCtx& c, const onnx::NodeProto& p, PendingNode& pn) {
 void drop_extra_outputs(ImportCtx& c, PendingNode& pn, size_t keep) {
   for (size_t i = keep; i < pn.outputs.size(); ++i) {
     if (!pn.outputs[i].empty()) {
-      c.dropped[pn.outputs[i]] = fmt::format("is output {} of node '{}' ({}), which Tessera does not compute", i,
-                                             pn.n.name, pn.n.op);
+      c.dropped[pn.outputs[i]] = fmt::format(
+          "is output {} of node '{}' ({}), which Tessera does not compute", i, pn.n.name, pn.n.op);
     }
   }
   pn.outputs.resize(std::min(pn.outputs.size(), keep));
@@ -63,8 +65,10 @@ void lower_dropout(ImportCtx& c, PendingNode& pn) {
 std::vector<ir::TypeShape> input_types(const ImportCtx& c, const ir::Node& n) {
   std::vector<ir::TypeShape> in;
   for (int v : n.inputs) {
-    if (v < 0) in.emplace_back(DType::kUndefined, Shape{});
-    else in.emplace_back(c.g.values[v].dtype, c.g.values[v].shape);
+    if (v < 0)
+      in.emplace_back(DType::kUndefined, Shape{});
+    else
+      in.emplace_back(c.g.values[v].dtype, c.g.values[v].shape);
   }
   return in;
 }
@@ -73,7 +77,8 @@ Status add_outputs(ImportCtx& c, PendingNode& pn, const std::vector<ir::TypeShap
   pn.n.outputs.clear();
   for (size_t i = 0; i < pn.outputs.size(); ++i) {
     const std::string& name = pn.outputs[i];
-    if (!name.empty() && c.by_name.count(name)) return invalid("node '{}' ({}): output '{}' is already defined", pn.n.name, pn.n.op, name);
+    if (!name.empty() && c.by_name.count(name))
+      return invalid("node '{}' ({}): output '{}' is already defined", pn.n.name, pn.n.op, name);
     ir::Value v;
     v.name = name.empty() ? fmt::format("{}:{}", pn.n.name, i) : name;
     v.dtype = types[i].first;
@@ -108,18 +113,19 @@ void add_unknown_outputs(ImportCtx& c, const std::vector<int>& outs) {
 
 // Range and ConstantOfShape over unknown data: typed from value_info.
 Status fold_unknown(ImportCtx& c, PendingNode& pn, bool& handled) {
-  handled = (pn.n.op == "Range" || pn.n.op == "ConstantOfShape") && unknown_constant_inputs(c, pn.n.inputs);
+  handled = (pn.n.op == "Range" || pn.n.op == "ConstantOfShape") &&
+            unknown_constant_inputs(c, pn.n.inputs);
   if (!handled) return Status::Ok();
   for (const std::string& name : pn.outputs) {
     if (name.empty()) continue;
     auto t = recorded_type(c, name);
     if (!t.ok()) {
-      return invalid("node '{}' ({}): depends on initializer data that is missing and {}", pn.n.name, pn.n.op,
-                     t.status().message());
+      return invalid("node '{}' ({}): depends on initializer data that is missing and {}",
+                     pn.n.name, pn.n.op, t.status().message());
     }
     if (num_elements(t->second) > c.opts.max_fold_elements) {
-      return invalid("node '{}' ({}): output '{}' {} is too large for a placeholder constant", pn.n.name, pn.n.op,
-                     name, shape_str(t->second));
+      return invalid("node '{}' ({}): output '{}' {} is too large for a placeholder constant",
+                     pn.n.name, pn.n.op, name, shape_str(t->second));
     }
     c.unknown.insert(c.add_constant(name, zero_tensor(t->first, t->second)));
   }
@@ -131,8 +137,8 @@ StatusOr<std::vector<ir::TypeShape>> recorded_outputs(ImportCtx& c, const Pendin
   for (const std::string& name : pn.outputs) {
     auto t = recorded_type(c, name, true);
     if (!t.ok()) {
-      return invalid("node '{}' ({}): a lifted input's initializer data is missing and {}", pn.n.name, pn.n.op,
-                     t.status().message());
+      return invalid("node '{}' ({}): a lifted input's initializer data is missing and {}",
+                     pn.n.name, pn.n.op, t.status().message());
     }
     out.push_back(std::move(t).value());
   }
@@ -152,7 +158,8 @@ Status import_node(ImportCtx& c, const onnx::NodeProto& p, int index) {
   if (handled) return Status::Ok();
   if (pn.n.op == "Dropout") lower_dropout(c, pn);
   const ir::OpInfo* op = ir::find_op(pn.n.op);
-  if (!op) return Unimplemented(fmt::format("node '{}': op {} is not supported", pn.n.name, pn.n.op));
+  if (!op)
+    return Unimplemented(fmt::format("node '{}': op {} is not supported", pn.n.name, pn.n.op));
   if (op->num_outputs >= 0) drop_extra_outputs(c, pn, static_cast<size_t>(op->num_outputs));
   TSR_RETURN_IF_ERROR(lift_inputs(c, *op, pn));
   std::vector<ir::TypeShape> in = input_types(c, pn.n);

@@ -47,11 +47,15 @@ Status read_external(const onnx::TensorProto& t, int64_t nbytes, ExternalFiles& 
   int64_t offset = 0, length = -1;
   for (const auto& kv : t.external_data()) {
     try {
-      if (kv.key() == "location") location = kv.value();
-      else if (kv.key() == "offset") offset = std::stoll(kv.value());
-      else if (kv.key() == "length") length = std::stoll(kv.value());
+      if (kv.key() == "location")
+        location = kv.value();
+      else if (kv.key() == "offset")
+        offset = std::stoll(kv.value());
+      else if (kv.key() == "length")
+        length = std::stoll(kv.value());
     } catch (const std::exception&) {
-      return invalid("tensor '{}': external_data {}='{}' is not a number", t.name(), kv.key(), kv.value());
+      return invalid("tensor '{}': external_data {}='{}' is not a number", t.name(), kv.key(),
+                     kv.value());
     }
   }
   int fd = -1;
@@ -62,11 +66,12 @@ Status read_external(const onnx::TensorProto& t, int64_t nbytes, ExternalFiles& 
     return Status::Ok();
   }
   if (length >= 0 && length != nbytes) {
-    return Corrupt(fmt::format("tensor '{}': external length {} but shape needs {} bytes", t.name(), length, nbytes));
+    return Corrupt(fmt::format("tensor '{}': external length {} but shape needs {} bytes", t.name(),
+                               length, nbytes));
   }
   if (offset < 0 || offset + nbytes > size) {
-    return Corrupt(fmt::format("tensor '{}': bytes [{}, {}) lie outside '{}' ({} bytes)", t.name(), offset,
-                               offset + nbytes, location, size));
+    return Corrupt(fmt::format("tensor '{}': bytes [{}, {}) lie outside '{}' ({} bytes)", t.name(),
+                               offset, offset + nbytes, location, size));
   }
   out.bytes.resize(nbytes);
   int64_t done = 0;
@@ -89,11 +94,33 @@ Status copy_typed(const Src& src, int64_t n, ir::TensorData& out, const std::str
   for (int64_t i = 0; i < n; ++i) {
     uint8_t* dst = out.bytes.data() + i * es;
     switch (out.dtype) {
-      case DType::kFloat32: { float v = static_cast<float>(src[i]); std::memcpy(dst, &v, 4); break; }
-      case DType::kFloat64: { double v = static_cast<double>(src[i]); std::memcpy(dst, &v, 8); break; }
-      case DType::kInt64: case DType::kUInt64: { int64_t v = static_cast<int64_t>(src[i]); std::memcpy(dst, &v, 8); break; }
-      case DType::kInt32: case DType::kUInt32: { int32_t v = static_cast<int32_t>(src[i]); std::memcpy(dst, &v, 4); break; }
-      default: { int32_t v = static_cast<int32_t>(src[i]); std::memcpy(dst, &v, es); break; }  // little-endian low bytes
+      case DType::kFloat32: {
+        float v = static_cast<float>(src[i]);
+        std::memcpy(dst, &v, 4);
+        break;
+      }
+      case DType::kFloat64: {
+        double v = static_cast<double>(src[i]);
+        std::memcpy(dst, &v, 8);
+        break;
+      }
+      case DType::kInt64:
+      case DType::kUInt64: {
+        int64_t v = static_cast<int64_t>(src[i]);
+        std::memcpy(dst, &v, 8);
+        break;
+      }
+      case DType::kInt32:
+      case DType::kUInt32: {
+        int32_t v = static_cast<int32_t>(src[i]);
+        std::memcpy(dst, &v, 4);
+        break;
+      }
+      default: {
+        int32_t v = static_cast<int32_t>(src[i]);
+        std::memcpy(dst, &v, es);
+        break;
+      }  // little-endian low bytes
     }
   }
   return Status::Ok();
@@ -109,25 +136,34 @@ Status read_inline(const onnx::TensorProto& t, int64_t n, ir::TensorData& d) {
     return Status::Ok();
   }
   switch (d.dtype) {
-    case DType::kFloat32: return copy_typed(t.float_data(), n, d, t.name());
-    case DType::kFloat64: return copy_typed(t.double_data(), n, d, t.name());
-    case DType::kInt64: return copy_typed(t.int64_data(), n, d, t.name());
-    case DType::kUInt32: case DType::kUInt64: return copy_typed(t.uint64_data(), n, d, t.name());
-    default: return copy_typed(t.int32_data(), n, d, t.name());
+    case DType::kFloat32:
+      return copy_typed(t.float_data(), n, d, t.name());
+    case DType::kFloat64:
+      return copy_typed(t.double_data(), n, d, t.name());
+    case DType::kInt64:
+      return copy_typed(t.int64_data(), n, d, t.name());
+    case DType::kUInt32:
+    case DType::kUInt64:
+      return copy_typed(t.uint64_data(), n, d, t.name());
+    default:
+      return copy_typed(t.int32_data(), n, d, t.name());
   }
 }
 
 }  // namespace
 
-StatusOr<LoadedTensor> load_tensor(const onnx::TensorProto& t, bool want_data, ExternalFiles& files) {
+StatusOr<LoadedTensor> load_tensor(const onnx::TensorProto& t, bool want_data,
+                                   ExternalFiles& files) {
   LoadedTensor r;
   if (!supported_dtype(t.data_type())) {
-    return Unimplemented(fmt::format("tensor '{}': data type {} is not supported", t.name(), t.data_type()));
+    return Unimplemented(
+        fmt::format("tensor '{}': data type {} is not supported", t.name(), t.data_type()));
   }
   r.dtype = static_cast<DType>(t.data_type());
   r.shape.assign(t.dims().begin(), t.dims().end());
   for (int64_t d : r.shape) {
-    if (d < 0) return Corrupt(fmt::format("tensor '{}': negative dim in {}", t.name(), shape_str(r.shape)));
+    if (d < 0)
+      return Corrupt(fmt::format("tensor '{}': negative dim in {}", t.name(), shape_str(r.shape)));
   }
   if (!want_data) return r;
   auto d = std::make_shared<ir::TensorData>();
@@ -163,18 +199,34 @@ double half_to_double(uint16_t h) {
 }  // namespace
 
 StatusOr<double> tensor_scalar(const ir::TensorData& t) {
-  if (t.numel() != 1) return InvalidArgument(fmt::format("expected one element, got shape {}", shape_str(t.shape)));
+  if (t.numel() != 1)
+    return InvalidArgument(fmt::format("expected one element, got shape {}", shape_str(t.shape)));
   switch (t.dtype) {
-    case DType::kFloat32: return static_cast<double>(t.as<float>()[0]);
-    case DType::kFloat64: return t.as<double>()[0];
-    case DType::kFloat16: return half_to_double(t.as<uint16_t>()[0]);
-    case DType::kBFloat16: { uint32_t b = uint32_t{t.as<uint16_t>()[0]} << 16; float f; std::memcpy(&f, &b, 4); return static_cast<double>(f); }
-    case DType::kInt64: return static_cast<double>(t.as<int64_t>()[0]);
-    case DType::kInt32: return static_cast<double>(t.as<int32_t>()[0]);
-    case DType::kInt16: return static_cast<double>(t.as<int16_t>()[0]);
-    case DType::kInt8: return static_cast<double>(t.as<int8_t>()[0]);
-    case DType::kUInt8: case DType::kBool: return static_cast<double>(t.as<uint8_t>()[0]);
-    default: return InvalidArgument(fmt::format("dtype {} is not a numeric scalar", dtype_name(t.dtype)));
+    case DType::kFloat32:
+      return static_cast<double>(t.as<float>()[0]);
+    case DType::kFloat64:
+      return t.as<double>()[0];
+    case DType::kFloat16:
+      return half_to_double(t.as<uint16_t>()[0]);
+    case DType::kBFloat16: {
+      uint32_t b = uint32_t{t.as<uint16_t>()[0]} << 16;
+      float f;
+      std::memcpy(&f, &b, 4);
+      return static_cast<double>(f);
+    }
+    case DType::kInt64:
+      return static_cast<double>(t.as<int64_t>()[0]);
+    case DType::kInt32:
+      return static_cast<double>(t.as<int32_t>()[0]);
+    case DType::kInt16:
+      return static_cast<double>(t.as<int16_t>()[0]);
+    case DType::kInt8:
+      return static_cast<double>(t.as<int8_t>()[0]);
+    case DType::kUInt8:
+    case DType::kBool:
+      return static_cast<double>(t.as<uint8_t>()[0]);
+    default:
+      return InvalidArgument(fmt::format("dtype {} is not a numeric scalar", dtype_name(t.dtype)));
   }
 }
 

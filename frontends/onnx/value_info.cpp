@@ -10,13 +10,16 @@ namespace tessera::onnx_fe {
 
 namespace {
 
-// expr := term (('+'|'-') term)* ; term := atom (('*'|'//'|'/') atom)* ; atom := int | name | '(' expr ')'
+// expr := term (('+'|'-') term)* ; term := atom (('*'|'//'|'/') atom)* ; atom := int | name | '('
+// expr ')'
 struct DimParser {
   const std::string& s;
   const std::map<std::string, int64_t>& env;
   size_t i = 0;
   bool ok = true;
-  void skip() { while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i; }
+  void skip() {
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+  }
   int64_t atom() {
     skip();
     if (i < s.size() && s[i] == '(') {
@@ -32,7 +35,9 @@ struct DimParser {
       while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
       return std::stoll(s.substr(b, i - b));
     }
-    while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_' || s[i] == '.')) ++i;
+    while (i < s.size() &&
+           (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_' || s[i] == '.'))
+      ++i;
     auto it = env.find(s.substr(b, i - b));
     ok = ok && i > b && it != env.end();
     return it == env.end() ? 0 : it->second;
@@ -43,9 +48,12 @@ struct DimParser {
       const char op = s[i++];
       if (op == '/' && i < s.size() && s[i] == '/') ++i;
       const int64_t r = atom();
-      if (op == '*') v *= r;
-      else if (r != 0) v /= r;
-      else ok = false;
+      if (op == '*')
+        v *= r;
+      else if (r != 0)
+        v /= r;
+      else
+        ok = false;
     }
     return v;
   }
@@ -67,14 +75,16 @@ StatusOr<int64_t> eval_dim(const std::string& expr, const std::map<std::string, 
   const int64_t v = p.expr();
   p.skip();
   if (!p.ok || p.i != expr.size() || expr.empty() || v < 0) {
-    return InvalidArgument(fmt::format("symbolic dim '{}' cannot be evaluated from the bound dims", expr));
+    return InvalidArgument(
+        fmt::format("symbolic dim '{}' cannot be evaluated from the bound dims", expr));
   }
   return v;
 }
 
 StatusOr<ir::TypeShape> recorded_type(const ImportCtx& c, const std::string& name, bool partial) {
   auto it = c.value_info.find(name);
-  if (it == c.value_info.end() || !it->second->has_tensor_type() || !it->second->tensor_type().has_shape()) {
+  if (it == c.value_info.end() || !it->second->has_tensor_type() ||
+      !it->second->tensor_type().has_shape()) {
     return InvalidArgument(fmt::format("value '{}' has no recorded shape (value_info)", name));
   }
   const auto& tt = it->second->tensor_type();

@@ -159,7 +159,11 @@ void grad_log_softmax(GradCall& c) {
 }
 
 void grad_softmax_cross_entropy(GradCall& c) {
-  if (c.dy[0] < 0) return;  // only the loss output carries a gradient; the softmax is saved state
+  if (c.dy[1] >= 0) {  // the softmax output is saved state for the gradient, not a result
+    c.b.fail(Unimplemented("autodiff: gradient through the softmax output of node '" + c.n.name + "'"));
+    return;
+  }
+  if (c.dy[0] < 0) return;
   c.dx[0] = c.b.op1("SoftmaxCrossEntropyGrad", {c.dy[0], c.out(1), c.in(1)});
 }
 

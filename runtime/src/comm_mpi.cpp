@@ -58,24 +58,29 @@ Status check_count(int64_t n, const char* what) {
 
 class MpiComm final : public Comm {
  public:
-  MpiComm(bool owns_init) : owns_init_(owns_init) {
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
-    MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  // `world` is MPI_COMM_WORLD, or a duplicate of an application's communicator that this
+  // object then owns (owns_world) and frees.
+  MpiComm(bool owns_init, MPI_Comm world = MPI_COMM_WORLD, bool owns_world = false)
+      : owns_init_(owns_init), owns_world_(owns_world), world_(world) {
+    MPI_Comm_rank(world_, &rank_);
+    MPI_Comm_size(world_, &size_);
   }
   ~MpiComm() override {
-    for (auto& kv : groups_) MPI_Comm_free(&kv.second);
     int finalized = 0;
     MPI_Finalized(&finalized);
-    if (owns_init_ && !finalized) MPI_Finalize();
+    if (finalized) return;  // the application finalized first: handles are already gone
+    for (auto& kv : groups_) MPI_Comm_free(&kv.second);
+    if (owns_world_) MPI_Comm_free(&world_);
+    if (owns_init_) MPI_Finalize();
   }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   const char* backend() const override { return "mpi"; }
   Status barrier() override {
-    return mpi_status(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier", rank_);
+    return mpi_status(MPI_Barrier(world_), "MPI_Barrier", rank_);
   }
   Status broadcast(std::vector<uint8_t>* bytes, int root) override;
-  void abort(int code) override { MPI_Abort(MPI_COMM_WORLD, code); }
+  void abort(int code) override { MPI_Abort(world_, code); }
 
  protected:
   Status group_all_reduce(const Group& g, DType dt, const void* in, void* out,
@@ -89,6 +94,8 @@ class MpiComm final : public Comm {
   StatusOr<MPI_Comm> comm_for(const Group& g);
 
   bool owns_init_;
+  bool owns_world_;
+  MPI_Comm world_;
   int rank_ = 0, size_ = 1;
   // One communicator per axis list, created on first use. MPI_Comm_split is collective over the
   // world: every rank runs the same instruction stream, so first uses happen in the same order.
@@ -101,7 +108,7 @@ StatusOr<MPI_Comm> MpiComm::comm_for(const Group& g) {
   MPI_Comm c = MPI_COMM_NULL;
   // color = coordinates on the other axes, key = rank within the group (major-first order).
   TSR_RETURN_IF_ERROR(
-      mpi_status(MPI_Comm_split(MPI_COMM_WORLD, g.color, g.rank, &c), "MPI_Comm_split", rank_));
+      mpi_status(MPI_Comm_split(world_, g.color, g.rank, &c), "MPI_Comm_split", rank_));
   int r = -1, n = -1;
   MPI_Comm_rank(c, &r);
   MPI_Comm_size(c, &n);
@@ -116,10 +123,10 @@ Status MpiComm::broadcast(std::vector<uint8_t>* bytes, int root) {
   if (root < 0 || root >= size_) return InvalidArgument("broadcast root " + std::to_string(root));
   uint64_t n = bytes->size();
   TSR_RETURN_IF_ERROR(
-      mpi_status(MPI_Bcast(&n, 1, MPI_UINT64_T, root, MPI_COMM_WORLD), "MPI_Bcast", rank_));
+      mpi_status(MPI_Bcast(&n, 1, MPI_UINT64_T, root, world_), "MPI_Bcast", rank_));
   TSR_RETURN_IF_ERROR(check_count(static_cast<int64_t>(n), "broadcast"));
   bytes->resize(n);
-  return mpi_status(MPI_Bcast(bytes->data(), static_cast<int>(n), MPI_BYTE, root, MPI_COMM_WORLD),
+  return mpi_status(MPI_Bcast(bytes->data(), static_cast<int>(n), MPI_BYTE, root, world_),
                     "MPI_Bcast", rank_);
 }
 
@@ -175,6 +182,23 @@ StatusOr<std::shared_ptr<Comm>> make_mpi_comm(const LauncherInfo& li) {
                                    " ranks, MPI sees " + std::to_string(comm->size()) +
                                    " (is MPI built with this launcher's PMI support?)");
   return std::shared_ptr<Comm>(std::move(comm));
+}
+
+StatusOr<std::shared_ptr<Comm>> make_mpi_comm_from_fortran(int fortran_comm) {
+  int inited = 0, finalized = 0;
+  MPI_Initialized(&inited);
+  MPI_Finalized(&finalized);
+  if (!inited || finalized)
+    return Status(Code::kComm, "an MPI communicator was passed in, but MPI is not initialised");
+  MPI_Comm app = MPI_Comm_f2c(fortran_comm);
+  if (app == MPI_COMM_NULL) return InvalidArgument("the MPI communicator passed in is null");
+  // A duplicate: our collectives cannot match the application's messages, and our error
+  // handler does not change theirs.
+  MPI_Comm dup = MPI_COMM_NULL;
+  if (MPI_Comm_dup(app, &dup) != MPI_SUCCESS)
+    return Status(Code::kComm, "MPI_Comm_dup of the application's communicator failed");
+  MPI_Comm_set_errhandler(dup, MPI_ERRORS_RETURN);
+  return std::shared_ptr<Comm>(std::make_shared<MpiComm>(false, dup, true));
 }
 
 }  // namespace tessera::runtime

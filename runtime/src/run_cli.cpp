@@ -8,12 +8,10 @@
 namespace tessera::runtime {
 namespace {
 
-Status run_all(const std::string& plan_path, const std::string& inputs_dir,
+Status run_all(const PlanLoader& load, const std::string& plan_path, const std::string& inputs_dir,
                const std::string& output_dir, const RunCliOptions& o, Comm& comm,
                std::shared_ptr<Comm> owner) {
-  planfile::LoadOptions lo;
-  lo.verify_hash = o.verify_hash;
-  TSR_ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, Plan::load(plan_path, lo));
+  TSR_ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, load(o.verify_hash));
   SessionOptions so;
   so.profile = o.profile;
   TSR_ASSIGN_OR_RETURN(std::unique_ptr<Session> sess, Session::create(plan, std::move(owner), so));
@@ -49,13 +47,24 @@ Status run_all(const std::string& plan_path, const std::string& inputs_dir,
 
 int run_plan_cli(const std::string& plan_path, const std::string& inputs_dir,
                  const std::string& output_dir, const RunCliOptions& options) {
+  auto load = [&](bool verify_hash) {
+    planfile::LoadOptions lo;
+    lo.verify_hash = verify_hash;
+    return Plan::load(plan_path, lo);
+  };
+  return run_plan_cli(load, plan_path, inputs_dir, output_dir, options);
+}
+
+int run_plan_cli(const PlanLoader& load, const std::string& plan_path,
+                 const std::string& inputs_dir, const std::string& output_dir,
+                 const RunCliOptions& options) {
   auto comm = comm_from_environment();
   if (!comm.ok()) {
     std::fprintf(stderr, "error: %s\n", comm.status().to_string().c_str());
     return 1;
   }
   std::shared_ptr<Comm> c = *comm;
-  Status s = run_all(plan_path, inputs_dir, output_dir, options, *c, c);
+  Status s = run_all(load, plan_path, inputs_dir, output_dir, options, *c, c);
   if (s.ok()) return 0;
   std::fprintf(stderr, "error: %s\n", s.to_string().c_str());
   // Peers may be blocked in a collective this rank will never join: take the job down.

@@ -38,8 +38,12 @@ struct Step {
   int64_t dim = 0, split_dim = 0, concat_dim = 0;
 };
 
+class DeviceSession;  // cuda/device_session.h
+
 struct Session::Impl {
+  ~Impl();
   SessionOptions opts;
+  std::unique_ptr<DeviceSession> device;  // set when the backend is not the CPU
   AlignedBuffer arena;
   AlignedBuffer weights;
   std::vector<uint8_t*> tensor_data;  // by tensor id

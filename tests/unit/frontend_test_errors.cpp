@@ -26,8 +26,10 @@ struct Builder {
     tt->set_elem_type(dtype);
     for (const auto& d : dims) {
       auto* dim = tt->mutable_shape()->add_dim();
-      if (isdigit(d[0])) dim->set_dim_value(std::stoll(d));
-      else dim->set_dim_param(d);
+      if (isdigit(d[0]))
+        dim->set_dim_value(std::stoll(d));
+      else
+        dim->set_dim_param(d);
     }
   }
   onnx::NodeProto* node(const std::string& op, const std::string& name, std::vector<std::string> in,
@@ -92,7 +94,8 @@ TEST(FrontendErrors, MatMulShapeMismatch) {
   b.node("MatMul", "mm", {"a", "b"}, {"y"});
   b.output("y");
   auto g = b.import();
-  EXPECT_NE(err(g).find("node 'mm' (MatMul): inner dims differ: a [2,3]"), std::string::npos) << err(g);
+  EXPECT_NE(err(g).find("node 'mm' (MatMul): inner dims differ: a [2,3]"), std::string::npos)
+      << err(g);
   EXPECT_NE(err(g).find("[4,5]"), std::string::npos) << err(g);
 }
 
@@ -102,7 +105,8 @@ TEST(FrontendErrors, UnboundDimParam) {
   b.node("Relu", "r", {"x"}, {"y"});
   b.output("y");
   auto g = b.import();
-  EXPECT_NE(err(g).find("graph input 'x' dim 0 'batch' is symbolic and unbound"), std::string::npos) << err(g);
+  EXPECT_NE(err(g).find("graph input 'x' dim 0 'batch' is symbolic and unbound"), std::string::npos)
+      << err(g);
   ImportOptions o;
   o.dim_bindings["batch"] = 4;
   auto ok = b.import(o);
@@ -137,7 +141,8 @@ TEST(FrontendErrors, WrongInputDtype) {
   b.node("Add", "add", {"a", "b"}, {"y"});
   b.output("y");
   auto g = b.import();
-  EXPECT_NE(err(g).find("node 'add' (Add): input 0 is f32 but input 1 is i64"), std::string::npos) << err(g);
+  EXPECT_NE(err(g).find("node 'add' (Add): input 0 is f32 but input 1 is i64"), std::string::npos)
+      << err(g);
 }
 
 TEST(FrontendErrors, IrVersionAndOpset) {
@@ -152,7 +157,9 @@ TEST(FrontendErrors, LiftedInputMustBeConstant) {
   b.node("Reshape", "rs", {"x", "s"}, {"y"});
   b.output("y");
   auto g = b.import();
-  EXPECT_NE(err(g).find("node 'rs' (Reshape): input 1 's' must be a compile-time constant"), std::string::npos) << err(g);
+  EXPECT_NE(err(g).find("node 'rs' (Reshape): input 1 's' must be a compile-time constant"),
+            std::string::npos)
+      << err(g);
 }
 
 TEST(FrontendFold, ShapeSubgraphFoldsAndReshapeResolves) {

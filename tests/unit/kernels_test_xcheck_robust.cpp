@@ -185,8 +185,9 @@ TEST(XCheckRobust, MalformedCasesFailCleanly) {
     for (auto& t : outs) po.push_back(&t);
     Status s = run(b.op, b.attrs, pi, po);
     EXPECT_FALSE(s.ok()) << b.op << " (" << b.why << ") should fail";
-    if (!s.ok())
+    if (!s.ok()) {
       EXPECT_EQ(s.message().rfind(b.op, 0), 0u) << "message names the op: " << s.message();
+    }
   }
 }
 

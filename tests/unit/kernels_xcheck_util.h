@@ -48,38 +48,89 @@ struct Tensor {
 inline double Tensor::get(int64_t i) const {
   const uint8_t* p = buf.data();
   switch (dtype) {
-    case DType::kFloat32: { float f; std::memcpy(&f, p + 4 * i, 4); return f; }
-    case DType::kFloat64: { double f; std::memcpy(&f, p + 8 * i, 8); return f; }
-    case DType::kInt32: { int32_t f; std::memcpy(&f, p + 4 * i, 4); return f; }
-    case DType::kInt64: { int64_t f; std::memcpy(&f, p + 8 * i, 8); return static_cast<double>(f); }
-    case DType::kInt8: return static_cast<int8_t>(p[i]);
-    case DType::kUInt8: case DType::kBool: return p[i];
-    case DType::kFloat16: case DType::kBFloat16: { uint16_t h; std::memcpy(&h, p + 2 * i, 2); return h; }
-    default: ADD_FAILURE() << "test helper: no get for dtype"; return 0;
+    case DType::kFloat32: {
+      float f;
+      std::memcpy(&f, p + 4 * i, 4);
+      return f;
+    }
+    case DType::kFloat64: {
+      double f;
+      std::memcpy(&f, p + 8 * i, 8);
+      return f;
+    }
+    case DType::kInt32: {
+      int32_t f;
+      std::memcpy(&f, p + 4 * i, 4);
+      return f;
+    }
+    case DType::kInt64: {
+      int64_t f;
+      std::memcpy(&f, p + 8 * i, 8);
+      return static_cast<double>(f);
+    }
+    case DType::kInt8:
+      return static_cast<int8_t>(p[i]);
+    case DType::kUInt8:
+    case DType::kBool:
+      return p[i];
+    case DType::kFloat16:
+    case DType::kBFloat16: {
+      uint16_t h;
+      std::memcpy(&h, p + 2 * i, 2);
+      return h;
+    }
+    default:
+      ADD_FAILURE() << "test helper: no get for dtype";
+      return 0;
   }
 }
 
 inline void Tensor::set(int64_t i, double v) {
   uint8_t* p = buf.data();
   switch (dtype) {
-    case DType::kFloat32: { float f = static_cast<float>(v); std::memcpy(p + 4 * i, &f, 4); break; }
-    case DType::kFloat64: std::memcpy(p + 8 * i, &v, 8); break;
-    case DType::kInt32: { int32_t f = static_cast<int32_t>(v); std::memcpy(p + 4 * i, &f, 4); break; }
-    case DType::kInt64: { int64_t f = static_cast<int64_t>(v); std::memcpy(p + 8 * i, &f, 8); break; }
-    case DType::kInt8: p[i] = static_cast<uint8_t>(static_cast<int8_t>(v)); break;
-    case DType::kUInt8: p[i] = static_cast<uint8_t>(v); break;
-    case DType::kBool: p[i] = v != 0; break;
-    case DType::kFloat16: case DType::kBFloat16: {
-      uint16_t h = static_cast<uint16_t>(v); std::memcpy(p + 2 * i, &h, 2); break;
+    case DType::kFloat32: {
+      float f = static_cast<float>(v);
+      std::memcpy(p + 4 * i, &f, 4);
+      break;
     }
-    default: ADD_FAILURE() << "test helper: no set for dtype";
+    case DType::kFloat64:
+      std::memcpy(p + 8 * i, &v, 8);
+      break;
+    case DType::kInt32: {
+      int32_t f = static_cast<int32_t>(v);
+      std::memcpy(p + 4 * i, &f, 4);
+      break;
+    }
+    case DType::kInt64: {
+      int64_t f = static_cast<int64_t>(v);
+      std::memcpy(p + 8 * i, &f, 8);
+      break;
+    }
+    case DType::kInt8:
+      p[i] = static_cast<uint8_t>(static_cast<int8_t>(v));
+      break;
+    case DType::kUInt8:
+      p[i] = static_cast<uint8_t>(v);
+      break;
+    case DType::kBool:
+      p[i] = v != 0;
+      break;
+    case DType::kFloat16:
+    case DType::kBFloat16: {
+      uint16_t h = static_cast<uint16_t>(v);
+      std::memcpy(p + 2 * i, &h, 2);
+      break;
+    }
+    default:
+      ADD_FAILURE() << "test helper: no set for dtype";
   }
 }
 
 inline Tensor make(DType dt, Shape s, const std::vector<double>& vals) {
   Tensor t(dt, std::move(s));
   EXPECT_EQ(static_cast<int64_t>(vals.size()), t.numel()) << "test data size";
-  for (int64_t i = 0; i < t.numel() && i < static_cast<int64_t>(vals.size()); ++i) t.set(i, vals[i]);
+  for (int64_t i = 0; i < t.numel() && i < static_cast<int64_t>(vals.size()); ++i)
+    t.set(i, vals[i]);
   return t;
 }
 inline Tensor f32(Shape s, const std::vector<double>& v) { return make(DType::kFloat32, s, v); }
@@ -96,7 +147,8 @@ inline Tensor rand_t(DType dt, Shape s, double lo = -1, double hi = 1) {
                       dt == DType::kUInt8 || dt == DType::kBool;
   std::uniform_real_distribution<double> u(lo, hi);
   std::uniform_int_distribution<int64_t> ui(static_cast<int64_t>(lo), static_cast<int64_t>(hi));
-  for (int64_t i = 0; i < t.numel(); ++i) t.set(i, is_int ? static_cast<double>(ui(rng())) : u(rng()));
+  for (int64_t i = 0; i < t.numel(); ++i)
+    t.set(i, is_int ? static_cast<double>(ui(rng())) : u(rng()));
   return t;
 }
 

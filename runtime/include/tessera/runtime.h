@@ -45,9 +45,16 @@ class Plan {
   std::unique_ptr<planfile::PlanFile> file_;
 };
 
+// Where a session executes: the CPU reference kernels, the CUDA backend, or CUDA when the
+// runtime was built with it and a GPU is visible (else the CPU).
+enum class Backend { kCpu, kCuda, kAuto };
+// "cpu", "cuda", "auto" -> Backend; InvalidArgument otherwise.
+StatusOr<Backend> parse_backend(const std::string& name);
+
 struct SessionOptions {
   bool profile = false;         // record per-instruction wall time
   bool check_plan_hash = true;  // compare the plan's hash across ranks at create
+  Backend backend = Backend::kCpu;
 };
 
 class Session {
@@ -67,6 +74,7 @@ class Session {
   // Outputs are replicated on every rank, so the local tensor is the global one.
   StatusOr<HostTensor> output(const std::string& name) const;
 
+  const char* backend() const;  // "cpu" or "cuda": what `auto` resolved to
   int64_t arena_bytes() const;
   int64_t weight_bytes() const;  // this rank's weight copy
   // Per instruction seconds of the last run() (empty unless opts.profile).

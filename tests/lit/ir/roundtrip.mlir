@@ -17,10 +17,10 @@ module {
 // -----
 
 // CHECK-LABEL: func.func @main
-// CHECK: tessera.Reshape {{.*}}shape = array<i64: 6>
+// CHECK: tessera.Reshape {{.*}}shape = [:i64 6]
 module {
   func.func @main(%arg0: tensor<2x3xf32>) -> tensor<6xf32> {
-    %0 = tessera.Reshape %arg0 {name = "r", shape = array<i64: 6>} : (tensor<2x3xf32>) -> tensor<6xf32>
+    %0 = tessera.Reshape %arg0 {name = "r", shape = [:i64 6]} : (tensor<2x3xf32>) -> tensor<6xf32>
     return %0 : tensor<6xf32>
   }
 }

@@ -1,0 +1,56 @@
+// CUDA kernels: one function per op in canonical form (docs/ops.md), found through one explicit
+// table, like the CPU kernels. TensorRef::data points to device memory; every launch goes on
+// ctx.stream and nothing synchronises, so a kernel returning Ok means "enqueued", and errors
+// raised by the device surface at the session's next stream poll.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kernels/cpu/cpu_kernels.h"  // TensorRef, Status, AttrMap
+
+typedef struct CUstream_st* cudaStream_t;
+typedef struct cublasLtContext* cublasLtHandle_t;
+
+namespace tessera::kernels::cuda {
+
+// Per-session device state the kernels share. Owned by the session; kernels never allocate.
+struct CudaContext {
+  cudaStream_t stream = nullptr;
+  cublasLtHandle_t lt = nullptr;
+  void* workspace = nullptr;  // cuBLASLt workspace
+  int64_t workspace_bytes = 0;
+  // fp32 GEMMs on tensor cores with TF32 inputs (~1e-3 relative error instead of ~1e-6).
+  bool allow_tf32 = false;
+  // cuBLASLt heuristic results by problem key: the heuristic query costs tens of microseconds,
+  // more than a small GEMM, so it runs once per distinct problem.
+  std::map<std::string, std::vector<uint8_t>> algo_cache;
+};
+
+using CudaKernelFn = Status (*)(CudaContext& ctx, const AttrMap& attrs,
+                                const std::vector<TensorRef>& in,
+                                const std::vector<TensorRef>& out);
+
+struct CudaKernelEntry {
+  const char* op;
+  CudaKernelFn fn;
+};
+
+// The table, sorted by op name. Returns nullptr when the op has no CUDA kernel.
+CudaKernelFn find_cuda_kernel(std::string_view op);
+const std::vector<CudaKernelEntry>& cuda_kernel_table();
+
+// Runs one op; wraps a kernel error with the op name. Checks the launch error.
+Status run_cuda_kernel(CudaContext& ctx, std::string_view op, const AttrMap& attrs,
+                       const std::vector<TensorRef>& in, const std::vector<TensorRef>& out);
+
+// Strided device copy: dst[dst_start + i·dst_strides] = src[src_start + i·src_strides] over
+// `shape`, element size `es` bytes (1, 2, 4 or 8). Transpose, Slice, Split, Concat, Expand and
+// the collectives' block rearrangement are all this. Rank at most 8 after coalescing.
+Status strided_copy(CudaContext& ctx, const void* src, int64_t src_start,
+                    const std::vector<int64_t>& src_strides, void* dst, int64_t dst_start,
+                    const std::vector<int64_t>& dst_strides, const Shape& shape, int64_t es);
+
+}  // namespace tessera::kernels::cuda

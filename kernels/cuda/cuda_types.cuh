@@ -1,0 +1,50 @@
+// Device-side element access for the float kernels: f32, f16, bf16 loaded as f32, stored with
+// round-to-nearest. Only .cu files include this.
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "cuda/cuda_util.h"
+
+namespace tessera::kernels::cuda {
+
+__device__ __forceinline__ float to_f(float v) { return v; }
+__device__ __forceinline__ float to_f(__half v) { return __half2float(v); }
+__device__ __forceinline__ float to_f(__nv_bfloat16 v) { return __bfloat162float(v); }
+template <class T>
+__device__ __forceinline__ T from_f(float v);
+template <>
+__device__ __forceinline__ float from_f<float>(float v) { return v; }
+template <>
+__device__ __forceinline__ __half from_f<__half>(float v) { return __float2half_rn(v); }
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) {
+  return __float2bfloat16_rn(v);
+}
+
+// Element offset of linear index i in operand k of d (d.size row-major).
+__device__ __forceinline__ int64_t offset_of(const Dims& d, int k, int64_t i) {
+  int64_t off = d.start[k];
+  for (int r = d.rank - 1; r >= 0; --r) {
+    const int64_t n = d.size[r];
+    off += (i % n) * d.stride[k][r];
+    i /= n;
+  }
+  return off;
+}
+
+template <class F>
+Status dispatch_float(DType t, F&& f) {
+  switch (t) {
+    case DType::kFloat32:
+      return f(float{});
+    case DType::kFloat16:
+      return f(__half{});
+    case DType::kBFloat16:
+      return f(__nv_bfloat16{});
+    default:
+      return Unimplemented(std::string("dtype ") + dtype_name(t) + " (CUDA float kernels take f32, f16, bf16)");
+  }
+}
+
+}  // namespace tessera::kernels::cuda

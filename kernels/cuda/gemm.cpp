@@ -1,0 +1,217 @@
+// MatMul and Gemm through cuBLASLt. Row-major C = A·B is computed as the column-major product
+// Cᵀ = Bᵀ·Aᵀ, so no operand is copied. f32 (optionally TF32 tensor cores), f16 and bf16 with
+// f32 accumulation. Batched MatMul uses strided batches (stride 0 for a broadcast operand); a
+// 2-D right operand folds the left batch into M (one large GEMM instead of many small ones).
+// Gemm's bias vector goes into cuBLASLt's BIAS epilogue; other C shapes are copied into Y first
+// and accumulated with beta.
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include <cstring>
+
+#include "cuda/cuda_util.h"
+
+namespace tessera::kernels::cuda {
+namespace {
+
+Status lt_status(cublasStatus_t s, const char* what) {
+  if (s == CUBLAS_STATUS_SUCCESS) return Status::Ok();
+  return Internal(std::string(what) + ": cuBLAS status " + std::to_string(static_cast<int>(s)));
+}
+#define TSR_LT(expr) TSR_RETURN_IF_ERROR(lt_status((expr), #expr))
+
+struct GemmArgs {
+  bool ta = false, tb = false;  // row-major operands stored transposed
+  int64_t M = 0, N = 0, K = 0, batch = 1;
+  int64_t stride_a = 0, stride_b = 0, stride_c = 0;  // elements between batches
+  const void *a = nullptr, *b = nullptr, *bias = nullptr;
+  void* c = nullptr;
+  float alpha = 1.f, beta = 0.f;
+  DType dt = DType::kFloat32;
+};
+
+// RAII for the descriptors of one call: cheap to create (host-only structs).
+struct LtDescs {
+  cublasLtMatmulDesc_t op = nullptr;
+  cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
+  cublasLtMatmulPreference_t pref = nullptr;
+  ~LtDescs() {
+    if (pref) cublasLtMatmulPreferenceDestroy(pref);
+    if (lc) cublasLtMatrixLayoutDestroy(lc);
+    if (lb) cublasLtMatrixLayoutDestroy(lb);
+    if (la) cublasLtMatrixLayoutDestroy(la);
+    if (op) cublasLtMatmulDescDestroy(op);
+  }
+};
+
+Status layout(cublasLtMatrixLayout_t* l, cudaDataType_t t, int64_t rows, int64_t cols, int64_t ld,
+              int64_t batch, int64_t stride) {
+  TSR_LT(cublasLtMatrixLayoutCreate(l, t, rows, cols, ld));
+  if (batch > 1) {
+    const int32_t bc = static_cast<int32_t>(batch);
+    TSR_LT(cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &bc, sizeof bc));
+    TSR_LT(cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride,
+                                            sizeof stride));
+  }
+  return Status::Ok();
+}
+
+Status run_gemm(CudaContext& ctx, const GemmArgs& g) {
+  if (g.M == 0 || g.N == 0 || g.batch == 0) return Status::Ok();
+  cudaDataType_t t;
+  cublasComputeType_t ct = CUBLAS_COMPUTE_32F;
+  switch (g.dt) {
+    case DType::kFloat32:
+      t = CUDA_R_32F;
+      if (ctx.allow_tf32) ct = CUBLAS_COMPUTE_32F_FAST_TF32;
+      break;
+    case DType::kFloat16:
+      t = CUDA_R_16F;
+      break;
+    case DType::kBFloat16:
+      t = CUDA_R_16BF;
+      break;
+    default:
+      return Unimplemented(std::string("GEMM of ") + dtype_name(g.dt) + " on CUDA (f32, f16, bf16)");
+  }
+  if (g.K == 0) return Unimplemented("GEMM with K = 0 on CUDA");
+  LtDescs d;
+  TSR_LT(cublasLtMatmulDescCreate(&d.op, ct, CUDA_R_32F));
+  // cuBLAS's A is our B and its B our A (column-major view of row-major data).
+  const cublasOperation_t opa = g.tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t opb = g.ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+  TSR_LT(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
+  TSR_LT(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
+  if (g.bias) {
+    const cublasLtEpilogue_t ep = CUBLASLT_EPILOGUE_BIAS;
+    TSR_LT(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &ep, sizeof ep));
+    TSR_LT(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias,
+                                          sizeof g.bias));
+  }
+  TSR_RETURN_IF_ERROR(layout(&d.la, t, g.tb ? g.K : g.N, g.tb ? g.N : g.K, g.tb ? g.K : g.N,
+                             g.batch, g.stride_b));
+  TSR_RETURN_IF_ERROR(layout(&d.lb, t, g.ta ? g.M : g.K, g.ta ? g.K : g.M, g.ta ? g.M : g.K,
+                             g.batch, g.stride_a));
+  TSR_RETURN_IF_ERROR(layout(&d.lc, t, g.N, g.M, g.N, g.batch, g.stride_c));
+
+  char key[256];
+  std::snprintf(key, sizeof key, "%d %d %d %d %lld %lld %lld %lld %lld %lld %lld %d %d",
+                static_cast<int>(g.dt), g.ta, g.tb, static_cast<int>(ct), (long long)g.M,
+                (long long)g.N, (long long)g.K, (long long)g.batch, (long long)g.stride_a,
+                (long long)g.stride_b, (long long)g.stride_c, g.bias != nullptr, g.beta != 0.f);
+  cublasLtMatmulAlgo_t algo;
+  auto it = ctx.algo_cache.find(key);
+  if (it == ctx.algo_cache.end()) {
+    TSR_LT(cublasLtMatmulPreferenceCreate(&d.pref));
+    const uint64_t ws = static_cast<uint64_t>(ctx.workspace_bytes);
+    TSR_LT(cublasLtMatmulPreferenceSetAttribute(d.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                &ws, sizeof ws));
+    cublasLtMatmulHeuristicResult_t h;
+    int found = 0;
+    TSR_LT(cublasLtMatmulAlgoGetHeuristic(ctx.lt, d.op, d.la, d.lb, d.lc, d.lc, d.pref, 1, &h,
+                                          &found));
+    if (found == 0) return Unimplemented(std::string("cuBLASLt has no algorithm for ") + key);
+    algo = h.algo;
+    std::vector<uint8_t> bytes(sizeof algo);
+    std::memcpy(bytes.data(), &algo, sizeof algo);
+    ctx.algo_cache.emplace(key, std::move(bytes));
+  } else {
+    std::memcpy(&algo, it->second.data(), sizeof algo);
+  }
+  TSR_LT(cublasLtMatmul(ctx.lt, d.op, &g.alpha, g.b, d.la, g.a, d.lb, &g.beta, g.c, d.lc, g.c,
+                        d.lc, &algo, ctx.workspace, static_cast<size_t>(ctx.workspace_bytes),
+                        ctx.stream));
+  return Status::Ok();
+}
+
+// Batch dims of one operand, left-padded with 1s to rank r.
+Shape batch_of(const Shape& s, size_t r) {
+  Shape b(s.begin(), s.end() - 2);
+  b.insert(b.begin(), r - b.size(), 1);
+  return b;
+}
+
+}  // namespace
+
+Status MatMul(CudaContext& ctx, const AttrMap&, const Ins& in, const Ins& out) {
+  TSR_RETURN_IF_ERROR(check_arity(in, out, 2, 2, 1));
+  TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[1], "input 1"));
+  TSR_RETURN_IF_ERROR(check_same_dtype(in[0], out[0], "output"));
+  Shape as = in[0].shape, bs = in[1].shape;
+  if (as.empty() || bs.empty()) return InvalidArgument("MatMul operands must have rank >= 1");
+  const bool a1 = as.size() == 1, b1 = bs.size() == 1;
+  if (a1) as.insert(as.begin(), 1);
+  if (b1) bs.push_back(1);
+  const int64_t M = as[as.size() - 2], K = as.back(), N = bs.back();
+  if (bs[bs.size() - 2] != K)
+    return InvalidArgument("inner dims differ: " + shape_str(in[0].shape) + " x " +
+                           shape_str(in[1].shape));
+  const size_t r = std::max(as.size(), bs.size()) - 2;
+  const Shape ab = batch_of(as, r), bb = batch_of(bs, r);
+  Shape full(r);
+  for (size_t i = 0; i < r; ++i) {
+    if (ab[i] != bb[i] && ab[i] != 1 && bb[i] != 1)
+      return InvalidArgument("batch dims do not broadcast: " + shape_str(in[0].shape) + " x " +
+                             shape_str(in[1].shape));
+    full[i] = std::max(ab[i], bb[i]);
+  }
+  Shape want = full;
+  if (!a1) want.push_back(M);
+  if (!b1) want.push_back(N);
+  TSR_RETURN_IF_ERROR(check_out_shape(out[0], want));
+  GemmArgs g;
+  g.dt = in[0].dtype;
+  g.a = in[0].data, g.b = in[1].data, g.c = out[0].data;
+  g.K = K, g.N = N;
+  const int64_t nb = num_elements(full), na = num_elements(ab), nbb = num_elements(bb);
+  if (nbb == 1) {  // one right operand: fold every left batch into M
+    g.M = na * M;
+    if (na != nb) return Unimplemented("left batch broadcast against a single right matrix");
+    return run_gemm(ctx, g);
+  }
+  // Strided batches need each operand to be either complete or a single matrix.
+  if ((na != nb && na != 1) || (nbb != nb))
+    return Unimplemented("partially broadcast batch dims " + shape_str(in[0].shape) + " x " +
+                         shape_str(in[1].shape) + " on CUDA");
+  g.M = M;
+  g.batch = nb;
+  g.stride_a = na == 1 ? 0 : M * K;
+  g.stride_b = K * N;
+  g.stride_c = M * N;
+  return run_gemm(ctx, g);
+}
+
+Status Gemm(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const Ins& out) {
+  TSR_RETURN_IF_ERROR(check_arity(in, out, 2, 3, 1));
+  TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[1], "input 1"));
+  TSR_RETURN_IF_ERROR(check_same_dtype(in[0], out[0], "output"));
+  if (in[0].shape.size() != 2 || in[1].shape.size() != 2)
+    return InvalidArgument("A and B must be 2-D");
+  GemmArgs g;
+  g.ta = attr_int(attrs, "transA", 0) != 0, g.tb = attr_int(attrs, "transB", 0) != 0;
+  g.M = in[0].shape[g.ta ? 1 : 0], g.K = in[0].shape[g.ta ? 0 : 1];
+  g.N = in[1].shape[g.tb ? 0 : 1];
+  if (in[1].shape[g.tb ? 1 : 0] != g.K) return InvalidArgument("inner dims differ");
+  TSR_RETURN_IF_ERROR(check_out_shape(out[0], {g.M, g.N}));
+  g.dt = in[0].dtype;
+  g.a = in[0].data, g.b = in[1].data, g.c = out[0].data;
+  g.alpha = static_cast<float>(attr_float(attrs, "alpha", 1.0));
+  const float beta = static_cast<float>(attr_float(attrs, "beta", 1.0));
+  if (in.size() > 2 && in[2].present() && beta != 0.f) {
+    const TensorRef& c = in[2];
+    TSR_RETURN_IF_ERROR(check_same_dtype(in[0], c, "C"));
+    const bool vec = c.numel() == g.N && (c.shape == Shape{g.N} || c.shape == Shape{1, g.N});
+    if (vec && beta == 1.f) {
+      g.bias = c.data;  // fused: one pass over Y instead of a copy plus a read-modify-write
+    } else {
+      std::vector<int64_t> st;
+      TSR_RETURN_IF_ERROR(cpu::broadcast_strides(c.shape, {g.M, g.N}, &st));
+      TSR_RETURN_IF_ERROR(strided_copy(ctx, c.data, 0, st, g.c, 0, {g.N, 1}, {g.M, g.N},
+                                       dtype_size(c.dtype)));
+      g.beta = beta;
+    }
+  }
+  return run_gemm(ctx, g);
+}
+
+}  // namespace tessera::kernels::cuda
