@@ -33,7 +33,7 @@ install(EXPORT TesseraTargets NAMESPACE Tessera::
 set(TESSERA_INSTALL_WITH_MPI ${MPI_CXX_FOUND})
 configure_package_config_file(${CMAKE_SOURCE_DIR}/cmake/TesseraConfig.cmake.in
   ${CMAKE_BINARY_DIR}/cmake/TesseraConfig.cmake
-  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Tessera)
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Tessera PATH_VARS CMAKE_INSTALL_INCLUDEDIR)
 write_basic_package_version_file(${CMAKE_BINARY_DIR}/cmake/TesseraConfigVersion.cmake
   VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_BINARY_DIR}/cmake/TesseraConfig.cmake

@@ -11,14 +11,8 @@ MLIR_DEFINE_EXPLICIT_TYPE_ID(tessera::ir::TesseraDialect)
 
 namespace tessera::ir {
 
-const char* const kCollectiveOps[] = {"AllReduce", "AllGather", "ReduceScatter", "AllToAll",
-                                      "ShardSlice", nullptr};
-
-bool is_collective_op(llvm::StringRef op) {
-  for (const char* const* c = kCollectiveOps; *c; ++c)
-    if (op == *c) return true;
-  return false;
-}
+const char* const kCollectiveOps[] = {"AllReduce", "AllGather",  "ReduceScatter", "AllToAll",
+                                      "ShardSlice", "MakePartial", nullptr};
 
 namespace {
 

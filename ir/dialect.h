@@ -22,8 +22,7 @@ class TesseraDialect : public mlir::ExtensibleDialect {
 void register_dialects(mlir::DialectRegistry& registry);
 
 // Ops the dialect defines beyond canonical ONNX ops.
-extern const char* const kCollectiveOps[];  // AllReduce, AllGather, ReduceScatter, AllToAll, ShardSlice
-bool is_collective_op(llvm::StringRef op);
+extern const char* const kCollectiveOps[];  // as ir::is_collective_op (ir/graph.h)
 
 }  // namespace tessera::ir
 

@@ -6,6 +6,14 @@
 
 namespace tessera::ir {
 
+bool is_collective_op(const std::string& op) {
+  static const char* const kOps[] = {"AllReduce", "AllGather",  "ReduceScatter",
+                                     "AllToAll",  "ShardSlice", "MakePartial"};
+  for (const char* c : kOps)
+    if (op == c) return true;
+  return false;
+}
+
 int Graph::add_node(Node n) {
   const int id = static_cast<int>(nodes.size());
   for (int v : n.outputs) {

@@ -52,6 +52,9 @@ struct Node {
   std::vector<std::string> input_specs;
 };
 
+// Communication ops inserted by resharding (names as in plans; docs/plan-format.md).
+bool is_collective_op(const std::string& op);
+
 struct Graph {
   std::string name;
   std::vector<Value> values;

@@ -2,8 +2,8 @@
 // autodiff pass emits where no canonical forward op expresses a gradient or an optimizer step
 // compactly. Kept apart from op_table.cpp so the forward table stays the ONNX surface; find_op
 // consults both. Sorted by name.
-#include "ir/shape_fns.h"
 #include "ir/train_ops.h"
+#include "ir/shape_fns.h"
 
 namespace tessera::ir {
 namespace {
@@ -14,12 +14,14 @@ using fns::Out;
 using fns::shp;
 
 Status need_float(const In& in, size_t i, const char* what) {
-  if (!dtype_is_float(in[i].first)) return fail("{} must be float, got {}", what, dtype_name(in[i].first));
+  if (!dtype_is_float(in[i].first))
+    return fail("{} must be float, got {}", what, dtype_name(in[i].first));
   return Status::Ok();
 }
 Status need_index(const In& in, size_t i, const char* what) {
   const DType t = in[i].first;
-  if (t != DType::kInt64 && t != DType::kInt32) return fail("{} must be int32/int64, got {}", what, dtype_name(t));
+  if (t != DType::kInt64 && t != DType::kInt32)
+    return fail("{} must be int32/int64, got {}", what, dtype_name(t));
   return Status::Ok();
 }
 Status same_shape(const In& in, size_t a, size_t b) {
@@ -55,7 +57,8 @@ Status sce_grad(const Node&, const In& in, Out& out) {
   TSR_RETURN_IF_ERROR(need_float(in, 1, "softmax"));
   TSR_RETURN_IF_ERROR(need_index(in, 2, "labels"));
   if (!in[0].second.empty() || in[0].first != in[1].first)
-    return fail("dloss must be a scalar of the softmax's dtype, got {} {}", dtype_name(in[0].first), shp(in[0].second));
+    return fail("dloss must be a scalar of the softmax's dtype, got {} {}", dtype_name(in[0].first),
+                shp(in[0].second));
   const Shape& p = in[1].second;
   if (p.size() != 2 || in[2].second != Shape{p[0]})
     return fail("softmax {} must be [N,C] and labels {} [N]", shp(p), shp(in[2].second));
@@ -77,9 +80,12 @@ Status layer_norm_grad(const Node& n, const In& in, Out& out) {
   TSR_RETURN_IF_ERROR(same_shape(in, 0, 1));
   const Shape& x = in[1].second;
   const int64_t axis = attr_int(n.attrs, "axis", -1);
-  if (axis < 0 || axis >= static_cast<int64_t>(x.size())) return fail("axis {} out of range for {}", axis, shp(x));
+  if (axis < 0 || axis >= static_cast<int64_t>(x.size()))
+    return fail("axis {} out of range for {}", axis, shp(x));
   const Shape norm(x.begin() + axis, x.end());
-  if (in[2].second != norm) return fail("scale {} must be the normalised dims {} of {}", shp(in[2].second), shp(norm), shp(x));
+  if (in[2].second != norm)
+    return fail("scale {} must be the normalised dims {} of {}", shp(in[2].second), shp(norm),
+                shp(x));
   out[0] = in[1];
   out[1] = in[2];
   if (out.size() > 2) out[2] = in[2];
@@ -93,7 +99,8 @@ Status conv_grad_weight(const Node& n, const In& in, Out& out) {
   const Shape& x = in[1].second;
   Shape w;
   TSR_RETURN_IF_ERROR(attr_shape(n, "w_shape", &w));
-  if (dy.size() != x.size() || w.size() != x.size() || x.size() < 3 || dy[0] != x[0] || w[0] != dy[1])
+  if (dy.size() != x.size() || w.size() != x.size() || x.size() < 3 || dy[0] != x[0] ||
+      w[0] != dy[1])
     return fail("dy {}, x {} and w_shape {} disagree", shp(dy), shp(x), shp(w));
   out[0] = {in[0].first, w};
   return Status::Ok();
@@ -129,7 +136,8 @@ Status gather_grad(const Node& n, const In& in, Out& out) {
   Shape d;
   TSR_RETURN_IF_ERROR(attr_shape(n, "data_shape", &d));
   const int64_t axis = attr_int(n.attrs, "axis", 0);
-  if (axis < 0 || axis >= static_cast<int64_t>(d.size())) return fail("axis {} out of range for data_shape {}", axis, shp(d));
+  if (axis < 0 || axis >= static_cast<int64_t>(d.size()))
+    return fail("axis {} out of range for data_shape {}", axis, shp(d));
   out[0] = {in[0].first, d};
   return Status::Ok();
 }
@@ -139,7 +147,8 @@ Status adamw(const Node&, const In& in, Out& out) {
   TSR_RETURN_IF_ERROR(need_float(in, 0, "weight"));
   for (size_t i = 1; i < 4; ++i) TSR_RETURN_IF_ERROR(same_shape(in, 0, i));
   if (!in[4].second.empty() || in[4].first != DType::kInt64)
-    return fail("step must be an i64 scalar, got {} {}", dtype_name(in[4].first), shp(in[4].second));
+    return fail("step must be an i64 scalar, got {} {}", dtype_name(in[4].first),
+                shp(in[4].second));
   for (size_t i = 0; i < 3; ++i) out[i] = in[0];
   return Status::Ok();
 }
@@ -150,7 +159,8 @@ Status sgd(const Node&, const In& in, Out& out) {
   TSR_RETURN_IF_ERROR(same_shape(in, 0, 1));
   const bool buf = in.size() > 2 && in[2].first != DType::kUndefined;
   if (buf) TSR_RETURN_IF_ERROR(same_shape(in, 0, 2));
-  if (out.size() != (buf ? 2u : 1u)) return fail("{} outputs for {} inputs", out.size(), buf ? 3 : 2);
+  if (out.size() != (buf ? 2u : 1u))
+    return fail("{} outputs for {} inputs", out.size(), buf ? 3 : 2);
   for (auto& o : out) o = in[0];
   return Status::Ok();
 }

@@ -9,11 +9,6 @@
 namespace tessera::passes {
 namespace {
 
-bool is_collective(const std::string& op) {
-  return op == "AllReduce" || op == "AllGather" || op == "ReduceScatter" || op == "AllToAll" ||
-         op == "ShardSlice";
-}
-
 Status localise_attrs(ir::Graph& g, ir::Node& n) {
   if (n.op == "Reshape" || n.op == "Expand")
     n.attrs["shape"] = Attr::Ints(g.values[n.outputs[0]].local_shape);
@@ -21,7 +16,7 @@ Status localise_attrs(ir::Graph& g, ir::Node& n) {
 }
 
 Status check_local(const ir::Graph& g, const ir::Node& n) {
-  if (is_collective(n.op)) return Status::Ok();
+  if (ir::is_collective_op(n.op)) return Status::Ok();
   std::vector<ir::TypeShape> in;
   for (int i : n.inputs)
     in.push_back(i < 0 ? ir::TypeShape{DType::kUndefined, {}}

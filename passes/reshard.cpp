@@ -16,6 +16,7 @@ const char* node_op(spmd::ReshardOp op) {
     case spmd::ReshardOp::kAllToAll: return "AllToAll";
     case spmd::ReshardOp::kReduceScatter: return "ReduceScatter";
     case spmd::ReshardOp::kAllReduce: return "AllReduce";
+    case spmd::ReshardOp::kMakePartial: return "MakePartial";
   }
   return "?";
 }
@@ -29,7 +30,7 @@ ir::Node step_node(const spmd::ReshardStep& s) {
     // concatenate what arrives along dim.
     n.attrs["split_dim"] = Attr::Int(s.to_dim);
     n.attrs["concat_dim"] = Attr::Int(s.dim);
-  } else if (s.op != spmd::ReshardOp::kAllReduce) {
+  } else if (s.op != spmd::ReshardOp::kAllReduce && s.op != spmd::ReshardOp::kMakePartial) {
     n.attrs["dim"] = Attr::Int(s.dim);
   }
   return n;

@@ -16,8 +16,8 @@
 namespace tessera::passes {
 namespace {
 
-// A resharding cost standing for "impossible" (a leaf cannot be made partial); large but
-// finite so the ILP stays well-conditioned.
+// A resharding cost standing for "impossible" (a partial axis the producer cannot give); large
+// but finite so the ILP stays well-conditioned.
 constexpr double kForbidden = 1e6;
 
 bool is_leaf(const ir::Value& v) { return v.kind != ir::ValueKind::kActivation; }
@@ -110,7 +110,10 @@ struct Builder {
         int pi = present_index(n, k);
         if (g.values[n.inputs[k]].kind != ir::ValueKind::kInput)
           params += static_cast<double>(s.input_bytes[pi]);
-        if (!s.inputs[pi].partial.empty()) leaf_cost += kForbidden;
+        // A leaf wanted partial (a bias added to a split reduction) is zeroed on all but one
+        // rank of the group: a local copy.
+        if (!s.inputs[pi].partial.empty())
+          leaf_cost += spmd::copy_seconds(static_cast<double>(s.input_bytes[pi]), ctx.cluster);
       }
       sn.param_bytes.push_back(params);
       sn.cost.back() += leaf_cost;

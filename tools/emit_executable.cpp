@@ -90,8 +90,8 @@ Status emit_executable(const std::string& plan_path, const std::string& runner_p
     fs::copy_file(plan_path, dst, fs::copy_options::overwrite_existing, ec);
     if (ec) return IoError("cannot copy plan to '" + dst + "': " + ec.message());
   } else {
-    const uint64_t pad = (runner::kPlanAlign - runner_bytes.size() % runner::kPlanAlign) %
-                         runner::kPlanAlign;
+    const uint64_t pad =
+        (runner::kPlanAlign - runner_bytes.size() % runner::kPlanAlign) % runner::kPlanAlign;
     out.write(std::string(pad, '\0').data(), static_cast<std::streamsize>(pad));
     t.plan_offset = runner_bytes.size() + pad;
     t.plan_size = plan_size;

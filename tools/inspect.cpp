@@ -18,7 +18,7 @@ struct Summary {
 
 bool is_collective(const std::string& op) {
   return op == "AllReduce" || op == "AllGather" || op == "ReduceScatter" || op == "AllToAll" ||
-         op == "ShardSlice";
+         op == "ShardSlice" || op == "MakePartial";
 }
 
 Summary summarise(const plan::Plan& p) {

@@ -77,6 +77,9 @@ int main(int argc, char** argv) {
   run->add_option("--output-dir", outdir, "Directory for output_N.pb files")->required();
   run->add_flag("--profile", ropts.profile, "Print per-instruction times");
   run->add_flag("-v,--verbose", ropts.verbose, "Print a summary line");
+  run->add_option("--backend", ropts.backend, "cpu, cuda, or auto (cuda when a GPU is present)")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
 
   std::string iplan;
   tessera::tools::InspectOptions iopts;

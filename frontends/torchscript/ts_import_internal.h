@@ -136,7 +136,13 @@ TS_CONVERTER(cv_new_zeros); TS_CONVERTER(cv_new_full); TS_CONVERTER(cv_triu); TS
 TS_CONVERTER(cv_scalar_tensor); TS_CONVERTER(cv_tensor);
 #undef TS_CONVERTER
 
-DType dtype_from_torch(int64_t scalar_type);  // c10::ScalarType code -> DType (kUndefined: none)
+DType dtype_from_torch(int64_t scalar_type);
+// A constant filled with v (f32, f64, integer and bool dtypes).
+ir::TensorDataPtr filled(DType t, const Shape& s, double v);  // c10::ScalarType code -> DType (kUndefined: none)
+
+// Non-aten callables of traced code (ts_builtins.cpp): int(), float(), annotate(), getattr(),
+// torch.device(), ops.prim.NumToTensor ...; `handled` is false for names it does not know.
+StatusOr<TsVal> call_builtin(Importer& c, const std::string& fn, const Args& a, bool& handled);
 
 // The evaluator (ts_eval.cpp): runs a module's forward with `args`, inlining submodule calls.
 StatusOr<TsVal> run_method(Importer& c, const TsVal& module, const std::string& method,

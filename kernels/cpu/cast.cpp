@@ -2,6 +2,7 @@
 // int64 (exact, wrapping on narrowing like numpy's astype); float sources through double
 // (float -> integer saturates, NaN -> 0; f16/bf16 round to nearest even).
 #include <cmath>
+#include <cstring>
 #include <type_traits>
 
 #include "cpu/kernel_util.h"
@@ -35,15 +36,29 @@ auto read_wide(S s) {
     return static_cast<double>(s);
 }
 
+// Narrows to float rounding to odd (truncate toward zero, then set the last mantissa bit when
+// inexact). A second rounding to f16/bf16, which keep far fewer bits, then equals one
+// round-to-nearest-even from the wide value: no double-rounding error on f64 -> f16 ties.
+inline float narrow_round_odd(double w) {
+  float f = static_cast<float>(w);
+  if (static_cast<double>(f) == w || !std::isfinite(f)) return f;  // exact, nan, overflow
+  if (std::fabs(static_cast<double>(f)) > std::fabs(w)) f = std::nextafter(f, 0.0f);
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  bits |= 1u;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
 template <class D, class W>
 D write_narrow(W w) {
   constexpr bool wide_is_int = std::is_same_v<W, int64_t>;
   if constexpr (std::is_same_v<D, Bool8>) {
     return Bool8{static_cast<uint8_t>(w != 0)};
   } else if constexpr (std::is_same_v<D, Half>) {
-    return Half{float_to_half_bits(static_cast<float>(w))};
+    return Half{float_to_half_bits(narrow_round_odd(static_cast<double>(w)))};
   } else if constexpr (std::is_same_v<D, BFloat16>) {
-    return BFloat16{float_to_bf16_bits(static_cast<float>(w))};
+    return BFloat16{float_to_bf16_bits(narrow_round_odd(static_cast<double>(w)))};
   } else if constexpr (std::is_integral_v<D> && !wide_is_int) {
     return saturate_cast<D>(w);
   } else {

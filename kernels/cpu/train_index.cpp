@@ -7,7 +7,9 @@ namespace {
 
 Status norm_index(int64_t raw, int64_t dim, int64_t* out) {
   const int64_t i = raw < 0 ? raw + dim : raw;
-  if (i < 0 || i >= dim) return InvalidArgument("index " + std::to_string(raw) + " out of range for dim " + std::to_string(dim));
+  if (i < 0 || i >= dim)
+    return InvalidArgument("index " + std::to_string(raw) + " out of range for dim " +
+                           std::to_string(dim));
   *out = i;
   return Status::Ok();
 }
@@ -36,7 +38,8 @@ Status gather_grad(int64_t axis, const TensorRef& dy, const TensorRef& idx, cons
 
 // dy and indices share a shape; dx[..., idx[p], ...] += dy[p] along `axis`.
 template <class T>
-Status gather_elements_grad(int64_t axis, const TensorRef& dy, const TensorRef& idx, const TensorRef& dx) {
+Status gather_elements_grad(int64_t axis, const TensorRef& dy, const TensorRef& idx,
+                            const TensorRef& dx) {
   const Shape& s = idx.shape;
   const int rank = static_cast<int>(s.size());
   const std::vector<int64_t> xs = contiguous_strides(dx.shape);
@@ -65,7 +68,8 @@ Status setup(const AttrMap& attrs, const Ins& in, const Ins& out, int64_t* axis)
   TSR_RETURN_IF_ERROR(check_same_dtype(in[0], out[0], "ddata"));
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], attr_ints(attrs, "data_shape"), "ddata"));
   *axis = attr_int(attrs, "axis", 0);
-  if (*axis < 0 || *axis >= int64_t(out[0].shape.size())) return InvalidArgument("axis " + std::to_string(*axis) + " out of range");
+  if (*axis < 0 || *axis >= int64_t(out[0].shape.size()))
+    return InvalidArgument("axis " + std::to_string(*axis) + " out of range");
   return Status::Ok();
 }
 
@@ -78,16 +82,21 @@ Status GatherGrad(const AttrMap& attrs, const Ins& in, const Ins& out) {
   Shape want(d.begin(), d.begin() + axis);
   want.insert(want.end(), in[1].shape.begin(), in[1].shape.end());
   want.insert(want.end(), d.begin() + axis + 1, d.end());
-  if (in[0].shape != want) return InvalidArgument("dy " + shape_str(in[0].shape) + " should be " + shape_str(want));
-  return dispatch_float(in[0], "dy", [&](auto t) { return gather_grad<decltype(t)>(axis, in[0], in[1], out[0]); });
+  if (in[0].shape != want)
+    return InvalidArgument("dy " + shape_str(in[0].shape) + " should be " + shape_str(want));
+  return dispatch_float(
+      in[0], "dy", [&](auto t) { return gather_grad<decltype(t)>(axis, in[0], in[1], out[0]); });
 }
 
 Status GatherElementsGrad(const AttrMap& attrs, const Ins& in, const Ins& out) {
   int64_t axis;
   TSR_RETURN_IF_ERROR(setup(attrs, in, out, &axis));
   if (in[0].shape != in[1].shape || in[1].shape.size() != out[0].shape.size())
-    return InvalidArgument("dy " + shape_str(in[0].shape) + " and indices " + shape_str(in[1].shape) + " must match, rank of data");
-  return dispatch_float(in[0], "dy", [&](auto t) { return gather_elements_grad<decltype(t)>(axis, in[0], in[1], out[0]); });
+    return InvalidArgument("dy " + shape_str(in[0].shape) + " and indices " +
+                           shape_str(in[1].shape) + " must match, rank of data");
+  return dispatch_float(in[0], "dy", [&](auto t) {
+    return gather_elements_grad<decltype(t)>(axis, in[0], in[1], out[0]);
+  });
 }
 
 }  // namespace tessera::kernels::cpu

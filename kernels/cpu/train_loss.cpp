@@ -11,13 +11,16 @@ Status check_labels(const TensorRef& labels, int64_t n, int64_t c) {
   TSR_RETURN_IF_ERROR(check_index_dtype(labels, "labels"));
   for (int64_t i = 0; i < n; ++i) {
     const int64_t l = load_index(labels, i);
-    if (l < 0 || l >= c) return InvalidArgument("label " + std::to_string(l) + " at row " + std::to_string(i) + " outside [0," + std::to_string(c) + ")");
+    if (l < 0 || l >= c)
+      return InvalidArgument("label " + std::to_string(l) + " at row " + std::to_string(i) +
+                             " outside [0," + std::to_string(c) + ")");
   }
   return Status::Ok();
 }
 
 template <class T>
-Status sce_loss(const TensorRef& x, const TensorRef& labels, const TensorRef& loss, const TensorRef& p) {
+Status sce_loss(const TensorRef& x, const TensorRef& labels, const TensorRef& loss,
+                const TensorRef& p) {
   const int64_t n = x.shape[0], c = x.shape[1];
   double total = 0;
   for (int64_t i = 0; i < n; ++i) {
@@ -35,7 +38,8 @@ Status sce_loss(const TensorRef& x, const TensorRef& labels, const TensorRef& lo
 }
 
 template <class T>
-Status sce_grad(const TensorRef& dl, const TensorRef& p, const TensorRef& labels, const TensorRef& dx) {
+Status sce_grad(const TensorRef& dl, const TensorRef& p, const TensorRef& labels,
+                const TensorRef& dx) {
   const int64_t n = p.shape[0], c = p.shape[1];
   const double scale = double(dl.as<const T>()[0]) / double(n);
   for (int64_t i = 0; i < n; ++i) {
@@ -98,27 +102,32 @@ Status layer_norm_grad(int64_t rows, int64_t d, double eps, const std::vector<Te
 
 Status SoftmaxCrossEntropyLoss(const AttrMap&, const Ins& in, const Ins& out) {
   TSR_RETURN_IF_ERROR(check_arity(in, out, 2, 2, 2));
-  if (in[0].shape.size() != 2) return InvalidArgument("logits must be [N,C], got " + shape_str(in[0].shape));
+  if (in[0].shape.size() != 2)
+    return InvalidArgument("logits must be [N,C], got " + shape_str(in[0].shape));
   TSR_RETURN_IF_ERROR(check_labels(in[1], in[0].shape[0], in[0].shape[1]));
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], {}, "loss"));
   TSR_RETURN_IF_ERROR(check_out_shape(out[1], in[0].shape, "softmax"));
-  return dispatch_float(in[0], "logits", [&](auto t) { return sce_loss<decltype(t)>(in[0], in[1], out[0], out[1]); });
+  return dispatch_float(
+      in[0], "logits", [&](auto t) { return sce_loss<decltype(t)>(in[0], in[1], out[0], out[1]); });
 }
 
 Status SoftmaxCrossEntropyGrad(const AttrMap&, const Ins& in, const Ins& out) {
   TSR_RETURN_IF_ERROR(check_arity(in, out, 3, 3, 1));
-  if (in[1].shape.size() != 2) return InvalidArgument("softmax must be [N,C], got " + shape_str(in[1].shape));
+  if (in[1].shape.size() != 2)
+    return InvalidArgument("softmax must be [N,C], got " + shape_str(in[1].shape));
   TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[1], "dloss"));
   TSR_RETURN_IF_ERROR(check_labels(in[2], in[1].shape[0], in[1].shape[1]));
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], in[1].shape, "dlogits"));
-  return dispatch_float(in[1], "softmax", [&](auto t) { return sce_grad<decltype(t)>(in[0], in[1], in[2], out[0]); });
+  return dispatch_float(in[1], "softmax",
+                        [&](auto t) { return sce_grad<decltype(t)>(in[0], in[1], in[2], out[0]); });
 }
 
 Status ReluGrad(const AttrMap&, const Ins& in, const Ins& out) {
   TSR_RETURN_IF_ERROR(check_arity(in, out, 2, 2, 1));
   TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[1], "x"));
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], in[1].shape, "dx"));
-  if (in[0].shape != in[1].shape) return InvalidArgument("dy " + shape_str(in[0].shape) + " vs x " + shape_str(in[1].shape));
+  if (in[0].shape != in[1].shape)
+    return InvalidArgument("dy " + shape_str(in[0].shape) + " vs x " + shape_str(in[1].shape));
   return dispatch_float(in[0], "dy", [&](auto t) {
     using T = decltype(t);
     for (int64_t i = 0, n = in[0].numel(); i < n; ++i)
@@ -131,13 +140,16 @@ Status GeluGrad(const AttrMap& attrs, const Ins& in, const Ins& out) {
   TSR_RETURN_IF_ERROR(check_arity(in, out, 2, 2, 1));
   TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[1], "x"));
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], in[1].shape, "dx"));
-  if (in[0].shape != in[1].shape) return InvalidArgument("dy " + shape_str(in[0].shape) + " vs x " + shape_str(in[1].shape));
+  if (in[0].shape != in[1].shape)
+    return InvalidArgument("dy " + shape_str(in[0].shape) + " vs x " + shape_str(in[1].shape));
   const std::string approx = attr_str(attrs, "approximate", "none");
-  if (approx != "none" && approx != "tanh") return InvalidArgument("approximate must be none or tanh, got " + approx);
+  if (approx != "none" && approx != "tanh")
+    return InvalidArgument("approximate must be none or tanh, got " + approx);
   return dispatch_float(in[0], "dy", [&](auto t) {
     using T = decltype(t);
     for (int64_t i = 0, n = in[0].numel(); i < n; ++i)
-      out[0].as<T>()[i] = T(double(in[0].as<const T>()[i]) * gelu_slope<T>(in[1].as<const T>()[i], approx == "tanh"));
+      out[0].as<T>()[i] = T(double(in[0].as<const T>()[i]) *
+                            gelu_slope<T>(in[1].as<const T>()[i], approx == "tanh"));
     return Status::Ok();
   });
 }
@@ -146,16 +158,19 @@ Status LayerNormalizationGrad(const AttrMap& attrs, const Ins& in, const Ins& ou
   TSR_RETURN_IF_ERROR(check_arity(in, out, 3, 3, 3));
   const Shape& x = in[1].shape;
   const int64_t axis = attr_int(attrs, "axis", -1);
-  if (axis < 0 || axis >= int64_t(x.size())) return InvalidArgument("axis " + std::to_string(axis) + " out of range for " + shape_str(x));
+  if (axis < 0 || axis >= int64_t(x.size()))
+    return InvalidArgument("axis " + std::to_string(axis) + " out of range for " + shape_str(x));
   const Shape norm(x.begin() + axis, x.end());
-  if (in[0].shape != x || in[2].shape != norm) return InvalidArgument("dy/scale do not match x " + shape_str(x));
+  if (in[0].shape != x || in[2].shape != norm)
+    return InvalidArgument("dy/scale do not match x " + shape_str(x));
   TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[1], "x"));
   TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[2], "scale"));
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], x, "dx"));
   TSR_RETURN_IF_ERROR(check_out_shape(out[1], norm, "dscale"));
   const int64_t d = num_elements(norm), rows = d ? in[1].numel() / d : 0;
   const double eps = attr_float(attrs, "epsilon", 1e-5);
-  return dispatch_float(in[0], "dy", [&](auto t) { return layer_norm_grad<decltype(t)>(rows, d, eps, in, out); });
+  return dispatch_float(
+      in[0], "dy", [&](auto t) { return layer_norm_grad<decltype(t)>(rows, d, eps, in, out); });
 }
 
 }  // namespace tessera::kernels::cpu

@@ -16,7 +16,8 @@ struct AdamHyper {
 template <class T>
 Status adamw(const AdamHyper& h, const Ins& in, const Ins& out) {
   const double c1 = 1 - std::pow(h.b1, double(h.step)), c2 = 1 - std::pow(h.b2, double(h.step));
-  const T *w = in[0].as<const T>(), *g = in[1].as<const T>(), *m = in[2].as<const T>(), *v = in[3].as<const T>();
+  const T *w = in[0].as<const T>(), *g = in[1].as<const T>(), *m = in[2].as<const T>(),
+          *v = in[3].as<const T>();
   T *wo = out[0].as<T>(), *mo = out[1].as<T>(), *vo = out[2].as<T>();
   for (int64_t i = 0, n = in[0].numel(); i < n; ++i) {
     const double gi = g[i];
@@ -50,7 +51,9 @@ Status same_as_weight(const Ins& in, size_t first, size_t last) {
   for (size_t i = first; i < last && i < in.size(); ++i) {
     if (!in[i].present()) continue;
     TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[i], "optimizer operand"));
-    if (in[i].shape != in[0].shape) return InvalidArgument("operand " + std::to_string(i) + " " + shape_str(in[i].shape) + " vs weight " + shape_str(in[0].shape));
+    if (in[i].shape != in[0].shape)
+      return InvalidArgument("operand " + std::to_string(i) + " " + shape_str(in[i].shape) +
+                             " vs weight " + shape_str(in[0].shape));
   }
   return Status::Ok();
 }
@@ -62,11 +65,15 @@ Status AdamW(const AttrMap& attrs, const Ins& in, const Ins& out) {
   TSR_RETURN_IF_ERROR(same_as_weight(in, 1, 4));
   TSR_RETURN_IF_ERROR(same_as_weight(out, 0, 3));
   TSR_RETURN_IF_ERROR(check_dtype(in[4], DType::kInt64, "step"));
-  if (in[4].numel() != 1) return InvalidArgument("step must be a scalar, got " + shape_str(in[4].shape));
+  if (in[4].numel() != 1)
+    return InvalidArgument("step must be a scalar, got " + shape_str(in[4].shape));
   if (out[0].shape != in[0].shape) return InvalidArgument("output shape differs from the weight's");
-  AdamHyper h{attr_float(attrs, "lr", 1e-3), attr_float(attrs, "beta1", 0.9), attr_float(attrs, "beta2", 0.999),
-              attr_float(attrs, "eps", 1e-8), attr_float(attrs, "weight_decay", 0.01), in[4].as<const int64_t>()[0]};
-  if (h.step < 1) return InvalidArgument("step " + std::to_string(h.step) + " must be >= 1 (the incremented counter)");
+  AdamHyper h{attr_float(attrs, "lr", 1e-3),           attr_float(attrs, "beta1", 0.9),
+              attr_float(attrs, "beta2", 0.999),       attr_float(attrs, "eps", 1e-8),
+              attr_float(attrs, "weight_decay", 0.01), in[4].as<const int64_t>()[0]};
+  if (h.step < 1)
+    return InvalidArgument("step " + std::to_string(h.step) +
+                           " must be >= 1 (the incremented counter)");
   return dispatch_float(in[0], "weight", [&](auto t) { return adamw<decltype(t)>(h, in, out); });
 }
 
@@ -78,7 +85,8 @@ Status SGD(const AttrMap& attrs, const Ins& in, const Ins& out) {
   if (out[0].shape != in[0].shape) return InvalidArgument("output shape differs from the weight's");
   const double lr = attr_float(attrs, "lr", 1e-2), mom = attr_float(attrs, "momentum", 0.0),
                wd = attr_float(attrs, "weight_decay", 0.0);
-  return dispatch_float(in[0], "weight", [&](auto t) { return sgd<decltype(t)>(lr, mom, wd, in, out); });
+  return dispatch_float(in[0], "weight",
+                        [&](auto t) { return sgd<decltype(t)>(lr, mom, wd, in, out); });
 }
 
 }  // namespace tessera::kernels::cpu

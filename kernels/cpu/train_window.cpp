@@ -19,7 +19,9 @@ struct Geom {
 
 Status make_geom(const AttrMap& attrs, const Shape& x, const Shape& y, const Shape* wk, Geom* g) {
   const int nd = static_cast<int>(x.size()) - 2;
-  if (nd < 1 || y.size() != x.size()) return InvalidArgument("x " + shape_str(x) + " and dy " + shape_str(y) + " need equal rank >= 3");
+  if (nd < 1 || y.size() != x.size())
+    return InvalidArgument("x " + shape_str(x) + " and dy " + shape_str(y) +
+                           " need equal rank >= 3");
   TSR_RETURN_IF_ERROR(parse_window(attrs, nd, wk, &g->win));
   g->in.assign(x.begin() + 2, x.end());
   g->out.assign(y.begin() + 2, y.end());
@@ -68,7 +70,8 @@ inline int64_t tap(const Geom& g, const int64_t* start, int64_t kr, bool* padded
 
 // dw[o, c, k] = sum_{n, p} dy[n, o, p] * x[n, grp(o)*cin_g + c, p*s - pad + k*d]
 template <class T>
-Status conv_grad_weight(const Geom& g, int64_t group, const TensorRef& dy, const TensorRef& x, const TensorRef& dw) {
+Status conv_grad_weight(const Geom& g, int64_t group, const TensorRef& dy, const TensorRef& x,
+                        const TensorRef& dw) {
   const int64_t n = x.shape[0], cin = x.shape[1], cout = dy.shape[1];
   const int64_t cin_g = cin / group, cout_g = cout / group;
   const int64_t in_sp = num_elements(g.in), out_sp = num_elements(g.out);
@@ -84,7 +87,8 @@ Status conv_grad_weight(const Geom& g, int64_t group, const TensorRef& dy, const
           const int64_t i = tap(g, start, kr);
           if (i < 0) continue;
           for (int64_t c = 0; c < cin_g; ++c)
-            acc[(o * cin_g + c) * g.ksz + kr] += v * double(x.as<const T>()[(b * cin + c0 + c) * in_sp + i]);
+            acc[(o * cin_g + c) * g.ksz + kr] +=
+                v * double(x.as<const T>()[(b * cin + c0 + c) * in_sp + i]);
         }
       });
     }
@@ -146,12 +150,16 @@ Status ConvGradWeight(const AttrMap& attrs, const Ins& in, const Ins& out) {
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], ws, "dw"));
   const int64_t group = attr_int(attrs, "group", 1);
   const Shape& x = in[1].shape;
-  if (ws.size() != x.size() || group < 1 || x[1] % group || in[0].shape[1] != ws[0] || ws[1] * group != x[1])
-    return InvalidArgument("w_shape " + shape_str(ws) + " does not fit x " + shape_str(x) + " and dy " + shape_str(in[0].shape));
+  if (ws.size() != x.size() || group < 1 || x[1] % group || in[0].shape[1] != ws[0] ||
+      ws[1] * group != x[1])
+    return InvalidArgument("w_shape " + shape_str(ws) + " does not fit x " + shape_str(x) +
+                           " and dy " + shape_str(in[0].shape));
   const Shape wk(ws.begin() + 2, ws.end());
   Geom g;
   TSR_RETURN_IF_ERROR(make_geom(attrs, x, in[0].shape, &wk, &g));
-  return dispatch_float(in[0], "dy", [&](auto t) { return conv_grad_weight<decltype(t)>(g, group, in[0], in[1], out[0]); });
+  return dispatch_float(in[0], "dy", [&](auto t) {
+    return conv_grad_weight<decltype(t)>(g, group, in[0], in[1], out[0]);
+  });
 }
 
 Status MaxPoolGrad(const AttrMap& attrs, const Ins& in, const Ins& out) {
@@ -160,7 +168,8 @@ Status MaxPoolGrad(const AttrMap& attrs, const Ins& in, const Ins& out) {
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], in[1].shape, "dx"));
   Geom g;
   TSR_RETURN_IF_ERROR(make_geom(attrs, in[1].shape, in[0].shape, nullptr, &g));
-  return dispatch_float(in[0], "dy", [&](auto t) { return max_pool_grad<decltype(t)>(g, in[0], in[1], out[0]); });
+  return dispatch_float(
+      in[0], "dy", [&](auto t) { return max_pool_grad<decltype(t)>(g, in[0], in[1], out[0]); });
 }
 
 Status AveragePoolGrad(const AttrMap& attrs, const Ins& in, const Ins& out) {
@@ -171,7 +180,8 @@ Status AveragePoolGrad(const AttrMap& attrs, const Ins& in, const Ins& out) {
   Geom g;
   TSR_RETURN_IF_ERROR(make_geom(attrs, xs, in[0].shape, nullptr, &g));
   const bool cp = attr_int(attrs, "count_include_pad", 0) != 0;
-  return dispatch_float(in[0], "dy", [&](auto t) { return avg_pool_grad<decltype(t)>(g, cp, in[0], out[0]); });
+  return dispatch_float(in[0], "dy",
+                        [&](auto t) { return avg_pool_grad<decltype(t)>(g, cp, in[0], out[0]); });
 }
 
 }  // namespace tessera::kernels::cpu

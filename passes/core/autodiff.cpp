@@ -12,7 +12,9 @@
 namespace tessera::autodiff {
 namespace {
 
-bool is_float_weight(const ir::Value& v) { return v.kind == ir::ValueKind::kWeight && dtype_is_float(v.dtype); }
+bool is_float_weight(const ir::Value& v) {
+  return v.kind == ir::ValueKind::kWeight && dtype_is_float(v.dtype);
+}
 
 // Values that depend on a trained weight through float data.
 std::vector<bool> requires_grad(const ir::Graph& g, const std::vector<int>& wrt) {
@@ -71,7 +73,9 @@ Status Backward::node(int idx, const std::vector<bool>& req) {
   TSR_RETURN_IF_ERROR(b_.status());
   if (!any_dy || !any_need) return Status::Ok();
   GradFn rule = find_grad_rule(n.op);
-  if (!rule) return Unimplemented(fmt::format("autodiff: no gradient rule for op '{}' (node '{}')", n.op, n.name));
+  if (!rule)
+    return Unimplemented(
+        fmt::format("autodiff: no gradient rule for op '{}' (node '{}')", n.op, n.name));
   b_.set_scope("grad/" + n.name);
   GradCall c{b_, n, dy, need, std::vector<int>(n.inputs.size(), -1), opts_};
   rule(c);
@@ -81,9 +85,10 @@ Status Backward::node(int idx, const std::vector<bool>& req) {
     if (x < 0 || d < 0 || !need[i]) continue;
     const ir::Value &xv = g_.values[x], &dv = g_.values[d];
     if (xv.shape != dv.shape || xv.dtype != dv.dtype)
-      return Internal(fmt::format("autodiff: rule for '{}' (node '{}') gave input {} a gradient {} {}, want {} {}", n.op,
-                                  n.name, i, dtype_name(dv.dtype), shape_str(dv.shape), dtype_name(xv.dtype),
-                                  shape_str(xv.shape)));
+      return Internal(fmt::format(
+          "autodiff: rule for '{}' (node '{}') gave input {} a gradient {} {}, want {} {}", n.op,
+          n.name, i, dtype_name(dv.dtype), shape_str(dv.shape), dtype_name(xv.dtype),
+          shape_str(xv.shape)));
     contribute(x, d);
   }
   return Status::Ok();
@@ -91,7 +96,8 @@ Status Backward::node(int idx, const std::vector<bool>& req) {
 
 }  // namespace
 
-StatusOr<GradList> append_backward(ir::Graph& g, int loss, const std::vector<int>& wrt_in, const TrainOptions& o) {
+StatusOr<GradList> append_backward(ir::Graph& g, int loss, const std::vector<int>& wrt_in,
+                                   const TrainOptions& o) {
   if (loss < 0 || loss >= static_cast<int>(g.values.size()) || !g.values[loss].shape.empty() ||
       !dtype_is_float(g.values[loss].dtype))
     return InvalidArgument("autodiff: the loss must be a float scalar value");

@@ -22,6 +22,11 @@ struct TrainOptions {
   // BatchNormalization differentiated with its running statistics as constants (the only
   // form supported: the canonical BatchNormalization is the inference form).
   bool batchnorm_eval = true;
+  // Which float weights train. Exporters store folded constants (attention masks, sliced
+  // tables, scalar literals) as float initializers, which the frontend imports as weights;
+  // these lists keep them out of the optimizer. Empty `trainable` = every float weight.
+  std::vector<std::string> trainable;
+  std::vector<std::string> frozen;
   // Stop after the gradients: outputs are [loss, "<weight>.grad"...], no optimizer.
   bool gradients_only = false;
 };
@@ -44,7 +49,8 @@ StatusOr<GradList> append_backward(ir::Graph& g, int loss, const std::vector<int
 // "optimizer.step") are new zero-initialised weights (data only when the weight has data).
 // Returns the output value ids: per weight the new weight then its new state, then the new step.
 // g.meta["train.updates"] lists pairs (state name, updated name) for the runtime to alias.
-StatusOr<std::vector<int>> append_optimizer(ir::Graph& g, const GradList& grads, const TrainOptions& o);
+StatusOr<std::vector<int>> append_optimizer(ir::Graph& g, const GradList& grads,
+                                            const TrainOptions& o);
 
 // All of the above; g.outputs becomes [loss, updated weights and states...] or, with
 // gradients_only, [loss, "<w>.grad"...]. Prunes what the new outputs do not use.

@@ -11,16 +11,18 @@
 
 namespace tessera::autodiff {
 
-StatusOr<std::vector<std::pair<DType, Shape>>> infer_any(const ir::Node& n,
-                                                         const std::vector<std::pair<DType, Shape>>& in) {
+StatusOr<std::vector<std::pair<DType, Shape>>> infer_any(
+    const ir::Node& n, const std::vector<std::pair<DType, Shape>>& in) {
   const ir::OpInfo* t = ir::find_train_op(n.op);
   if (!t) return ir::infer(n, in);
   std::vector<ir::TypeShape> out(n.outputs.size());
   const int ni = static_cast<int>(in.size());
-  Status s = ni < t->min_inputs || (t->max_inputs >= 0 && ni > t->max_inputs)
-                 ? InvalidArgument(fmt::format("{} inputs, want {}..{}", ni, t->min_inputs, t->max_inputs))
-                 : t->infer(n, in, out);
-  if (!s.ok()) return Status(s.code(), fmt::format("node '{}' ({}): {}", n.name, n.op, s.message()));
+  Status s =
+      ni < t->min_inputs || (t->max_inputs >= 0 && ni > t->max_inputs)
+          ? InvalidArgument(fmt::format("{} inputs, want {}..{}", ni, t->min_inputs, t->max_inputs))
+          : t->infer(n, in, out);
+  if (!s.ok())
+    return Status(s.code(), fmt::format("node '{}' ({}): {}", n.name, n.op, s.message()));
   return out;
 }
 
@@ -33,7 +35,8 @@ int Builder::new_value(const std::string& base, DType t, const Shape& s, ir::Val
   return g_.add_value(std::move(v));
 }
 
-std::vector<int> Builder::op(const std::string& op, const std::vector<int>& ins, const AttrMap& attrs, int nout) {
+std::vector<int> Builder::op(const std::string& op, const std::vector<int>& ins,
+                             const AttrMap& attrs, int nout) {
   if (!status_.ok()) return std::vector<int>(nout, -1);
   ir::Node n;
   n.name = fmt::format("{}/{}_{}", scope_, op, counter_++);
@@ -48,7 +51,8 @@ std::vector<int> Builder::op(const std::string& op, const std::vector<int>& ins,
     fail(Status(out.status().code(), "autodiff: " + out.status().message()));
     return std::vector<int>(nout, -1);
   }
-  for (int i = 0; i < nout; ++i) n.outputs[i] = new_value(op, (*out)[i].first, (*out)[i].second, ir::ValueKind::kActivation);
+  for (int i = 0; i < nout; ++i)
+    n.outputs[i] = new_value(op, (*out)[i].first, (*out)[i].second, ir::ValueKind::kActivation);
   std::vector<int> res = n.outputs;
   g_.add_node(std::move(n));
   return res;
@@ -69,18 +73,28 @@ std::shared_ptr<ir::TensorData> filled(DType t, const Shape& s, double v, Status
   if (v == 0) return d;
   for (int64_t i = 0; i < d->numel(); ++i) {
     uint8_t* p = d->bytes.data() + i * dtype_size(t);
-    if (t == DType::kFloat32) { const float f = static_cast<float>(v); std::memcpy(p, &f, 4); }
-    else if (t == DType::kFloat64) { std::memcpy(p, &v, 8); }
-    else if (t == DType::kInt64) { const int64_t x = static_cast<int64_t>(v); std::memcpy(p, &x, 8); }
-    else if (t == DType::kInt32) { const int32_t x = static_cast<int32_t>(v); std::memcpy(p, &x, 4); }
-    else { *st = Unimplemented(fmt::format("autodiff: constant of dtype {}", dtype_name(t))); break; }
+    if (t == DType::kFloat32) {
+      const float f = static_cast<float>(v);
+      std::memcpy(p, &f, 4);
+    } else if (t == DType::kFloat64) {
+      std::memcpy(p, &v, 8);
+    } else if (t == DType::kInt64) {
+      const int64_t x = static_cast<int64_t>(v);
+      std::memcpy(p, &x, 8);
+    } else if (t == DType::kInt32) {
+      const int32_t x = static_cast<int32_t>(v);
+      std::memcpy(p, &x, 4);
+    } else {
+      *st = Unimplemented(fmt::format("autodiff: constant of dtype {}", dtype_name(t)));
+      break;
+    }
   }
   return d;
 }
 
 }  // namespace
 
-int Builder::scalar(DType t, double v) { 
+int Builder::scalar(DType t, double v) {
   if (!status_.ok()) return -1;
   Status st;
   auto d = filled(t, {}, v, &st);
@@ -106,7 +120,8 @@ int Builder::reshape(int v, const Shape& s) {
 
 int Builder::reduce_sum(int v, const std::vector<int64_t>& axes, bool keepdims) {
   if (v < 0 || axes.empty()) return v;
-  return op1("ReduceSum", {v}, {{"axes", Attr::Ints(axes)}, {"keepdims", Attr::Int(keepdims ? 1 : 0)}});
+  return op1("ReduceSum", {v},
+             {{"axes", Attr::Ints(axes)}, {"keepdims", Attr::Int(keepdims ? 1 : 0)}});
 }
 
 int Builder::unbroadcast(int v, const Shape& target) {
@@ -114,7 +129,9 @@ int Builder::unbroadcast(int v, const Shape& target) {
   const Shape s = shape(v);
   if (s == target) return v;
   const int64_t lead = static_cast<int64_t>(s.size()) - static_cast<int64_t>(target.size());
-  if (lead < 0) return fail(Internal("autodiff: cannot reduce " + shape_str(s) + " to " + shape_str(target))), -1;
+  if (lead < 0)
+    return fail(Internal("autodiff: cannot reduce " + shape_str(s) + " to " + shape_str(target))),
+           -1;
   std::vector<int64_t> axes;
   for (int64_t i = 0; i < static_cast<int64_t>(s.size()); ++i) {
     if (i < lead || (target[i - lead] == 1 && s[i] != 1)) axes.push_back(i);

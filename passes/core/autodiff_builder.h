@@ -17,15 +17,16 @@ class Builder {
   // Names of new nodes and values start with this ("grad/<forward node>").
   void set_scope(std::string scope) { scope_ = std::move(scope); }
 
-  std::vector<int> op(const std::string& op, const std::vector<int>& ins, const AttrMap& attrs, int nout);
+  std::vector<int> op(const std::string& op, const std::vector<int>& ins, const AttrMap& attrs,
+                      int nout);
   int op1(const std::string& op, const std::vector<int>& ins, const AttrMap& attrs = {});
 
   int scalar(DType t, double v);  // rank-0 constant of a float or integer dtype
   int scalar_like(int v, double x) { return scalar(dtype(v), x); }
   int zeros(DType t, const Shape& s);
-  int reshape(int v, const Shape& s);              // no node when the shape already matches
+  int reshape(int v, const Shape& s);  // no node when the shape already matches
   int reduce_sum(int v, const std::vector<int64_t>& axes, bool keepdims);
-  int unbroadcast(int v, const Shape& target);     // sums v down to a broadcast operand's shape
+  int unbroadcast(int v, const Shape& target);  // sums v down to a broadcast operand's shape
   int add(int a, int b) { return op1("Add", {a, b}); }
   int mul(int a, int b) { return op1("Mul", {a, b}); }
 
@@ -47,7 +48,7 @@ class Builder {
 };
 
 // Shape inference over the forward table and the training-op table.
-StatusOr<std::vector<std::pair<DType, Shape>>> infer_any(const ir::Node& n,
-                                                         const std::vector<std::pair<DType, Shape>>& in);
+StatusOr<std::vector<std::pair<DType, Shape>>> infer_any(
+    const ir::Node& n, const std::vector<std::pair<DType, Shape>>& in);
 
 }  // namespace tessera::autodiff

@@ -69,8 +69,9 @@ const std::vector<RuleEntry>& rule_table() {
 
 GradFn find_grad_rule(std::string_view op) {
   const auto& t = rule_table();
-  auto it = std::lower_bound(t.begin(), t.end(), op,
-                             [](const RuleEntry& e, std::string_view k) { return std::string_view(e.op) < k; });
+  auto it = std::lower_bound(t.begin(), t.end(), op, [](const RuleEntry& e, std::string_view k) {
+    return std::string_view(e.op) < k;
+  });
   return it != t.end() && op == it->op ? it->fn : nullptr;
 }
 

@@ -13,10 +13,10 @@ namespace tessera::autodiff {
 
 struct GradCall {
   Builder& b;
-  const ir::Node& n;        // the forward node (a copy: the graph grows while rules run)
-  std::vector<int> dy;      // gradient per output, -1 where none reached it
-  std::vector<bool> need;   // per input: does some weight want a gradient through it
-  std::vector<int> dx;      // per input, set by the rule
+  const ir::Node& n;       // the forward node (a copy: the graph grows while rules run)
+  std::vector<int> dy;     // gradient per output, -1 where none reached it
+  std::vector<bool> need;  // per input: does some weight want a gradient through it
+  std::vector<int> dx;     // per input, set by the rule
   const TrainOptions& opts;
 
   int in(size_t i) const { return i < n.inputs.size() ? n.inputs[i] : -1; }

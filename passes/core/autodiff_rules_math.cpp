@@ -45,7 +45,8 @@ void grad_div(GradCall& c) {
 void grad_pow(GradCall& c) {
   Builder& b = c.b;
   int e = c.in(1);
-  if (b.dtype(e) != b.dtype(c.in(0))) e = b.op1("Cast", {e}, {{"to", Attr::Int(int64_t(b.dtype(c.in(0))))}});
+  if (b.dtype(e) != b.dtype(c.in(0)))
+    e = b.op1("Cast", {e}, {{"to", Attr::Int(int64_t(b.dtype(c.in(0))))}});
   if (c.wants(0)) {
     const int em1 = b.op1("Sub", {e, b.scalar_like(e, 1.0)});
     set_unb(c, 0, b.mul(c.dy[0], b.mul(e, b.op1("Pow", {c.in(0), em1}))));
@@ -103,12 +104,15 @@ void grad_gelu(GradCall& c) {
 void grad_extremum(GradCall& c, const char* first_wins, const char* second_wins) {
   Builder& b = c.b;
   if (c.n.inputs.size() != 2) {
-    b.fail(Unimplemented("autodiff: gradient of " + c.n.op + " with " + std::to_string(c.n.inputs.size()) +
-                         " inputs (node '" + c.n.name + "'); only 2 are supported"));
+    b.fail(Unimplemented("autodiff: gradient of " + c.n.op + " with " +
+                         std::to_string(c.n.inputs.size()) + " inputs (node '" + c.n.name +
+                         "'); only 2 are supported"));
     return;
   }
-  if (c.wants(0)) set_unb(c, 0, b.op1("Where", {b.op1(first_wins, {c.in(0), c.in(1)}), c.dy[0], zero(c)}));
-  if (c.wants(1)) set_unb(c, 1, b.op1("Where", {b.op1(second_wins, {c.in(0), c.in(1)}), c.dy[0], zero(c)}));
+  if (c.wants(0))
+    set_unb(c, 0, b.op1("Where", {b.op1(first_wins, {c.in(0), c.in(1)}), c.dy[0], zero(c)}));
+  if (c.wants(1))
+    set_unb(c, 1, b.op1("Where", {b.op1(second_wins, {c.in(0), c.in(1)}), c.dy[0], zero(c)}));
 }
 void grad_max(GradCall& c) { grad_extremum(c, "GreaterOrEqual", "Less"); }
 void grad_min(GradCall& c) { grad_extremum(c, "LessOrEqual", "Greater"); }
@@ -140,7 +144,9 @@ void grad_identity(GradCall& c) { c.dx[0] = c.dy[0]; }
 void grad_cast(GradCall& c) {
   const DType from = c.b.dtype(c.in(0));
   if (!dtype_is_float(from)) return;
-  c.dx[0] = from == c.b.dtype(c.dy[0]) ? c.dy[0] : c.b.op1("Cast", {c.dy[0]}, {{"to", Attr::Int(int64_t(from))}});
+  c.dx[0] = from == c.b.dtype(c.dy[0])
+                ? c.dy[0]
+                : c.b.op1("Cast", {c.dy[0]}, {{"to", Attr::Int(int64_t(from))}});
 }
 
 }  // namespace tessera::autodiff

@@ -26,7 +26,10 @@ std::vector<int64_t> non_channel_axes(size_t rank) {
 }
 
 AttrMap gemm_attrs(double alpha, int64_t ta, int64_t tb) {
-  return {{"alpha", Attr::Float(alpha)}, {"beta", Attr::Float(0.0)}, {"transA", Attr::Int(ta)}, {"transB", Attr::Int(tb)}};
+  return {{"alpha", Attr::Float(alpha)},
+          {"beta", Attr::Float(0.0)},
+          {"transA", Attr::Int(ta)},
+          {"transB", Attr::Int(tb)}};
 }
 
 }  // namespace
@@ -37,23 +40,34 @@ void grad_matmul(GradCall& c) {
   Builder& b = c.b;
   const Shape sa = c.shape_in(0), sb = c.shape_in(1);
   Shape a2 = sa, b2 = sb, y2 = b.shape(c.dy[0]);
-  if (sb.size() == 1) { b2.push_back(1); y2.push_back(1); }
-  if (sa.size() == 1) { a2.insert(a2.begin(), 1); y2.insert(y2.end() - 1, 1); }
+  if (sb.size() == 1) {
+    b2.push_back(1);
+    y2.push_back(1);
+  }
+  if (sa.size() == 1) {
+    a2.insert(a2.begin(), 1);
+    y2.insert(y2.end() - 1, 1);
+  }
   const int a = b.reshape(c.in(0), a2), bm = b.reshape(c.in(1), b2), dy = b.reshape(c.dy[0], y2);
-  if (c.wants(0)) c.dx[0] = b.reshape(b.unbroadcast(b.op1("MatMul", {dy, transpose_last(b, bm)}), a2), sa);
-  if (c.wants(1)) c.dx[1] = b.reshape(b.unbroadcast(b.op1("MatMul", {transpose_last(b, a), dy}), b2), sb);
+  if (c.wants(0))
+    c.dx[0] = b.reshape(b.unbroadcast(b.op1("MatMul", {dy, transpose_last(b, bm)}), a2), sa);
+  if (c.wants(1))
+    c.dx[1] = b.reshape(b.unbroadcast(b.op1("MatMul", {transpose_last(b, a), dy}), b2), sb);
 }
 
 // Y = alpha op(A) op(B) + beta C.
 void grad_gemm(GradCall& c) {
   Builder& b = c.b;
-  const double alpha = attr_float(c.n.attrs, "alpha", 1.0), beta = attr_float(c.n.attrs, "beta", 1.0);
+  const double alpha = attr_float(c.n.attrs, "alpha", 1.0),
+               beta = attr_float(c.n.attrs, "beta", 1.0);
   const int64_t ta = attr_int(c.n.attrs, "transA", 0), tb = attr_int(c.n.attrs, "transB", 0);
   const int dy = c.dy[0], A = c.in(0), B = c.in(1);
   if (c.wants(0))
-    c.dx[0] = ta ? b.op1("Gemm", {B, dy}, gemm_attrs(alpha, tb, 1)) : b.op1("Gemm", {dy, B}, gemm_attrs(alpha, 0, 1 - tb));
+    c.dx[0] = ta ? b.op1("Gemm", {B, dy}, gemm_attrs(alpha, tb, 1))
+                 : b.op1("Gemm", {dy, B}, gemm_attrs(alpha, 0, 1 - tb));
   if (c.wants(1))
-    c.dx[1] = tb ? b.op1("Gemm", {dy, A}, gemm_attrs(alpha, 1, ta)) : b.op1("Gemm", {A, dy}, gemm_attrs(alpha, 1 - ta, 0));
+    c.dx[1] = tb ? b.op1("Gemm", {dy, A}, gemm_attrs(alpha, 1, ta))
+                 : b.op1("Gemm", {A, dy}, gemm_attrs(alpha, 1 - ta, 0));
   if (c.wants(2)) {
     const int g = beta == 1.0 ? dy : b.mul(dy, b.scalar_like(dy, beta));
     c.dx[2] = b.unbroadcast(g, c.shape_in(2));
@@ -75,7 +89,8 @@ void grad_conv(GradCall& c) {
   if (c.wants(0)) {
     std::vector<int64_t> op(nd);
     for (size_t i = 0; i < nd; ++i)
-      op[i] = xs[i + 2] - (st[i] * (ys[i + 2] - 1) + (ws[i + 2] - 1) * dl[i] + 1 - pd[i] - pd[i + nd]);
+      op[i] =
+          xs[i + 2] - (st[i] * (ys[i + 2] - 1) + (ws[i + 2] - 1) * dl[i] + 1 - pd[i] - pd[i + nd]);
     AttrMap a = win;
     a["output_padding"] = Attr::Ints(op);
     c.dx[0] = b.op1("ConvTranspose", {c.dy[0], c.in(1)}, a);
@@ -160,7 +175,8 @@ void grad_log_softmax(GradCall& c) {
 
 void grad_softmax_cross_entropy(GradCall& c) {
   if (c.dy[1] >= 0) {  // the softmax output is saved state for the gradient, not a result
-    c.b.fail(Unimplemented("autodiff: gradient through the softmax output of node '" + c.n.name + "'"));
+    c.b.fail(
+        Unimplemented("autodiff: gradient through the softmax output of node '" + c.n.name + "'"));
     return;
   }
   if (c.dy[0] < 0) return;

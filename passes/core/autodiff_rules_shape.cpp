@@ -22,8 +22,11 @@ void grad_concat(GradCall& c) {
   for (size_t i = 0; i < c.n.inputs.size(); ++i) {
     const int64_t len = c.shape_in(i)[axis];
     if (c.wants(i))
-      c.dx[i] = c.b.op1("Slice", {c.dy[0]}, {{"starts", Attr::Ints({off})}, {"ends", Attr::Ints({off + len})},
-                                             {"axes", Attr::Ints({axis})}, {"steps", Attr::Ints({1})}});
+      c.dx[i] = c.b.op1("Slice", {c.dy[0]},
+                        {{"starts", Attr::Ints({off})},
+                         {"ends", Attr::Ints({off + len})},
+                         {"axes", Attr::Ints({axis})},
+                         {"steps", Attr::Ints({1})}});
     off += len;
   }
 }
@@ -47,8 +50,8 @@ void grad_slice(GradCall& c) {
   std::vector<int64_t> pads(2 * r, 0);
   for (size_t k = 0; k < axes.size(); ++k) {
     if (k < steps.size() && steps[k] != 1) {
-      c.b.fail(Unimplemented("autodiff: gradient of Slice with step " + std::to_string(steps[k]) + " (node '" +
-                             c.n.name + "')"));
+      c.b.fail(Unimplemented("autodiff: gradient of Slice with step " + std::to_string(steps[k]) +
+                             " (node '" + c.n.name + "')"));
       return;
     }
     const int64_t d = xs[axes[k]];
@@ -57,17 +60,21 @@ void grad_slice(GradCall& c) {
   }
   const Shape ys = c.b.shape(c.dy[0]);
   for (size_t i = 0; i < r; ++i) pads[i + r] = xs[i] - ys[i] - pads[i];
-  c.dx[0] = c.b.op1("Pad", {c.dy[0]}, {{"pads", Attr::Ints(pads)}, {"constant_value", Attr::Float(0.0)},
-                                       {"mode", Attr::Str("constant")}});
+  c.dx[0] = c.b.op1("Pad", {c.dy[0]},
+                    {{"pads", Attr::Ints(pads)},
+                     {"constant_value", Attr::Float(0.0)},
+                     {"mode", Attr::Str("constant")}});
 }
 
 void grad_gather(GradCall& c) {
-  AttrMap a = {{"axis", Attr::Int(attr_int(c.n.attrs, "axis", 0))}, {"data_shape", Attr::Ints(c.shape_in(0))}};
+  AttrMap a = {{"axis", Attr::Int(attr_int(c.n.attrs, "axis", 0))},
+               {"data_shape", Attr::Ints(c.shape_in(0))}};
   if (c.wants(0)) c.dx[0] = c.b.op1("GatherGrad", {c.dy[0], c.in(1)}, a);
 }
 
 void grad_gather_elements(GradCall& c) {
-  AttrMap a = {{"axis", Attr::Int(attr_int(c.n.attrs, "axis", 0))}, {"data_shape", Attr::Ints(c.shape_in(0))}};
+  AttrMap a = {{"axis", Attr::Int(attr_int(c.n.attrs, "axis", 0))},
+               {"data_shape", Attr::Ints(c.shape_in(0))}};
   if (c.wants(0)) c.dx[0] = c.b.op1("GatherElementsGrad", {c.dy[0], c.in(1)}, a);
 }
 

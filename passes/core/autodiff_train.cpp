@@ -3,6 +3,8 @@
 // parameter; the runtime aliases each state with its update (g.meta "train.updates").
 #include <fmt/format.h>
 
+#include <set>
+
 #include "passes/core/autodiff.h"
 #include "passes/core/autodiff_builder.h"
 
@@ -40,7 +42,9 @@ int add_state(ir::Graph& g, const std::string& name, DType t, const Shape& s, bo
 
 StatusOr<int> cross_entropy(ir::Graph& g, Builder& b, int y) {
   const Shape ys = g.values[y].shape;
-  if (ys.empty()) return InvalidArgument("autodiff: cross_entropy needs logits of rank >= 1, output 0 is a scalar");
+  if (ys.empty())
+    return InvalidArgument(
+        "autodiff: cross_entropy needs logits of rank >= 1, output 0 is a scalar");
   const Shape ls(ys.begin(), ys.end() - 1);
   const int64_t rows = num_elements(ls), classes = ys.back();
   const int labels = add_input(g, "labels", DType::kInt64, ls);
@@ -58,29 +62,56 @@ StatusOr<int> mse(ir::Graph& g, Builder& b, int y) {
   std::vector<int64_t> axes(yv.shape.size());
   for (size_t i = 0; i < axes.size(); ++i) axes[i] = static_cast<int64_t>(i);
   int sq = b.mul(d, d);
-  const int loss = axes.empty() ? sq : b.op1("ReduceMean", {sq}, {{"axes", Attr::Ints(axes)}, {"keepdims", Attr::Int(0)}});
+  const int loss = axes.empty() ? sq
+                                : b.op1("ReduceMean", {sq},
+                                        {{"axes", Attr::Ints(axes)}, {"keepdims", Attr::Int(0)}});
   TSR_RETURN_IF_ERROR(b.status());
   return loss;
+}
+
+// Float weights selected by o.trainable / o.frozen; an unknown name is an error (a typo would
+// otherwise silently train everything or nothing).
+StatusOr<std::vector<int>> trained_weights(const ir::Graph& g, const TrainOptions& o) {
+  std::set<std::string> want(o.trainable.begin(), o.trainable.end()),
+      skip(o.frozen.begin(), o.frozen.end());
+  std::vector<int> ids;
+  for (int v = 0; v < static_cast<int>(g.values.size()); ++v) {
+    const ir::Value& x = g.values[v];
+    if (x.kind != ir::ValueKind::kWeight || !dtype_is_float(x.dtype)) continue;
+    const bool listed = want.erase(x.name) > 0, frozen = skip.erase(x.name) > 0;
+    if ((o.trainable.empty() || listed) && !frozen) ids.push_back(v);
+  }
+  for (const auto* rest : {&want, &skip}) {
+    if (!rest->empty())
+      return InvalidArgument(
+          fmt::format("autodiff: '{}' named in the trainable/frozen lists is not a float weight",
+                      *rest->begin()));
+  }
+  if (ids.empty()) return InvalidArgument("autodiff: no weight to train");
+  return ids;
 }
 
 }  // namespace
 
 StatusOr<int> append_loss(ir::Graph& g, const TrainOptions& o) {
-  if (g.outputs.empty()) return InvalidArgument("autodiff: the model has no output to put a loss on");
+  if (g.outputs.empty())
+    return InvalidArgument("autodiff: the model has no output to put a loss on");
   const int y = g.outputs[0];
   if (!dtype_is_float(g.values[y].dtype))
-    return InvalidArgument(fmt::format("autodiff: output '{}' is {}, a loss needs float", g.values[y].name,
-                                       dtype_name(g.values[y].dtype)));
+    return InvalidArgument(fmt::format("autodiff: output '{}' is {}, a loss needs float",
+                                       g.values[y].name, dtype_name(g.values[y].dtype)));
   Builder b(g);
   b.set_scope("loss");
-  StatusOr<int> loss = o.loss == "cross_entropy" ? cross_entropy(g, b, y)
-                       : o.loss == "mse"         ? mse(g, b, y)
-                                                 : StatusOr<int>(InvalidArgument("autodiff: unknown loss '" + o.loss + "'"));
+  StatusOr<int> loss =
+      o.loss == "cross_entropy" ? cross_entropy(g, b, y)
+      : o.loss == "mse"         ? mse(g, b, y)
+                        : StatusOr<int>(InvalidArgument("autodiff: unknown loss '" + o.loss + "'"));
   if (loss.ok()) g.values[*loss].name = "loss";
   return loss;
 }
 
-StatusOr<std::vector<int>> append_optimizer(ir::Graph& g, const GradList& grads, const TrainOptions& o) {
+StatusOr<std::vector<int>> append_optimizer(ir::Graph& g, const GradList& grads,
+                                            const TrainOptions& o) {
   if (o.optimizer != "adamw" && o.optimizer != "sgd")
     return InvalidArgument("autodiff: unknown optimizer '" + o.optimizer + "'");
   Builder b(g);
@@ -98,9 +129,10 @@ StatusOr<std::vector<int>> append_optimizer(ir::Graph& g, const GradList& grads,
     step = add_state(g, "optimizer.step", DType::kInt64, {}, true);
     new_step = b.add(step, b.scalar(DType::kInt64, 1));
   }
-  const AttrMap attrs = {{"lr", Attr::Float(o.lr)},           {"weight_decay", Attr::Float(o.weight_decay)},
-                         {"beta1", Attr::Float(o.beta1)},     {"beta2", Attr::Float(o.beta2)},
-                         {"eps", Attr::Float(o.eps)},         {"momentum", Attr::Float(o.momentum)}};
+  const AttrMap attrs = {
+      {"lr", Attr::Float(o.lr)},       {"weight_decay", Attr::Float(o.weight_decay)},
+      {"beta1", Attr::Float(o.beta1)}, {"beta2", Attr::Float(o.beta2)},
+      {"eps", Attr::Float(o.eps)},     {"momentum", Attr::Float(o.momentum)}};
   for (const auto& [w, grad] : grads) {
     const ir::Value wv = g.values[w];
     b.set_scope("optimizer/" + wv.name);
@@ -114,7 +146,8 @@ StatusOr<std::vector<int>> append_optimizer(ir::Graph& g, const GradList& grads,
     std::vector<int> ins = {w, grad};
     ins.insert(ins.end(), state.begin() + 1, state.end());
     if (new_step >= 0) ins.push_back(new_step);
-    const auto res = b.op(o.optimizer == "adamw" ? "AdamW" : "SGD", ins, attrs, static_cast<int>(state.size()));
+    const auto res =
+        b.op(o.optimizer == "adamw" ? "AdamW" : "SGD", ins, attrs, static_cast<int>(state.size()));
     TSR_RETURN_IF_ERROR(b.status());
     for (size_t i = 0; i < state.size(); ++i) publish(state[i], res[i]);
   }
@@ -124,8 +157,9 @@ StatusOr<std::vector<int>> append_optimizer(ir::Graph& g, const GradList& grads,
 }
 
 Status build_training_graph(ir::Graph& g, const TrainOptions& o) {
+  TSR_ASSIGN_OR_RETURN(const std::vector<int> wrt, trained_weights(g, o));
   TSR_ASSIGN_OR_RETURN(const int loss, append_loss(g, o));
-  TSR_ASSIGN_OR_RETURN(const GradList grads, append_backward(g, loss, {}, o));
+  TSR_ASSIGN_OR_RETURN(const GradList grads, append_backward(g, loss, wrt, o));
   std::vector<int> outs = {loss};
   if (o.gradients_only) {
     Builder b(g);

@@ -43,7 +43,9 @@ Status bind_leaf(const ir::Value& v, const Feeds& feeds, ir::TensorData* slot) {
 Status run_node(const ir::Graph& g, const ir::Node& n, std::vector<ir::TensorData>& vals) {
   kernels::KernelFn fn = kernels::find_cpu_kernel(n.op);
   if (!fn) fn = kernels::find_cpu_train_kernel(n.op);
-  if (!fn) return Unimplemented(fmt::format("interpret: no CPU kernel for op '{}' (node '{}')", n.op, n.name));
+  if (!fn)
+    return Unimplemented(
+        fmt::format("interpret: no CPU kernel for op '{}' (node '{}')", n.op, n.name));
   std::vector<kernels::TensorRef> in, out;
   for (int v : n.inputs) in.push_back(v < 0 ? kernels::TensorRef{} : ref(vals[v]));
   for (int v : n.outputs) {
@@ -51,7 +53,9 @@ Status run_node(const ir::Graph& g, const ir::Node& n, std::vector<ir::TensorDat
     out.push_back(ref(vals[v]));
   }
   Status s = fn(n.attrs, in, out);
-  if (!s.ok()) return Status(s.code(), fmt::format("interpret: node '{}' ({}): {}", n.name, n.op, s.message()));
+  if (!s.ok())
+    return Status(s.code(),
+                  fmt::format("interpret: node '{}' ({}): {}", n.name, n.op, s.message()));
   return Status::Ok();
 }
 

@@ -23,6 +23,7 @@ class Moves {
       slices(s, d, {}, out);
     }
     partial_sums(s, out);
+    make_partial(s, out);
     return out;
   }
 
@@ -114,6 +115,16 @@ class Moves {
     }
   }
 
+  // A bias added to a partial result must itself be partial, else it is summed once per shard.
+  void make_partial(const ShardingSpec& s, std::vector<ReshardStep>& out) const {
+    for (const MeshAxis& a : mesh_.axes()) {
+      if (a.size == 1 || s.uses_axis(a.name)) continue;
+      ShardingSpec n = s;
+      n.partial.insert(a.name);
+      out.push_back(step(ReshardOp::kMakePartial, {a.name}, -1, -1, n, copy_seconds(bytes(n), p_)));
+    }
+  }
+
   const TensorType& t_;
   const Mesh& mesh_;
   const ClusterProfile& p_;
@@ -165,13 +176,6 @@ Status check_pair(const TensorType& t, const Mesh& mesh, const ShardingSpec& src
                   const ShardingSpec& dst) {
   TSR_RETURN_IF_ERROR(src.validate(t.shape, mesh));
   TSR_RETURN_IF_ERROR(dst.validate(t.shape, mesh));
-  for (const std::string& a : dst.partial) {
-    if (!src.partial.count(a)) {
-      return InvalidArgument("cannot reshard " + src.to_string() + " to " + dst.to_string() +
-                             ": the target is partial over '" + a +
-                             "' and no primitive creates partial sums");
-    }
-  }
   return Status::Ok();
 }
 
@@ -189,6 +193,8 @@ const char* reshard_op_name(ReshardOp op) {
       return "reduce-scatter";
     case ReshardOp::kAllReduce:
       return "all-reduce";
+    case ReshardOp::kMakePartial:
+      return "make-partial";
   }
   return "?";
 }

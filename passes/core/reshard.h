@@ -6,6 +6,8 @@
 //   AllToAll(axes, dim->to_dim) move a minor suffix of dim's axes to to_dim's minor end
 //   ReduceScatter(axes -> dim)  sum over partial axes, leaving dim split over them
 //   AllReduce(axes)             sum over partial axes, replicated over them
+//   MakePartial(axes)           a replicated value becomes partial over free axes: the first
+//                               rank of each group keeps it, the others hold zeros (local)
 // Ties in cost are broken by fewer steps, then by the printed spec: results are deterministic.
 #pragma once
 #include <map>
@@ -18,7 +20,7 @@
 
 namespace tessera::spmd {
 
-enum class ReshardOp { kSlice, kAllGather, kAllToAll, kReduceScatter, kAllReduce };
+enum class ReshardOp { kSlice, kAllGather, kAllToAll, kReduceScatter, kAllReduce, kMakePartial };
 const char* reshard_op_name(ReshardOp op);
 
 struct ReshardStep {

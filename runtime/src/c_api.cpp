@@ -82,9 +82,8 @@ Status make_host_tensor(const char* name, int32_t dtype, const int64_t* dims, in
   for (int64_t d : t->shape)
     if (d < 0) return tessera::InvalidArgument(std::string("tensor '") + name + "': negative dim");
   if (bytes != tensor_bytes(t->dtype, t->shape))
-    return tessera::InvalidArgument(std::string("tensor '") + name + "': " +
-                                    std::to_string(bytes) + " bytes given, " +
-                                    tessera::shape_str(t->shape) + " " +
+    return tessera::InvalidArgument(std::string("tensor '") + name + "': " + std::to_string(bytes) +
+                                    " bytes given, " + tessera::shape_str(t->shape) + " " +
                                     tessera::dtype_name(t->dtype) + " needs " +
                                     std::to_string(tensor_bytes(t->dtype, t->shape)));
   const auto* p = static_cast<const uint8_t*>(data);
@@ -92,7 +91,8 @@ Status make_host_tensor(const char* name, int32_t dtype, const int64_t* dims, in
   return Status::Ok();
 }
 
-tessera_status create_session(const tessera_plan* plan, tessera::StatusOr<std::shared_ptr<Comm>> comm,
+tessera_status create_session(const tessera_plan* plan,
+                              tessera::StatusOr<std::shared_ptr<Comm>> comm,
                               tessera_session** out) {
   return guarded([&]() -> Status {
     if (!plan || !out) return tessera::InvalidArgument("null plan or out pointer");
@@ -161,8 +161,8 @@ tessera_status tessera_session_create(const tessera_plan* plan, tessera_session*
   return create_session(plan, comm_from_environment(), out);
 }
 
-tessera_status tessera_session_create_with_rank(const tessera_plan* plan, int rank,
-                                                int world_size, tessera_session** out) {
+tessera_status tessera_session_create_with_rank(const tessera_plan* plan, int rank, int world_size,
+                                                tessera_session** out) {
   if (world_size < 1 || rank < 0 || rank >= world_size)
     return fail(Code::kInvalidArgument, "rank " + std::to_string(rank) + " of world size " +
                                             std::to_string(world_size) + " is not valid");
@@ -184,8 +184,9 @@ tessera_status tessera_session_create_mpi(const tessera_plan* plan, int mpi_comm
 #ifdef TESSERA_HAVE_MPI
   return create_session(plan, make_mpi_comm_from_fortran(mpi_comm_fortran), out);
 #else
-  return fail(Code::kComm, "an MPI communicator was passed in, but this runtime was built "
-                           "without MPI");
+  return fail(Code::kComm,
+              "an MPI communicator was passed in, but this runtime was built "
+              "without MPI");
 #endif
 }
 
@@ -194,9 +195,9 @@ void tessera_session_free(tessera_session* session) { delete session; }
 int tessera_session_rank(const tessera_session* s) { return s ? s->comm->rank() : -1; }
 int tessera_session_world_size(const tessera_session* s) { return s ? s->comm->size() : 0; }
 
-tessera_status tessera_session_bind_input(tessera_session* session, const char* name,
-                                          int32_t dtype, const int64_t* dims, int32_t rank,
-                                          const void* data, size_t bytes) {
+tessera_status tessera_session_bind_input(tessera_session* session, const char* name, int32_t dtype,
+                                          const int64_t* dims, int32_t rank, const void* data,
+                                          size_t bytes) {
   return guarded([&]() -> Status {
     if (!session) return tessera::InvalidArgument("null session");
     HostTensor t;

@@ -184,6 +184,19 @@ Status Comm::all_to_all(const std::vector<std::string>& axes, int64_t split_dim,
   return Status::Ok();
 }
 
+Status Comm::make_partial(const std::vector<std::string>& axes, const BufferRef& in,
+                          const BufferRef& out) {
+  TSR_ASSIGN_OR_RETURN(Group g, group(axes));
+  TSR_RETURN_IF_ERROR(check_same("MakePartial", in, out, in.shape));
+  const size_t n = static_cast<size_t>(in.bytes());
+  if (g.rank == 0) {
+    if (out.data != in.data) std::memcpy(out.data, in.data, n);
+  } else {
+    std::memset(out.data, 0, n);
+  }
+  return Status::Ok();
+}
+
 Status Comm::shard_slice(const std::vector<std::string>& axes, int64_t dim, const BufferRef& in,
                          const BufferRef& out) {
   TSR_ASSIGN_OR_RETURN(Group g, group(axes));

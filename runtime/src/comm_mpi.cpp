@@ -76,9 +76,7 @@ class MpiComm final : public Comm {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   const char* backend() const override { return "mpi"; }
-  Status barrier() override {
-    return mpi_status(MPI_Barrier(world_), "MPI_Barrier", rank_);
-  }
+  Status barrier() override { return mpi_status(MPI_Barrier(world_), "MPI_Barrier", rank_); }
   Status broadcast(std::vector<uint8_t>* bytes, int root) override;
   void abort(int code) override { MPI_Abort(world_, code); }
 
@@ -122,8 +120,7 @@ StatusOr<MPI_Comm> MpiComm::comm_for(const Group& g) {
 Status MpiComm::broadcast(std::vector<uint8_t>* bytes, int root) {
   if (root < 0 || root >= size_) return InvalidArgument("broadcast root " + std::to_string(root));
   uint64_t n = bytes->size();
-  TSR_RETURN_IF_ERROR(
-      mpi_status(MPI_Bcast(&n, 1, MPI_UINT64_T, root, world_), "MPI_Bcast", rank_));
+  TSR_RETURN_IF_ERROR(mpi_status(MPI_Bcast(&n, 1, MPI_UINT64_T, root, world_), "MPI_Bcast", rank_));
   TSR_RETURN_IF_ERROR(check_count(static_cast<int64_t>(n), "broadcast"));
   bytes->resize(n);
   return mpi_status(MPI_Bcast(bytes->data(), static_cast<int>(n), MPI_BYTE, root, world_),

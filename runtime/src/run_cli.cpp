@@ -14,6 +14,7 @@ Status run_all(const PlanLoader& load, const std::string& plan_path, const std::
   TSR_ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, load(o.verify_hash));
   SessionOptions so;
   so.profile = o.profile;
+  TSR_ASSIGN_OR_RETURN(so.backend, parse_backend(o.backend));
   TSR_ASSIGN_OR_RETURN(std::unique_ptr<Session> sess, Session::create(plan, std::move(owner), so));
   const std::vector<IOInfo> ins = plan->inputs();
   for (size_t i = 0; i < ins.size(); ++i) {
@@ -33,8 +34,10 @@ Status run_all(const PlanLoader& load, const std::string& plan_path, const std::
     TSR_RETURN_IF_ERROR(write_tensor_proto(output_dir + "/output_" + std::to_string(i) + ".pb", t));
   }
   if (comm.rank() == 0 && o.verbose)
-    std::fprintf(stderr, "ran %s on %d rank(s): arena %lld bytes, weights %lld bytes per rank\n",
-                 plan_path.c_str(), comm.size(), static_cast<long long>(sess->arena_bytes()),
+    std::fprintf(stderr,
+                 "ran %s on %d rank(s), backend %s: arena %lld bytes, weights %lld bytes per rank\n",
+                 plan_path.c_str(), comm.size(), sess->backend(),
+                 static_cast<long long>(sess->arena_bytes()),
                  static_cast<long long>(sess->weight_bytes()));
   if (comm.rank() == 0 && o.profile)
     for (size_t i = 0; i < sess->instruction_seconds().size(); ++i)

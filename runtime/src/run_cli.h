@@ -13,6 +13,7 @@ struct RunCliOptions {
   bool profile = false;  // print per-instruction times (rank 0) on stderr
   bool verbose = false;  // print a one-line summary (rank 0) on stderr
   bool verify_hash = true;
+  std::string backend = "cpu";  // cpu, cuda, auto (SessionOptions::backend)
 };
 
 // Returns 0 on success. Input i is `inputs_dir/input_i.pb`, bound to plan input i (its name in

@@ -53,7 +53,8 @@ StatusOr<std::shared_ptr<const runtime::Plan>> load_attached_plan(const std::str
   const uint64_t size = static_cast<uint64_t>(end);
   uint8_t raw[kTrailerSize];
   Trailer t;
-  if (size < kTrailerSize || !read_at(f.fd, size - kTrailerSize, raw, kTrailerSize, exe_path).ok() ||
+  if (size < kTrailerSize ||
+      !read_at(f.fd, size - kTrailerSize, raw, kTrailerSize, exe_path).ok() ||
       !decode_trailer(raw, &t))
     return NotFound(exe_path +
                     ": no plan attached to this runner (make one with `tessera compile MODEL "

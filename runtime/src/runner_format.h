@@ -18,7 +18,7 @@ constexpr char kTrailerMagic[8] = {'T', 'S', 'R', 'E', 'X', 'E', 'C', '1'};
 constexpr uint64_t kTrailerSize = 32;
 constexpr uint64_t kPlanAlign = 4096;
 constexpr uint64_t kMaxEmbeddedPlanBytes = 2ull << 30;  // 2 GiB
-constexpr uint64_t kFlagSidecar = 1;                  // plan lives in <exe>.d/plan.tsr
+constexpr uint64_t kFlagSidecar = 1;                    // plan lives in <exe>.d/plan.tsr
 constexpr const char* kSidecarSuffix = ".d";
 constexpr const char* kSidecarPlanName = "plan.tsr";
 

@@ -35,8 +35,8 @@ tessera::Status check_torchrun_alone() {
   return tessera::Status(tessera::Code::kComm,
                          "torchrun-style variables say WORLD_SIZE=" + n +
                              ", but the CPU backend exchanges data through MPI, which needs an "
-                             "MPI/PMIx launcher: use `mpirun -np " + n + "` or `srun -n " + n +
-                             " --mpi=pmix`");
+                             "MPI/PMIx launcher: use `mpirun -np " +
+                             n + "` or `srun -n " + n + " --mpi=pmix`");
 }
 
 }  // namespace

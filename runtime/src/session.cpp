@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "cuda/device_session.h"
 #include "layout.h"
 #include "session_internal.h"
 
@@ -73,7 +74,15 @@ std::vector<IOInfo> Plan::outputs() const {
   return v;
 }
 
+StatusOr<Backend> parse_backend(const std::string& name) {
+  if (name == "cpu") return Backend::kCpu;
+  if (name == "cuda") return Backend::kCuda;
+  if (name == "auto") return Backend::kAuto;
+  return InvalidArgument("unknown backend '" + name + "' (cpu, cuda, auto)");
+}
+
 Session::~Session() = default;
+Session::Impl::~Impl() = default;
 
 StatusOr<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Plan> plan,
                                                    std::shared_ptr<Comm> comm,
@@ -95,8 +104,14 @@ StatusOr<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Plan> p
   std::unique_ptr<Session> s(new Session());
   s->impl_ = std::make_unique<Impl>();
   s->impl_->opts = opts;
-  TSR_RETURN_IF_ERROR(place_weights(*plan, comm->rank(), s->impl_.get()));
-  TSR_RETURN_IF_ERROR(build_steps(*plan, s->impl_.get()));
+  Backend backend = opts.backend;
+  if (backend == Backend::kAuto) backend = cuda_backend_available() ? Backend::kCuda : Backend::kCpu;
+  if (backend == Backend::kCuda) {
+    TSR_ASSIGN_OR_RETURN(s->impl_->device, create_cuda_session(*plan, *comm, opts));
+  } else {
+    TSR_RETURN_IF_ERROR(place_weights(*plan, comm->rank(), s->impl_.get()));
+    TSR_RETURN_IF_ERROR(build_steps(*plan, s->impl_.get()));
+  }
   s->impl_->shards.resize(p.inputs_size());
   s->impl_->bound.assign(p.inputs_size(), false);
   s->plan_ = std::move(plan);
@@ -148,6 +163,8 @@ Status run_step(const Step& st, Comm& comm) {
       return comm.all_to_all(st.axes, st.split_dim, st.concat_dim, buf(st.ins[0]), buf(st.outs[0]));
     case Step::kShardSlice:
       return comm.shard_slice(st.axes, st.dim, buf(st.ins[0]), buf(st.outs[0]));
+    case Step::kMakePartial:
+      return comm.make_partial(st.axes, buf(st.ins[0]), buf(st.outs[0]));
   }
   return Internal("unknown step kind");
 }
@@ -159,6 +176,14 @@ Status Session::run() {
   Impl& s = *impl_;
   for (int i = 0; i < p.inputs_size(); ++i) {
     if (!s.bound[i]) return InvalidArgument("input '" + p.inputs(i).name() + "' is not bound");
+  }
+  s.ran = false;
+  if (s.device) {
+    TSR_RETURN_IF_ERROR(s.device->run(s.shards));
+    s.ran = true;
+    return Status::Ok();
+  }
+  for (int i = 0; i < p.inputs_size(); ++i) {
     // Copied in on every run: the memory planner may reuse input buffers after their last use.
     std::memcpy(s.tensor_data[p.inputs(i).tensor()], s.shards[i].data(), s.shards[i].size());
   }
@@ -186,11 +211,17 @@ StatusOr<HostTensor> Session::output(const std::string& name) const {
   const plan::Plan& p = plan_->meta();
   if (!impl_->ran)
     return InvalidArgument("output '" + name + "' requested before a successful run()");
-  for (const auto& b : p.outputs()) {
+  for (int oi = 0; oi < p.outputs_size(); ++oi) {
+    const plan::IOBinding& b = p.outputs(oi);
     if (b.name() != name) continue;
     const plan::TensorInfo& t = p.tensors(b.tensor());
     HostTensor out{
         name, static_cast<DType>(t.dtype()), Shape(t.shape().begin(), t.shape().end()), {}};
+    if (impl_->device) {
+      out.bytes.resize(static_cast<size_t>(t.nbytes()));
+      TSR_RETURN_IF_ERROR(impl_->device->read_output(oi, out.bytes.data(), t.nbytes()));
+      return out;
+    }
     const uint8_t* src = impl_->tensor_data[t.id()];
     out.bytes.assign(src, src + t.nbytes());
     return out;
@@ -198,8 +229,15 @@ StatusOr<HostTensor> Session::output(const std::string& name) const {
   return NotFound("plan has no output named '" + name + "'");
 }
 
-int64_t Session::arena_bytes() const { return impl_->arena.size(); }
-int64_t Session::weight_bytes() const { return impl_->weights.size(); }
-const std::vector<double>& Session::instruction_seconds() const { return impl_->seconds; }
+const char* Session::backend() const { return impl_->device ? "cuda" : "cpu"; }
+int64_t Session::arena_bytes() const {
+  return impl_->device ? plan_->meta().arena_bytes() : impl_->arena.size();
+}
+int64_t Session::weight_bytes() const {
+  return impl_->device ? impl_->device->weight_bytes() : impl_->weights.size();
+}
+const std::vector<double>& Session::instruction_seconds() const {
+  return impl_->device ? impl_->device->instruction_seconds() : impl_->seconds;
+}
 
 }  // namespace tessera::runtime

@@ -45,7 +45,8 @@ Status classify(Step* st, const plan::Instruction& ins, const std::string& where
                {"AllGather", Step::kAllGather},
                {"ReduceScatter", Step::kReduceScatter},
                {"AllToAll", Step::kAllToAll},
-               {"ShardSlice", Step::kShardSlice}};
+               {"ShardSlice", Step::kShardSlice},
+               {"MakePartial", Step::kMakePartial}};
   for (const auto& c : kColl)
     if (ins.op() == c.op) st->kind = c.kind;
   if (st->kind == Step::kKernel) {

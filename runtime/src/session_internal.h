@@ -28,7 +28,7 @@ class AlignedBuffer {
 
 // One prepared instruction: tensor refs resolved to arena/weight pointers once, at create.
 struct Step {
-  enum Kind { kKernel, kAllReduce, kAllGather, kReduceScatter, kAllToAll, kShardSlice };
+  enum Kind { kKernel, kAllReduce, kAllGather, kReduceScatter, kAllToAll, kShardSlice, kMakePartial };
   Kind kind = kKernel;
   int index = 0;
   std::string op;

@@ -63,8 +63,8 @@ Built build(const Case& c, std::mt19937& rng) {
       v.data = std::make_shared<ir::TensorData>(make_tensor(DType::kBool, a.shape, m));
     } else {
       v.dtype = kF64;
-      v.data = std::make_shared<ir::TensorData>(
-          make_tensor(kF64, a.shape, adtest::random_doubles(rng, ne, pos ? 0.5 : -1.0, pos ? 2.0 : 1.0)));
+      v.data = std::make_shared<ir::TensorData>(make_tensor(
+          kF64, a.shape, adtest::random_doubles(rng, ne, pos ? 0.5 : -1.0, pos ? 2.0 : 1.0)));
     }
     const bool train = a.kind == Arg::kTrain || a.kind == Arg::kTrainPos;
     v.kind = train ? ir::ValueKind::kWeight : ir::ValueKind::kConstant;
@@ -79,7 +79,8 @@ Built build(const Case& c, std::mt19937& rng) {
   for (size_t k = 0; k < outs.size(); ++k) {
     const int y = outs[k];
     if (y < 0 || !dtype_is_float(g.values[y].dtype)) continue;
-    if (k > 0 && c.op == "SoftmaxCrossEntropyLoss") continue;  // the saved softmax is not differentiable
+    if (k > 0 && c.op == "SoftmaxCrossEntropyLoss")
+      continue;  // the saved softmax is not differentiable
     const Shape ys = g.values[y].shape;
     const int r = bl.zeros(kF64, ys);
     auto rd = make_tensor(kF64, ys, adtest::random_doubles(rng, num_elements(ys), -1.0, 1.0));
@@ -87,7 +88,8 @@ Built build(const Case& c, std::mt19937& rng) {
     std::vector<int64_t> axes(ys.size());
     for (size_t k = 0; k < axes.size(); ++k) axes[k] = static_cast<int64_t>(k);
     int t = bl.mul(y, r);
-    if (!axes.empty()) t = bl.op1("ReduceSum", {t}, {{"axes", I(axes)}, {"keepdims", Attr::Int(0)}});
+    if (!axes.empty())
+      t = bl.op1("ReduceSum", {t}, {{"axes", I(axes)}, {"keepdims", Attr::Int(0)}});
     loss = loss < 0 ? t : bl.add(loss, t);
   }
   EXPECT_TRUE(bl.status().ok()) << c.name << ": " << bl.status().to_string();
@@ -164,30 +166,68 @@ std::vector<Case> cases() {
       {"matmul_bcast", "MatMul", {T({2, 1, 3, 4}), T({5, 4, 2})}},
       {"matmul_vec_left", "MatMul", {T({3}), T({2, 3, 4})}},
       {"matmul_vec_right", "MatMul", {T({2, 3, 4}), T({4})}},
-      {"gemm", "Gemm", {T({3, 4}), T({4, 2}), T({2})},
-       {{"alpha", Attr::Float(1.0)}, {"beta", Attr::Float(1.0)}, {"transA", Attr::Int(0)}, {"transB", Attr::Int(0)}}},
-      {"gemm_trans", "Gemm", {T({4, 3}), T({2, 4}), T({3, 1})},
-       {{"alpha", Attr::Float(0.5)}, {"beta", Attr::Float(2.0)}, {"transA", Attr::Int(1)}, {"transB", Attr::Int(1)}}},
-      {"conv", "Conv", {T({2, 2, 5, 5}), T({3, 2, 3, 3}), T({3})},
-       {{"kernel_shape", I({3, 3})}, {"strides", I({2, 2})}, {"pads", I({1, 1, 1, 1})}, {"dilations", I({1, 1})},
+      {"gemm",
+       "Gemm",
+       {T({3, 4}), T({4, 2}), T({2})},
+       {{"alpha", Attr::Float(1.0)},
+        {"beta", Attr::Float(1.0)},
+        {"transA", Attr::Int(0)},
+        {"transB", Attr::Int(0)}}},
+      {"gemm_trans",
+       "Gemm",
+       {T({4, 3}), T({2, 4}), T({3, 1})},
+       {{"alpha", Attr::Float(0.5)},
+        {"beta", Attr::Float(2.0)},
+        {"transA", Attr::Int(1)},
+        {"transB", Attr::Int(1)}}},
+      {"conv",
+       "Conv",
+       {T({2, 2, 5, 5}), T({3, 2, 3, 3}), T({3})},
+       {{"kernel_shape", I({3, 3})},
+        {"strides", I({2, 2})},
+        {"pads", I({1, 1, 1, 1})},
+        {"dilations", I({1, 1})},
         {"group", Attr::Int(1)}}},
-      {"conv_group_dil", "Conv", {T({1, 4, 6, 5}), T({2, 2, 2, 2})},
-       {{"kernel_shape", I({2, 2})}, {"strides", I({1, 2})}, {"pads", I({0, 1, 1, 0})}, {"dilations", I({2, 1})},
+      {"conv_group_dil",
+       "Conv",
+       {T({1, 4, 6, 5}), T({2, 2, 2, 2})},
+       {{"kernel_shape", I({2, 2})},
+        {"strides", I({1, 2})},
+        {"pads", I({0, 1, 1, 0})},
+        {"dilations", I({2, 1})},
         {"group", Attr::Int(2)}}},
-      {"max_pool", "MaxPool", {T({1, 2, 5, 5})},
-       {{"kernel_shape", I({3, 3})}, {"strides", I({2, 2})}, {"pads", I({1, 1, 1, 1})}, {"dilations", I({1, 1})},
+      {"max_pool",
+       "MaxPool",
+       {T({1, 2, 5, 5})},
+       {{"kernel_shape", I({3, 3})},
+        {"strides", I({2, 2})},
+        {"pads", I({1, 1, 1, 1})},
+        {"dilations", I({1, 1})},
         {"ceil_mode", Attr::Int(0)}}},
-      {"avg_pool", "AveragePool", {T({1, 2, 5, 5})},
-       {{"kernel_shape", I({2, 3})}, {"strides", I({2, 1})}, {"pads", I({1, 0, 1, 1})}, {"ceil_mode", Attr::Int(1)},
+      {"avg_pool",
+       "AveragePool",
+       {T({1, 2, 5, 5})},
+       {{"kernel_shape", I({2, 3})},
+        {"strides", I({2, 1})},
+        {"pads", I({1, 0, 1, 1})},
+        {"ceil_mode", Attr::Int(1)},
         {"count_include_pad", Attr::Int(0)}}},
-      {"avg_pool_pad", "AveragePool", {T({1, 2, 4, 4})},
-       {{"kernel_shape", I({3, 3})}, {"strides", I({2, 2})}, {"pads", I({1, 1, 1, 1})}, {"ceil_mode", Attr::Int(0)},
+      {"avg_pool_pad",
+       "AveragePool",
+       {T({1, 2, 4, 4})},
+       {{"kernel_shape", I({3, 3})},
+        {"strides", I({2, 2})},
+        {"pads", I({1, 1, 1, 1})},
+        {"ceil_mode", Attr::Int(0)},
         {"count_include_pad", Attr::Int(1)}}},
       {"global_avg_pool", "GlobalAveragePool", {T({2, 3, 2, 3})}},
-      {"batch_norm", "BatchNormalization",
+      {"batch_norm",
+       "BatchNormalization",
        {T({2, 3, 2, 2}), T({3}), T({3}), {Arg::kConst, {3}}, {Arg::kConstPos, {3}}},
        {{"epsilon", Attr::Float(1e-5)}}},
-      {"layer_norm", "LayerNormalization", {T({2, 3, 4}), T({3, 4}), T({3, 4})},
+      {"layer_norm",
+       "LayerNormalization",
+       {T({2, 3, 4}), T({3, 4}), T({3, 4})},
        {{"axis", Attr::Int(1)}, {"epsilon", Attr::Float(1e-5)}}},
       {"reshape", "Reshape", {T({2, 3, 4})}, {{"shape", I({6, 4})}}},
       {"flatten", "Flatten", {T({2, 3, 4})}, {{"axis", Attr::Int(1)}}},
@@ -197,14 +237,27 @@ std::vector<Case> cases() {
       {"expand", "Expand", {T({3, 1})}, {{"shape", I({2, 3, 4})}}},
       {"concat", "Concat", {T({2, 1}), T({2, 3}), T({2, 2})}, {{"axis", Attr::Int(1)}}},
       {"split", "Split", {T({2, 5})}, {{"axis", Attr::Int(1)}, {"split", I({2, 3})}}, 2},
-      {"slice", "Slice", {T({4, 5})},
+      {"slice",
+       "Slice",
+       {T({4, 5})},
        {{"starts", I({1, 0})}, {"ends", I({3, 4})}, {"axes", I({0, 1})}, {"steps", I({1, 1})}}},
-      {"gather", "Gather", {T({5, 3}), {Arg::kIndex, {2, 3}, {0, 4, 1, 4, 4, 2}}}, {{"axis", Attr::Int(0)}}},
-      {"gather_axis1", "Gather", {T({2, 4, 3}), {Arg::kIndex, {2}, {3, -1}}}, {{"axis", Attr::Int(1)}}},
-      {"gather_elements", "GatherElements", {T({3, 4}), {Arg::kIndex, {3, 2}, {0, 3, 1, 1, 2, 0}}},
+      {"gather",
+       "Gather",
+       {T({5, 3}), {Arg::kIndex, {2, 3}, {0, 4, 1, 4, 4, 2}}},
+       {{"axis", Attr::Int(0)}}},
+      {"gather_axis1",
+       "Gather",
+       {T({2, 4, 3}), {Arg::kIndex, {2}, {3, -1}}},
+       {{"axis", Attr::Int(1)}}},
+      {"gather_elements",
+       "GatherElements",
+       {T({3, 4}), {Arg::kIndex, {3, 2}, {0, 3, 1, 1, 2, 0}}},
        {{"axis", Attr::Int(1)}}},
       {"reduce_mean", "ReduceMean", {T({2, 3, 4})}, {{"axes", I({1})}, {"keepdims", Attr::Int(0)}}},
-      {"reduce_sum", "ReduceSum", {T({2, 3, 4})}, {{"axes", I({0, 2})}, {"keepdims", Attr::Int(1)}}},
+      {"reduce_sum",
+       "ReduceSum",
+       {T({2, 3, 4})},
+       {{"axes", I({0, 2})}, {"keepdims", Attr::Int(1)}}},
       {"reduce_sum_all", "ReduceSum", {T({2, 3})}, {{"axes", I({})}, {"keepdims", Attr::Int(0)}}},
       {"cast", "Cast", {T({2, 3})}, {{"to", Attr::Int(int64_t(kF64))}}},
       {"sce_loss", "SoftmaxCrossEntropyLoss", {T({4, 5}), {Arg::kIndex, {4}, {0, 4, 2, 2}}}, {}, 2},
@@ -223,7 +276,8 @@ TEST(AutodiffRules, TableSortedAndCovered) {
   EXPECT_TRUE(std::is_sorted(ops.begin(), ops.end()));
   std::set<std::string> tested;
   for (const Case& c : cases()) tested.insert(c.op);
-  for (auto op : ops) EXPECT_TRUE(tested.count(std::string(op))) << "no finite-difference case for " << op;
+  for (auto op : ops)
+    EXPECT_TRUE(tested.count(std::string(op))) << "no finite-difference case for " << op;
 }
 
 TEST(AutodiffRules, MissingRuleNamesNodeAndOp) {
@@ -240,7 +294,8 @@ TEST(AutodiffRules, MissingRuleNamesNodeAndOp) {
   const int l = b.op1("ReduceSum", {y}, {{"axes", I({0})}, {"keepdims", Attr::Int(0)}});
   auto r = autodiff::append_backward(g, l, {wid});
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("no gradient rule for op 'CumSum' (node 'cs')"), std::string::npos)
+  EXPECT_NE(r.status().message().find("no gradient rule for op 'CumSum' (node 'cs')"),
+            std::string::npos)
       << r.status().message();
 }
 

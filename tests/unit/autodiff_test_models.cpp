@@ -2,6 +2,7 @@
 // (../shared/models/tiny/*/train_reference), through import -> autodiff -> interpreter.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -73,15 +74,74 @@ void check_model(const std::string& name) {
     const ir::TensorData& got = (*outs)[it->second];
     ASSERT_EQ(got.shape, ref->shape) << name << " " << w;
     const auto a = adtest::to_doubles(got), r = adtest::to_doubles(adtest::from_host(*ref));
-    const double err = adtest::rel_max_err(a, r);
-    EXPECT_LT(err, 1e-4) << name << ": gradient of " << w << ", max|ref| " << adtest::max_abs(r) << ", max|got| "
-                         << adtest::max_abs(a);
+    // Some gradients are exactly zero in exact arithmetic (attention key biases: softmax is
+    // invariant to a per-row constant), so both sides are float rounding noise; compare those
+    // against a floor of 1e-5 instead of their own magnitude.
+    const double err = adtest::rel_max_err(a, r, 1e-5);
+    EXPECT_LT(err, 1e-4) << name << ": gradient of " << w << ", max|ref| " << adtest::max_abs(r)
+                         << ", max|got| " << adtest::max_abs(a);
   }
 }
 
 TEST(AutodiffModels, Gpt2) { check_model("gpt2"); }
 TEST(AutodiffModels, Bert) { check_model("bert"); }
 TEST(AutodiffModels, Resnet) { check_model("resnet"); }
+
+}  // namespace
+}  // namespace tessera
+
+namespace tessera {
+namespace {
+
+// A full AdamW step on gpt2 (tied embedding/head weight included): the loss equals the
+// reference, every trained weight moves by at most about lr, the step counter becomes 1.
+TEST(AutodiffModels, Gpt2AdamWStep) {
+  const std::string dir = kModels + "gpt2/";
+  auto g = onnx_fe::import_onnx(dir + "model.onnx", {});
+  ASSERT_TRUE(g.ok()) << g.status().to_string();
+  const int64_t classes = g->values[g->outputs[0]].shape.back();
+  const std::string input = g->values[g->inputs[0]].name;
+  std::map<std::string, ir::TensorDataPtr> before;
+  for (const ir::Value& v : g->values)
+    if (v.kind == ir::ValueKind::kWeight && v.data) before[v.name] = v.data;
+  autodiff::TrainOptions o;
+  o.lr = 1e-3;
+  // Train PyTorch's parameters only: the exporter also stores the folded attention mask
+  // ("where") and scalar literals as float initializers.
+  for (const auto& wf : read_grads_json(dir + "train_reference/grads.json"))
+    o.trainable.push_back(wf.first);
+  ASSERT_TRUE(autodiff::build_training_graph(*g, o).ok());
+  auto x = read_tensor_proto(dir + "test_data_set_0/input_0.pb");
+  ASSERT_TRUE(x.ok());
+  std::vector<int64_t> labels(static_cast<size_t>(x->numel()));
+  for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int64_t>(i) % classes;
+  core::Feeds feeds = {{input, adtest::from_host(*x)},
+                       {"labels", adtest::make_tensor(DType::kInt64, x->shape, labels)}};
+  auto outs = core::interpret(*g, feeds);
+  ASSERT_TRUE(outs.ok()) << outs.status().to_string();
+  auto loss_ref = read_tensor_proto(dir + "train_reference/loss.pb");
+  ASSERT_TRUE(loss_ref.ok());
+  EXPECT_NEAR(adtest::to_doubles((*outs)[0])[0], loss_ref->data<float>()[0], 1e-4);
+  int moved = 0;
+  for (size_t i = 1; i < g->outputs.size(); ++i) {
+    const std::string name = g->values[g->outputs[i]].name;
+    if (name == "optimizer.step.new") {
+      EXPECT_EQ((*outs)[i].as<int64_t>()[0], 1);
+      continue;
+    }
+    const std::string w = name.substr(0, name.size() - 4);  // strip ".new"
+    auto it = before.find(w);
+    if (it == before.end()) continue;  // optimizer state
+    EXPECT_TRUE(std::count(o.trainable.begin(), o.trainable.end(), w)) << w << " is not trainable";
+    const auto a = adtest::to_doubles(*it->second), b = adtest::to_doubles((*outs)[i]);
+    double step = 0;
+    for (size_t k = 0; k < a.size(); ++k) step = std::max(step, std::abs(b[k] - a[k]));
+    EXPECT_GT(step, 0) << w;
+    EXPECT_LT(step, 1.1e-3 + 1e-5 * adtest::max_abs(a)) << w;
+    ++moved;
+  }
+  EXPECT_GT(moved, 20);
+}
 
 }  // namespace
 }  // namespace tessera

@@ -22,8 +22,11 @@ TEST(TrainKernels, AdamWMatchesReferenceOverSteps) {
   const double lr = 0.01, b1 = 0.9, b2 = 0.99, eps = 1e-8, wd = 0.1;
   std::vector<float> w = {0.5f, -1.0f, 2.0f}, m(3, 0.f), v(3, 0.f), wo(3), mo(3), vo(3);
   std::vector<double> rw(w.begin(), w.end()), rm(3, 0.0), rv(3, 0.0);
-  AttrMap a = {{"lr", Attr::Float(lr)}, {"beta1", Attr::Float(b1)}, {"beta2", Attr::Float(b2)},
-               {"eps", Attr::Float(eps)}, {"weight_decay", Attr::Float(wd)}};
+  AttrMap a = {{"lr", Attr::Float(lr)},
+               {"beta1", Attr::Float(b1)},
+               {"beta2", Attr::Float(b2)},
+               {"eps", Attr::Float(eps)},
+               {"weight_decay", Attr::Float(wd)}};
   for (int64_t t = 1; t <= 4; ++t) {
     std::vector<float> g = {0.1f * float(t), -0.3f, 0.05f};
     int64_t step = t;
@@ -49,7 +52,8 @@ TEST(TrainKernels, SgdWithAndWithoutMomentum) {
   for (bool with_buf : {false, true}) {
     std::vector<float> w = {1.0f, -2.0f}, buf(2, 0.f), wo(2), bo(2);
     std::vector<double> rw = {1.0, -2.0}, rb = {0.0, 0.0};
-    AttrMap a = {{"lr", Attr::Float(lr)}, {"momentum", Attr::Float(with_buf ? mom : 0.0)},
+    AttrMap a = {{"lr", Attr::Float(lr)},
+                 {"momentum", Attr::Float(with_buf ? mom : 0.0)},
                  {"weight_decay", Attr::Float(wd)}};
     for (int t = 1; t <= 3; ++t) {
       std::vector<float> g = {0.5f / float(t), 0.25f};
@@ -91,10 +95,11 @@ TEST(TrainGraph, OptimizerStepMatchesKernels) {
       v.kind = k;
       return g.add_value(std::move(v));
     };
-    const int xi = value("x", {2, 3}, ir::ValueKind::kInput), wi = value("w", {3, 2}, ir::ValueKind::kWeight);
+    const int xi = value("x", {2, 3}, ir::ValueKind::kInput),
+              wi = value("w", {3, 2}, ir::ValueKind::kWeight);
     const int yi = value("y", {2, 2}, ir::ValueKind::kActivation);
-    g.values[wi].data = std::make_shared<ir::TensorData>(
-        adtest::make_tensor(DType::kFloat32, {3, 2}, std::vector<float>{0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f}));
+    g.values[wi].data = std::make_shared<ir::TensorData>(adtest::make_tensor(
+        DType::kFloat32, {3, 2}, std::vector<float>{0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f}));
     const ir::TensorDataPtr w0data = g.values[wi].data;
     g.inputs = {xi};
     ir::Node mm;
@@ -110,18 +115,21 @@ TEST(TrainGraph, OptimizerStepMatchesKernels) {
     o.lr = 0.1;
     Status s = autodiff::build_training_graph(g, o);
     ASSERT_TRUE(s.ok()) << s.to_string();
-    core::Feeds f = {{"x", adtest::make_tensor(DType::kFloat32, {2, 3}, std::vector<float>{1, 2, 3, -1, 0, 1})},
-                     {"labels", adtest::make_tensor(DType::kInt64, {2}, std::vector<int64_t>{1, 0})}};
+    core::Feeds f = {
+        {"x", adtest::make_tensor(DType::kFloat32, {2, 3}, std::vector<float>{1, 2, 3, -1, 0, 1})},
+        {"labels", adtest::make_tensor(DType::kInt64, {2}, std::vector<int64_t>{1, 0})}};
     auto outs = core::interpret(g, f);
     ASSERT_TRUE(outs.ok()) << outs.status().to_string();
     std::vector<std::string> names;
     for (int v : g.outputs) names.push_back(g.values[v].name);
     if (std::string(opt) == "adamw") {
-      EXPECT_EQ(names, (std::vector<std::string>{"loss", "w.new", "w.adam_m.new", "w.adam_v.new", "optimizer.step.new"}));
+      EXPECT_EQ(names, (std::vector<std::string>{"loss", "w.new", "w.adam_m.new", "w.adam_v.new",
+                                                 "optimizer.step.new"}));
       EXPECT_EQ((*outs)[4].as<int64_t>()[0], 1);
       // First AdamW step moves every element by about lr (m/sqrt(v) = sign(g)) plus decay.
       const auto w0 = adtest::to_doubles(*w0data), w1 = adtest::to_doubles((*outs)[1]);
-      for (size_t i = 0; i < w0.size(); ++i) EXPECT_NEAR(std::abs(w1[i] - w0[i] * (1 - 0.1 * 0.01)), 0.1, 1e-4);
+      for (size_t i = 0; i < w0.size(); ++i)
+        EXPECT_NEAR(std::abs(w1[i] - w0[i] * (1 - 0.1 * 0.01)), 0.1, 1e-4);
     } else {
       EXPECT_EQ(names, (std::vector<std::string>{"loss", "w.new", "w.momentum.new"}));
     }

@@ -44,14 +44,17 @@ inline double max_abs(const std::vector<double>& v) {
   return m;
 }
 
-// max|a - ref| / max|ref| (max|a - ref| when ref is all zero).
-inline double rel_max_err(const std::vector<double>& a, const std::vector<double>& ref) {
+// max|a - ref| / max(max|ref|, floor); the floor keeps numerically-zero references from
+// turning rounding noise into a large relative error.
+inline double rel_max_err(const std::vector<double>& a, const std::vector<double>& ref,
+                          double floor = 0) {
   double diff = 0, mx = 0;
   for (size_t i = 0; i < ref.size() && i < a.size(); ++i) {
     diff = std::max(diff, std::abs(a[i] - ref[i]));
     mx = std::max(mx, std::abs(ref[i]));
   }
   if (a.size() != ref.size()) return INFINITY;
+  mx = std::max(mx, floor);
   return mx > 0 ? diff / mx : diff;
 }
 

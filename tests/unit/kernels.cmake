@@ -10,6 +10,7 @@ tessera_add_gtest(kernels_test
     kernels_test_xcheck_ew.cpp
     kernels_test_xcheck_linalg.cpp
     kernels_test_xcheck_nn.cpp
+    kernels_test_xcheck_random.cpp
     kernels_test_xcheck_robust.cpp
     kernels_test_xcheck_shape.cpp
   LIBS tessera_kernels_cpu)

@@ -347,6 +347,23 @@ TEST(XCheckCast, HalfRoundToNearestEven) {
   EXPECT_EQ(cast_to_half(-3.0, b), 0xC040);
 }
 
+// f64 -> f16/bf16 must round once: via a float intermediate, 1 + 2^-11 + 2^-40 would first
+// become the tie 1 + 2^-11 and then round down to even.
+TEST(XCheckCast, DoubleToHalfRoundsOnce) {
+  Tensor x = make(
+      DType::kFloat64, {5},
+      {1 + std::ldexp(1, -11) + std::ldexp(1, -40), -(1 + std::ldexp(1, -11) + std::ldexp(1, -40)),
+       1 + std::ldexp(1, -11), 1 + std::ldexp(1, -8) + std::ldexp(1, -40), 1 + std::ldexp(1, -8)});
+  Tensor h(DType::kFloat16, {5}), b(DType::kBFloat16, {5});
+  ASSERT_TRUE(run("Cast", {{"to", Attr::Int(10)}}, {&x}, {&h}).ok());
+  ASSERT_TRUE(run("Cast", {{"to", Attr::Int(16)}}, {&x}, {&b}).ok());
+  EXPECT_EQ(h.get(0), 0x3C01);
+  EXPECT_EQ(h.get(1), 0xBC01);
+  EXPECT_EQ(h.get(2), 0x3C00);  // exact tie: even
+  EXPECT_EQ(b.get(3), 0x3F81);
+  EXPECT_EQ(b.get(4), 0x3F80);  // exact tie: even
+}
+
 TEST(XCheckCast, HalfBackToFloatAndBetweenTypes) {
   // f16 bits -> f32: 0x3555 = 0.333251953125, 0x0001 = 2^-24, 0xFBFF = -65504.
   Tensor h = make(DType::kFloat16, {3}, {0x3555, 0x0001, 0xFBFF}), f(DType::kFloat32, {3});

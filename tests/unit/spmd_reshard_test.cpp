@@ -99,13 +99,19 @@ TEST(SpmdReshard, SimpleMoves) {
   EXPECT_EQ(same.seconds, 0);
 }
 
-TEST(SpmdReshard, Errors) {
+// A replicated value becomes partial by a local zeroing (a bias added to a split reduction).
+TEST(SpmdReshard, MakePartialIsLocal) {
   Fixture f;
   TensorType t{{64, 32}, DType::kFloat32};
-  EXPECT_EQ(
-      find_reshard(t, f.mesh, f.prof, P("[{}, {}]"), P("[{}, {}] partial{x}")).status().message(),
-      "cannot reshard [{}, {}] to [{}, {}] partial{x}: the target is partial over 'x' "
-      "and no primitive creates partial sums");
+  auto p = find_reshard(t, f.mesh, f.prof, P("[{}, {}]"), P("[{}, {}] partial{x}"));
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  ASSERT_EQ(p->steps.size(), 1u);
+  EXPECT_EQ(p->steps[0].op, ReshardOp::kMakePartial);
+  EXPECT_EQ(p->steps[0].axes, std::vector<std::string>{"x"});
+}
+
+TEST(SpmdReshard, Errors) {
+  Fixture f;
   EXPECT_FALSE(
       find_reshard({{6, 32}, DType::kFloat32}, f.mesh, f.prof, P("[{x}, {}]"), P("[{}, {}]")).ok());
 }

@@ -66,6 +66,10 @@ class Comm {
   Status all_to_all(const std::vector<std::string>& axes, int64_t split_dim, int64_t concat_dim,
                     const BufferRef& in, const BufferRef& out);
   // Keeps this rank's slice of dim; no traffic.
+  // A replicated value becomes a partial sum over `axes`: the group's first rank keeps it,
+  // the others write zeros. Local, no traffic.
+  Status make_partial(const std::vector<std::string>& axes, const BufferRef& in,
+                      const BufferRef& out);
   Status shard_slice(const std::vector<std::string>& axes, int64_t dim, const BufferRef& in,
                      const BufferRef& out);
 

@@ -91,8 +91,8 @@ tessera_status tessera_plan_output(const tessera_plan* plan, int index, tessera_
 tessera_status tessera_session_create(const tessera_plan* plan, tessera_session** out);
 /* Rank and size the application already knows. world_size 1 needs no MPI; otherwise they must
  * match this process's place in MPI_COMM_WORLD (an error names both, never a silent mismatch). */
-tessera_status tessera_session_create_with_rank(const tessera_plan* plan, int rank,
-                                                int world_size, tessera_session** out);
+tessera_status tessera_session_create_with_rank(const tessera_plan* plan, int rank, int world_size,
+                                                tessera_session** out);
 /* Over the application's own MPI communicator, passed as its Fortran handle
  * (MPI_Comm_c2f(comm)) so that this header needs no mpi.h. The runtime duplicates it. */
 tessera_status tessera_session_create_mpi(const tessera_plan* plan, int mpi_comm_fortran,
@@ -103,9 +103,9 @@ int tessera_session_world_size(const tessera_session* session);
 
 /* Binds the *global* input tensor from host memory (copied; the session keeps its shard).
  * dtype and dims must match the plan's input; bytes must equal the tensor's size. */
-tessera_status tessera_session_bind_input(tessera_session* session, const char* name,
-                                          int32_t dtype, const int64_t* dims, int32_t rank,
-                                          const void* data, size_t bytes);
+tessera_status tessera_session_bind_input(tessera_session* session, const char* name, int32_t dtype,
+                                          const int64_t* dims, int32_t rank, const void* data,
+                                          size_t bytes);
 /* Runs the plan on this rank; under several ranks every rank must call it. */
 tessera_status tessera_session_run(tessera_session* session);
 /* Copies output `name` (replicated on every rank) into dst. dst_bytes must be at least the

@@ -211,7 +211,9 @@ Status CudaSession::collective(const Step& st) {
     return kc::strided_copy(ctx_, in.data, g.rank * out.shape[d] * cin[d], cin, out.data, 0, cout,
                             out.shape, es);
   }
-  if (g.size == 1) {
+  if (st.kind == Step::kMakePartial && g.rank != 0)  // local: only the group's first rank keeps it
+    return cu(cudaMemsetAsync(out.data, 0, out.bytes(), ctx_.stream), "MakePartial zero");
+  if (g.size == 1 || st.kind == Step::kMakePartial) {
     if (in.data == out.data) return Status::Ok();
     return cu(cudaMemcpyAsync(out.data, in.data, in.bytes(), cudaMemcpyDeviceToDevice, ctx_.stream),
               "collective copy");

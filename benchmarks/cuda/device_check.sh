@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# One device call: build the runtime with CUDA, run the differential kernel tests, the tiny
+# models end to end on the GPU (against the PyTorch references), 2 ranks on one GPU through
+# NCCL (each rank its own NCCL_HOSTID) against the single-rank result, then the GEMM benchmark
+# against PyTorch. Plans are compiled on a machine with the compiler and carried in
+# benchmarks/cuda/plans (run with carry=["benchmarks/cuda/plans"]).
+# Usage (device tool): bash benchmarks/cuda/device_check.sh
+set -uo pipefail
+OUT=${OUT:-/tmp/tessera-out}
+mkdir -p "$OUT"
+B=build-cuda-dev
+P=benchmarks/cuda/plans
+fail=0
+step() { echo "== $*"; }
+
+step build
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
+# GTest and CLI11 may be missing on the device image: use copies carried in .devdeps if so.
+extra=()
+[ -f /usr/include/gtest/gtest.h ] || extra+=(-DGTEST_ROOT=$PWD/.devdeps)
+[ -f /usr/include/CLI/CLI.hpp ] || extra+=(-DCLI11_INCLUDE_DIR=$PWD/.devdeps/include)
+echo "extra cmake args: ${extra[*]:-none}"
+cmake -S . -B $B -G Ninja -DTESSERA_BUILD_COMPILER=OFF -DTESSERA_BUILD_CUDA=ON \
+  -DTESSERA_BUILD_TESTS=ON "${extra[@]}" >"$OUT/cmake.log" 2>&1 || { tail -30 "$OUT/cmake.log"; exit 1; }
+ninja -C $B -j16 tessera cuda_kernels_test cuda_gemm_bench >"$OUT/build.log" 2>&1 \
+  || { grep -E "error|FAILED" -A3 "$OUT/build.log" | head -60; exit 1; }
+T=$B/bin/tessera
+
+step differential kernel tests
+$B/bin/cuda_kernels_test --gtest_brief=1 2>&1 | tail -25 || fail=1
+
+step end to end, one GPU
+for m in gpt2 bert resnet; do
+  for tf32 in 0 1; do
+    TESSERA_CUDA_TF32=$tf32 $T run $P/$m.tsr --inputs $P/$m --output-dir /tmp/o_${m}_${tf32} \
+      --backend cuda -v || fail=1
+    tol=1e-4; [ $tf32 = 1 ] && tol=1e-2
+    echo -n "$m tf32=$tf32: "; $T compare /tmp/o_${m}_${tf32}/output_0.pb $P/$m/output_0.pb --tolerance $tol || fail=1
+  done
+  $T run $P/$m.tsr --inputs $P/$m --output-dir /tmp/c_$m --backend cpu >/dev/null || fail=1
+  echo -n "$m cuda vs cpu: "; $T compare /tmp/o_${m}_0/output_0.pb /tmp/c_$m/output_0.pb --tolerance 1e-5 || fail=1
+done
+$T run $P/bert.tsr --inputs $P/bert --output-dir /tmp/auto --backend auto -v 2>&1 | tail -1
+
+step 2 ranks on one GPU through NCCL
+export NCCL_SOCKET_IFNAME=lo NCCL_DEBUG=WARN TESSERA_NCCL_TIMEOUT_S=120
+for m in gpt2 bert; do
+  mpirun --allow-run-as-root --oversubscribe -np 2 bash -c \
+    'NCCL_HOSTID=tsr-host-$OMPI_COMM_WORLD_RANK exec "$@"' _ \
+    $T run $P/$m.tp2.tsr --inputs $P/$m --output-dir /tmp/mp_$m --backend cuda -v || fail=1
+  echo -n "$m tp=2 vs single rank: "; $T compare /tmp/mp_$m/output_0.pb /tmp/o_${m}_0/output_0.pb --tolerance 1e-5 || fail=1
+  echo -n "$m tp=2 vs reference: "; $T compare /tmp/mp_$m/output_0.pb $P/$m/output_0.pb --tolerance 1e-4 || fail=1
+done
+
+step benchmark: bf16 GEMMs, Tessera kernel vs torch.matmul
+$B/bin/cuda_gemm_bench | tee "$OUT/gemm_tessera.txt"
+python3 benchmarks/cuda/torch_gemm_bench.py | tee "$OUT/gemm_torch.txt"
+
+echo "== overall: $([ $fail = 0 ] && echo PASS || echo FAIL)"
+exit $fail

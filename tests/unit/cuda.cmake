@@ -1,0 +1,10 @@
+# CUDA backend tests (only with -DTESSERA_BUILD_CUDA=ON; they skip without a GPU).
+tessera_add_gtest(cuda_kernels_test
+  SOURCES cuda_kernels_test.cpp
+  LIBS tessera_kernels_cuda tessera_kernels_cpu CUDA::cudart CUDA::cublasLt)
+target_include_directories(cuda_kernels_test PRIVATE ${CMAKE_SOURCE_DIR}/kernels)
+
+# bf16 GEMM benchmark (benchmarks/cuda/gemm_bench.cpp), run by benchmarks/cuda/device_check.sh.
+add_executable(cuda_gemm_bench ${CMAKE_SOURCE_DIR}/benchmarks/cuda/gemm_bench.cpp)
+target_link_libraries(cuda_gemm_bench PRIVATE tessera_kernels_cuda CUDA::cudart CUDA::cublasLt
+  tessera_warnings)

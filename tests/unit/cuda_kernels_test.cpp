@@ -1,0 +1,247 @@
+// Differential kernel tests: one table of op cases, each run through the CPU reference kernel
+// and the CUDA kernel on the same (randomly drawn, per-dtype rounded) inputs. f16/bf16 cases
+// compare against the CPU kernel in f32 on the rounded inputs. Outputs are poisoned before the
+// CUDA run, so an unwritten element shows up as a huge error or NaN. Needs a GPU; skips without.
+#include <cuda_runtime.h>
+#include <cublasLt.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "kernels/cpu/kernel_util.h"
+#include "kernels/cuda/cuda_kernels.h"
+
+namespace tessera::kernels {
+namespace {
+
+enum class Gen { kNormal, kPositive, kIndex };
+struct In {
+  Shape shape;
+  Gen gen = Gen::kNormal;
+  int64_t index_max = 0;  // kIndex: values in [-index_max, index_max)
+};
+struct Case {
+  const char* name;
+  const char* op;
+  AttrMap attrs;
+  std::vector<In> ins;
+  std::vector<Shape> outs;
+  bool halves = true;  // also run in f16 and bf16
+};
+
+AttrMap A(std::initializer_list<std::pair<const std::string, Attr>> l) { return AttrMap(l); }
+Attr I(int64_t v) { return Attr::Int(v); }
+Attr Is(std::vector<int64_t> v) { return Attr::Ints(std::move(v)); }
+Attr F(double v) { return Attr::Float(v); }
+Attr S(const char* v) { return Attr::Str(v); }
+
+const std::vector<Case>& cases() {
+  static const std::vector<Case> c = {
+      {"add_bcast", "Add", {}, {{{2, 3, 4}}, {{4}}}, {{2, 3, 4}}},
+      {"sub_bcast2", "Sub", {}, {{{2, 1, 4}}, {{3, 1}}}, {{2, 3, 4}}},
+      {"mul_same", "Mul", {}, {{{2, 3, 40}}, {{2, 3, 40}}}, {{2, 3, 40}}},
+      {"div_row", "Div", {}, {{{4, 5}}, {{1, 5}, Gen::kPositive}}, {{4, 5}}},
+      {"pow_scalar", "Pow", {}, {{{3, 4}, Gen::kPositive}, {{}, Gen::kPositive}}, {{3, 4}}},
+      {"max", "Max", {}, {{{3, 4}}, {{3, 4}}}, {{3, 4}}},
+      {"erf", "Erf", {}, {{{100}}}, {{100}}},
+      {"tanh", "Tanh", {}, {{{100}}}, {{100}}},
+      {"relu", "Relu", {}, {{{100}}}, {{100}}},
+      {"sigmoid", "Sigmoid", {}, {{{100}}}, {{100}}},
+      {"exp", "Exp", {}, {{{100}}}, {{100}}},
+      {"sqrt", "Sqrt", {}, {{{100}, Gen::kPositive}}, {{100}}},
+      {"log", "Log", {}, {{{100}, Gen::kPositive}}, {{100}}},
+      {"gelu", "Gelu", {}, {{{100}}}, {{100}}},
+      {"gelu_tanh", "Gelu", A({{"approximate", S("tanh")}}), {{{100}}}, {{100}}},
+      {"leaky_relu", "LeakyRelu", A({{"alpha", F(0.2)}}), {{{100}}}, {{100}}},
+      {"softmax_last", "Softmax", A({{"axis", I(-1)}}), {{{4, 333}}}, {{4, 333}}},
+      {"softmax_mid", "Softmax", A({{"axis", I(1)}}), {{{2, 5, 3}}}, {{2, 5, 3}}},
+      {"log_softmax", "LogSoftmax", A({{"axis", I(-1)}}), {{{4, 33}}}, {{4, 33}}},
+      {"layernorm", "LayerNormalization", A({{"axis", I(-1)}, {"epsilon", F(1e-5)}}),
+       {{{6, 64}}, {{64}}, {{64}}}, {{6, 64}}},
+      {"layernorm_2d", "LayerNormalization", A({{"axis", I(1)}}), {{{2, 3, 40}}, {{3, 40}}},
+       {{2, 3, 40}}},
+      {"matmul_fold", "MatMul", {}, {{{2, 3, 8, 16}}, {{16, 12}}}, {{2, 3, 8, 12}}},
+      {"matmul_batched", "MatMul", {}, {{{2, 4, 8, 16}}, {{2, 4, 16, 8}}}, {{2, 4, 8, 8}}},
+      {"matmul_bcast_a", "MatMul", {}, {{{8, 16}}, {{3, 16, 4}}}, {{3, 8, 4}}},
+      {"matmul_vec", "MatMul", {}, {{{16}}, {{16, 5}}}, {{5}}},
+      {"gemm_bias_tb", "Gemm", A({{"transB", I(1)}}), {{{7, 32}}, {{24, 32}}, {{24}}}, {{7, 24}}},
+      {"gemm_ta_c", "Gemm", A({{"transA", I(1)}, {"alpha", F(2.0)}, {"beta", F(0.5)}}),
+       {{{32, 7}}, {{32, 24}}, {{7, 24}}}, {{7, 24}}},
+      {"transpose", "Transpose", A({{"perm", Is({0, 2, 1, 3})}}), {{{2, 3, 4, 5}}}, {{2, 4, 3, 5}}},
+      {"reshape", "Reshape", {}, {{{2, 3, 4}}}, {{6, 4}}},
+      {"gather_rows", "Gather", A({{"axis", I(0)}}), {{{10, 8}}, {{2, 3}, Gen::kIndex, 10}},
+       {{2, 3, 8}}},
+      {"gather_axis1", "Gather", A({{"axis", I(1)}}), {{{3, 10, 4}}, {{5}, Gen::kIndex, 10}},
+       {{3, 5, 4}}},
+      {"split", "Split", A({{"axis", I(1)}, {"split", Is({2, 4})}}), {{{4, 6}}}, {{4, 2}, {4, 4}}},
+      {"concat", "Concat", A({{"axis", I(1)}}), {{{2, 3, 4}}, {{2, 5, 4}}}, {{2, 8, 4}}},
+      {"slice_step", "Slice",
+       A({{"starts", Is({1})}, {"ends", Is({7})}, {"axes", Is({1})}, {"steps", Is({2})}}),
+       {{{3, 8}}}, {{3, 3}}},
+      {"expand", "Expand", {}, {{{3, 1}}}, {{2, 3, 4}}},
+      {"reduce_sum", "ReduceSum", A({{"axes", Is({1})}, {"keepdims", I(1)}}), {{{3, 4, 5}}},
+       {{3, 1, 5}}},
+      {"reduce_mean", "ReduceMean", A({{"axes", Is({0, 2})}, {"keepdims", I(0)}}), {{{3, 4, 5}}},
+       {{4}}},
+      {"reduce_max", "ReduceMax", A({{"axes", Is({2})}, {"keepdims", I(0)}}), {{{3, 4, 5}}},
+       {{3, 4}}},
+      {"conv_pad", "Conv",
+       A({{"kernel_shape", Is({3, 3})}, {"pads", Is({1, 1, 1, 1})}, {"strides", Is({1, 1})}}),
+       {{{1, 3, 8, 8}}, {{4, 3, 3, 3}}, {{4}}}, {{1, 4, 8, 8}}},
+      {"conv_group_stride", "Conv",
+       A({{"kernel_shape", Is({3, 3})}, {"strides", Is({2, 2})}, {"group", I(2)}}),
+       {{{2, 4, 9, 9}}, {{6, 2, 3, 3}}}, {{2, 6, 4, 4}}},
+      {"maxpool", "MaxPool",
+       A({{"kernel_shape", Is({3, 3})}, {"strides", Is({2, 2})}, {"pads", Is({1, 1, 1, 1})}}),
+       {{{2, 3, 8, 8}}}, {{2, 3, 4, 4}}},
+      {"global_avg_pool", "GlobalAveragePool", {}, {{{2, 3, 5, 5}}}, {{2, 3, 1, 1}}},
+      {"batchnorm", "BatchNormalization", A({{"epsilon", F(1e-5)}}),
+       {{{2, 3, 4, 4}}, {{3}}, {{3}}, {{3}}, {{3}, Gen::kPositive}}, {{2, 3, 4, 4}}},
+  };
+  return c;
+}
+
+// Rounds v to what dtype dt can hold, so the CPU reference sees exactly the GPU's inputs.
+float round_to(DType dt, float v) {
+  if (dt == DType::kFloat16) return cpu::half_bits_to_float(cpu::float_to_half_bits(v));
+  if (dt == DType::kBFloat16) return cpu::bf16_bits_to_float(cpu::float_to_bf16_bits(v));
+  return v;
+}
+void store(DType dt, const std::vector<float>& v, std::vector<uint8_t>* bytes) {
+  bytes->resize(v.size() * dtype_size(dt));
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (dt == DType::kFloat32) {
+      std::memcpy(bytes->data() + 4 * i, &v[i], 4);
+    } else {
+      const uint16_t h = dt == DType::kFloat16 ? cpu::float_to_half_bits(v[i])
+                                               : cpu::float_to_bf16_bits(v[i]);
+      std::memcpy(bytes->data() + 2 * i, &h, 2);
+    }
+  }
+}
+float load(DType dt, const uint8_t* p, size_t i) {
+  if (dt == DType::kFloat32) {
+    float f;
+    std::memcpy(&f, p + 4 * i, 4);
+    return f;
+  }
+  uint16_t h;
+  std::memcpy(&h, p + 2 * i, 2);
+  return dt == DType::kFloat16 ? cpu::half_bits_to_float(h) : cpu::bf16_bits_to_float(h);
+}
+
+// ‖gpu − ref‖ / ‖ref‖ bounds (METHOD.md): f32 stays exact-ish (TF32 off), halves round inputs
+// and outputs, and f32 accumulation keeps the rest small.
+double tolerance(DType dt) {
+  return dt == DType::kFloat32 ? 2e-5 : (dt == DType::kFloat16 ? 3e-3 : 2e-2);
+}
+
+class CudaKernels : public ::testing::TestWithParam<std::tuple<int, DType>> {
+ protected:
+  static void SetUpTestSuite() {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) return;
+    have_gpu_ = true;
+    ASSERT_EQ(cudaStreamCreate(&ctx_.stream), cudaSuccess);
+    ASSERT_EQ(cublasLtCreate(&ctx_.lt), CUBLAS_STATUS_SUCCESS);
+    ctx_.workspace_bytes = 32 << 20;
+    ASSERT_EQ(cudaMalloc(&ctx_.workspace, ctx_.workspace_bytes), cudaSuccess);
+  }
+  static inline bool have_gpu_ = false;
+  static inline cuda::CudaContext ctx_;
+};
+
+TEST(CudaKernelTable, SortedAndCoveredByCpu) {
+  const auto& t = cuda::cuda_kernel_table();
+  for (size_t i = 1; i < t.size(); ++i) EXPECT_LT(std::string(t[i - 1].op), std::string(t[i].op));
+  // Every CUDA op has a CPU reference (the differential tests need one).
+  for (const auto& e : t) EXPECT_NE(find_cpu_kernel(e.op), nullptr) << e.op;
+}
+
+TEST_P(CudaKernels, MatchesCpuReference) {
+  if (!have_gpu_) GTEST_SKIP() << "no GPU";
+  const Case& c = cases()[std::get<0>(GetParam())];
+  const DType dt = std::get<1>(GetParam());
+  if (dt != DType::kFloat32 && !c.halves) GTEST_SKIP();
+  SCOPED_TRACE(std::string(c.name) + " " + dtype_name(dt));
+  std::mt19937 rng(1234 + std::get<0>(GetParam()));
+  std::normal_distribution<float> normal(0.f, 1.f);
+  std::uniform_real_distribution<float> pos(0.5f, 2.f);
+
+  std::vector<std::vector<float>> ref_in(c.ins.size());
+  std::vector<std::vector<uint8_t>> host_in(c.ins.size()), ref_bytes(c.ins.size());
+  std::vector<TensorRef> cpu_in, gpu_in;
+  std::vector<void*> dev;
+  for (size_t i = 0; i < c.ins.size(); ++i) {
+    const In& in = c.ins[i];
+    const int64_t n = num_elements(in.shape);
+    if (in.gen == Gen::kIndex) {
+      std::vector<int64_t> idx(static_cast<size_t>(n));
+      std::uniform_int_distribution<int64_t> u(-in.index_max, in.index_max - 1);
+      for (auto& v : idx) v = u(rng);
+      host_in[i].resize(idx.size() * 8);
+      std::memcpy(host_in[i].data(), idx.data(), host_in[i].size());
+      ref_bytes[i] = host_in[i];
+      cpu_in.push_back({DType::kInt64, in.shape, ref_bytes[i].data()});
+      gpu_in.push_back({DType::kInt64, in.shape, nullptr});
+    } else {
+      ref_in[i].resize(static_cast<size_t>(n));
+      for (auto& v : ref_in[i]) v = round_to(dt, in.gen == Gen::kPositive ? pos(rng) : normal(rng));
+      store(dt, ref_in[i], &host_in[i]);
+      store(DType::kFloat32, ref_in[i], &ref_bytes[i]);
+      cpu_in.push_back({DType::kFloat32, in.shape, ref_bytes[i].data()});
+      gpu_in.push_back({dt, in.shape, nullptr});
+    }
+    void* d = nullptr;
+    ASSERT_EQ(cudaMalloc(&d, host_in[i].size() + 16), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(d, host_in[i].data(), host_in[i].size(), cudaMemcpyHostToDevice), cudaSuccess);
+    gpu_in.back().data = d;
+    dev.push_back(d);
+  }
+  std::vector<std::vector<uint8_t>> ref_out(c.outs.size());
+  std::vector<TensorRef> cpu_out, gpu_out;
+  for (size_t o = 0; o < c.outs.size(); ++o) {
+    const int64_t n = num_elements(c.outs[o]);
+    ref_out[o].assign(static_cast<size_t>(n) * 4, 0);
+    cpu_out.push_back({DType::kFloat32, c.outs[o], ref_out[o].data()});
+    void* d = nullptr;
+    const size_t bytes = static_cast<size_t>(n * dtype_size(dt));
+    ASSERT_EQ(cudaMalloc(&d, bytes + 16), cudaSuccess);
+    ASSERT_EQ(cudaMemset(d, 0x7F, bytes), cudaSuccess);  // poison: huge or NaN if unwritten
+    gpu_out.push_back({dt, c.outs[o], d});
+    dev.push_back(d);
+  }
+  Status s = run_cpu_kernel(c.op, c.attrs, cpu_in, cpu_out);
+  ASSERT_TRUE(s.ok()) << "CPU reference: " << s.to_string();
+  s = cuda::run_cuda_kernel(ctx_, c.op, c.attrs, gpu_in, gpu_out);
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  ASSERT_EQ(cudaStreamSynchronize(ctx_.stream), cudaSuccess);
+  for (size_t o = 0; o < c.outs.size(); ++o) {
+    std::vector<uint8_t> got(static_cast<size_t>(gpu_out[o].bytes()));
+    ASSERT_EQ(cudaMemcpy(got.data(), gpu_out[o].data, got.size(), cudaMemcpyDeviceToHost), cudaSuccess);
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < gpu_out[o].numel(); ++i) {
+      const double g = load(dt, got.data(), i), r = load(DType::kFloat32, ref_out[o].data(), i);
+      ASSERT_FALSE(std::isnan(g)) << "output " << o << " element " << i << " is NaN";
+      num += (g - r) * (g - r);
+      den += r * r;
+    }
+    const double rel = std::sqrt(num / std::max(den, 1e-30));
+    EXPECT_LT(rel, tolerance(dt)) << c.name << " output " << o << " relative error " << rel;
+  }
+  for (void* d : dev) cudaFree(d);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, CudaKernels,
+    ::testing::Combine(::testing::Range(0, static_cast<int>(cases().size())),
+                       ::testing::Values(DType::kFloat32, DType::kFloat16, DType::kBFloat16)),
+    [](const auto& info) {
+      return std::string(cases()[std::get<0>(info.param)].name) + "_" +
+             dtype_name(std::get<1>(info.param));
+    });
+
+}  // namespace
+}  // namespace tessera::kernels
