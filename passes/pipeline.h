@@ -4,6 +4,7 @@
 // tessera-opt sees exactly what the driver would give it.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "ir/graph.h"
@@ -11,7 +12,15 @@
 #include "passes/core/mesh.h"
 #include "tessera/status.h"
 
+namespace tessera::spmd {
+struct Strategy;
+}
 namespace tessera::passes {
+
+// Restricts the strategies spmd-search may choose for a node (benchmarks score hand-written
+// plan families this way: pure data parallelism, Megatron-style tensor parallelism).
+using StrategyFilter =
+    std::function<bool(const ir::Graph&, const ir::Node&, const spmd::Strategy&)>;
 
 struct PipelineContext {
   spmd::Mesh mesh;
@@ -20,7 +29,9 @@ struct PipelineContext {
   int64_t memory_budget = 0;  // bytes per device; 0 = profile capacity
   std::string mode = "infer";
   std::string strategy_file;
+  StrategyFilter filter;             // empty = every strategy allowed
   double modelled_step_seconds = 0;  // set by spmd-search
+  double modelled_peak_bytes = 0;    // set by spmd-search
 };
 
 StatusOr<PipelineContext> make_context(const std::string& mesh, const std::string& cluster,

@@ -193,6 +193,16 @@ Status run_spmd_search(ir::Graph& g, PipelineContext& ctx) {
   std::map<std::string, int> groups;
   for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
     b.strat.push_back(strategies_for(g, g.nodes[ni], ctx));
+    if (ctx.filter) {
+      auto& cand = b.strat.back();
+      std::vector<spmd::Strategy> keep;
+      for (auto& s : cand)
+        if (ctx.filter(g, g.nodes[ni], s)) keep.push_back(std::move(s));
+      if (keep.empty())
+        return InvalidArgument("spmd-search: the strategy filter leaves node '" +
+                               g.nodes[ni].name + "' (" + g.nodes[ni].op + ") no strategy");
+      cand = std::move(keep);
+    }
     TSR_RETURN_IF_ERROR(apply_overrides(forced, g.nodes[ni], ctx.mesh, b.strat.back()));
     b.add_node(ni, groups);
   }
@@ -207,6 +217,7 @@ Status run_spmd_search(ir::Graph& g, PipelineContext& ctx) {
                     "asks for a partial-sum input that its producer cannot give?)");
   apply(g, ctx, b, sol->choice);
   ctx.modelled_step_seconds = sol->seconds;
+  ctx.modelled_peak_bytes = sol->peak_bytes;
   g.meta["modelled_step_seconds"] = Attr::Float(sol->seconds);
   g.meta["modelled_peak_bytes"] = Attr::Int(static_cast<int64_t>(sol->peak_bytes));
   return Status::Ok();

@@ -111,17 +111,16 @@ StatusOr<ir::TensorDataPtr> Archive::tensor(const PyTensor& t, const std::string
   return ir::TensorDataPtr(out);
 }
 
-StatusOr<std::vector<ir::TensorDataPtr>> Archive::traced_inputs() {
-  std::vector<ir::TensorDataPtr> out;
+StatusOr<std::vector<std::pair<DType, Shape>>> Archive::traced_inputs() {
+  std::vector<std::pair<DType, Shape>> out;
   if (!zip_.has(entry("traced_inputs.pkl"))) return out;
   TSR_ASSIGN_OR_RETURN(std::string b, zip_.read(entry("traced_inputs.pkl")));
   TSR_ASSIGN_OR_RETURN(PyRef p, unpickle(b, path() + ": traced_inputs.pkl"));
   PyRef fwd = p->kind == PyObj::kDict ? p->attr("forward") : nullptr;
   if (!fwd) return out;
   for (const PyRef& x : fwd->items) {
-    if (x->kind != PyObj::kTensor) return std::vector<ir::TensorDataPtr>{};  // non-tensor input
-    TSR_ASSIGN_OR_RETURN(auto t, tensor(*x->tensor, "traced_inputs"));
-    out.push_back(t);
+    if (x->kind != PyObj::kTensor) return std::vector<std::pair<DType, Shape>>{};  // non-tensor
+    out.emplace_back(x->tensor->dtype, x->tensor->sizes);
   }
   return out;
 }

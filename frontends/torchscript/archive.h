@@ -36,8 +36,9 @@ class Archive {
   StatusOr<const ClassDef*> find_class(const std::string& qualname, std::string* file = nullptr);
   // "code/...py:LINE (traced at origin)" for an expression of that file.
   std::string location(const std::string& file, size_t offset, int line);
-  // forward's example inputs saved by torch >= 2.0 (traced_inputs.pkl); empty when absent.
-  StatusOr<std::vector<ir::TensorDataPtr>> traced_inputs();
+  // dtype and shape of forward's example inputs, recorded by torch >= 2.0 in traced_inputs.pkl
+  // (their storages are written empty, so only the metadata is usable); empty when absent.
+  StatusOr<std::vector<std::pair<DType, Shape>>> traced_inputs();
 
  private:
   explicit Archive(ZipArchive z) : zip_(std::move(z)) {}

@@ -10,7 +10,7 @@ namespace {
 
 // forward's inputs as graph inputs, shapes from the options or traced_inputs.pkl.
 StatusOr<std::vector<TsVal>> make_inputs(Importer& c, const Def& fwd) {
-  std::vector<ir::TensorDataPtr> traced;
+  std::vector<std::pair<DType, Shape>> traced;
   bool from_opts = !c.opts.input_shapes.empty();
   if (!from_opts) {
     TSR_ASSIGN_OR_RETURN(traced, c.ar.traced_inputs());
@@ -30,7 +30,7 @@ StatusOr<std::vector<TsVal>> make_inputs(Importer& c, const Def& fwd) {
     if (from_opts && i < c.opts.input_shapes.size()) {
       v.dtype = c.opts.input_shapes[i].dtype, v.shape = c.opts.input_shapes[i].shape;
     } else if (!from_opts && i < traced.size()) {
-      v.dtype = traced[i]->dtype, v.shape = traced[i]->shape;
+      v.dtype = traced[i].first, v.shape = traced[i].second;
     } else {
       return InvalidArgument(fmt::format(
           "'{}': no shape for forward input '{}' (#{}): the archive has no traced_inputs.pkl "

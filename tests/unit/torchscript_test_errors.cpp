@@ -13,8 +13,8 @@ namespace {
 using testing::make_zip;
 
 // A module object of class __torch__.M with training=False, as torch.jit.save pickles it.
-const std::string kModulePkl = std::string("\x80\x02" "c__torch__\nM\n)\x81}(X\x08\x00\x00\x00", 27) +
-                               "training\x89ub.";
+#define BYTES(lit) std::string(lit, sizeof(lit) - 1)
+const std::string kModulePkl = BYTES("\x80\x02" "c__torch__\nM\n)\x81}(X\x08\x00\x00\x00" "training\x89ub.");
 
 std::string code_with(const std::string& body) {
   return "class M(Module):\n"

@@ -103,7 +103,9 @@ TEST(TorchScriptModels, GraphOnly) {
   auto g = import_torchscript(kModels + "bert/model.torchscript.pt", o);
   ASSERT_TRUE(g.ok()) << g.status().to_string();
   for (const auto& v : g->values) {
-    if (v.kind == ir::ValueKind::kWeight) EXPECT_FALSE(v.data) << v.name;
+    if (v.kind == ir::ValueKind::kWeight) {
+      EXPECT_FALSE(v.data) << v.name;
+    }
   }
 }
 

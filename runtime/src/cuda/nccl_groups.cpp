@@ -136,8 +136,16 @@ Status NcclGroups::init(Comm& comm, const std::vector<std::vector<std::string>>&
     ncclComm_t child = nullptr;
     cfg = nonblocking_config();
     r = ncclCommSplit(world_, g.color, g.rank, &child, &cfg);
-    TSR_RETURN_IF_ERROR(settle(world_, r, "ncclCommSplit over mesh axes '" + g.key + "'"));
-    if (child) TSR_RETURN_IF_ERROR(settle(child, ncclInProgress, "ncclCommSplit child '" + g.key + "'"));
+    const std::string what = "ncclCommSplit over mesh axes '" + g.key + "'";
+    TSR_RETURN_IF_ERROR(settle(world_, r, what));
+    // Nonblocking split: NCCL's background job stores the child handle when it has made it
+    // (seen on 2.28: still null after the parent settled), so wait for it, then settle it.
+    const auto t0 = Clock::now();
+    while (*static_cast<ncclComm_t volatile*>(&child) == nullptr) {
+      if (since(t0) > timeout_s_) return fail(what, "no child communicator after the timeout");
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    TSR_RETURN_IF_ERROR(settle(child, ncclInProgress, what + " (child)"));
     by_key_[g.key] = child;
   }
   return Status::Ok();
