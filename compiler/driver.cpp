@@ -1,5 +1,7 @@
 #include "compiler/driver.h"
 
+#include <fnmatch.h>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -12,6 +14,7 @@
 #include "ir/bridge.h"
 #include "ir/dialect.h"
 #include "mlir/IR/MLIRContext.h"
+#include "passes/autodiff.h"
 #include "passes/pipeline.h"
 
 namespace tessera::compiler {
@@ -42,6 +45,48 @@ void dump(const CompileOptions& o, int index, const char* name, const ir::Graph&
   module->print(os);
 }
 
+StatusOr<passes::TrainOptions> train_options(const CompileOptions& o) {
+  passes::TrainOptions t;
+  if (o.loss != "cross_entropy" && o.loss != "mse")
+    return InvalidArgument("--loss '" + o.loss + "': expected cross_entropy or mse");
+  if (o.optimizer != "adamw" && o.optimizer != "sgd")
+    return InvalidArgument("--optimizer '" + o.optimizer + "': expected adamw or sgd");
+  if (!(o.lr > 0)) return InvalidArgument("--lr must be positive");
+  if (o.weight_decay < 0) return InvalidArgument("--weight-decay must be >= 0");
+  if (o.momentum < 0 || o.momentum >= 1) return InvalidArgument("--momentum must be in [0, 1)");
+  if (o.precision != "fp32")
+    return Unimplemented("--precision " + o.precision +
+                         ": only fp32 is implemented so far (bf16/fp16 need the CUDA backend's "
+                         "mixed-precision kernels)");
+  if (o.batchnorm != "eval")
+    return Unimplemented("--batchnorm " + o.batchnorm +
+                         ": only eval (running statistics) is implemented so far");
+  t.loss = o.loss;
+  t.optimizer = o.optimizer;
+  t.lr = o.lr;
+  t.weight_decay = o.weight_decay;
+  t.momentum = o.momentum;
+  t.gradients_only = o.gradients_only;
+  return t;
+}
+
+// Float weights of rank >= 1 train unless a --freeze glob names them. Scalars are exporter
+// literals (0.5, sqrt(2/pi), ...), not parameters.
+Status select_trainable(const ir::Graph& g, const CompileOptions& o, passes::TrainOptions& t) {
+  std::vector<bool> used(o.freeze.size(), false);
+  for (const ir::Value& v : g.values) {
+    if (v.kind != ir::ValueKind::kWeight || !dtype_is_float(v.dtype)) continue;
+    bool frozen = v.shape.empty();
+    for (size_t i = 0; i < o.freeze.size(); ++i)
+      if (fnmatch(o.freeze[i].c_str(), v.name.c_str(), 0) == 0) frozen = used[i] = true;
+    (frozen ? t.frozen : t.trainable).push_back(v.name);
+  }
+  for (size_t i = 0; i < o.freeze.size(); ++i)
+    if (!used[i]) return InvalidArgument("--freeze '" + o.freeze[i] + "' matches no weight");
+  if (t.trainable.empty()) return InvalidArgument("--mode train: no weight left to train");
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status compile(const CompileOptions& o, CompileSummary* summary) {
@@ -52,12 +97,18 @@ Status compile(const CompileOptions& o, CompileSummary* summary) {
   ir::Graph g;
   onnx_fe::ImportOptions io;
   io.dim_bindings = o.shapes;
+  TSR_ASSIGN_OR_RETURN(passes::TrainOptions train, train_options(o));
   std::vector<Stage> stages = {
       {"import", [&](ir::Graph& gr) -> Status {
          TSR_ASSIGN_OR_RETURN(gr, onnx_fe::import_onnx(o.model, io));
          // Counted before resharding may add per-layout copies of a weight.
          gr.meta["parameters"] = Attr::Int(gr.parameter_count());
          return Status::Ok();
+       }},
+      {"autodiff", [&](ir::Graph& gr) -> Status {
+         if (o.mode != "train") return Status::Ok();
+         TSR_RETURN_IF_ERROR(select_trainable(gr, o, train));
+         return passes::run_autodiff(gr, train);
        }},
       {"spmd-search", [&](ir::Graph& gr) { return passes::run_spmd_search(gr, ctx); }},
       {"reshard", [&](ir::Graph& gr) { return passes::run_reshard(gr, ctx); }},

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace tessera::compiler {
 
@@ -14,6 +15,16 @@ struct CompileOptions {
   std::string cluster = "cpu";           // built-in profile name or a file
   int64_t memory_budget = 0;             // bytes per device; 0 = the profile's capacity
   std::string mode = "infer";
+  // Train mode (--mode train): loss, optimizer and which weights train.
+  std::string loss = "cross_entropy";
+  std::string optimizer = "adamw";
+  double lr = 1e-3;
+  double weight_decay = 0.01;
+  double momentum = 0.0;
+  std::string precision = "fp32";
+  std::string batchnorm = "eval";
+  std::vector<std::string> freeze;  // globs of weight names kept out of the optimizer
+  bool gradients_only = false;      // outputs = loss and "<weight>.grad", no optimizer
   std::string strategy_file;             // --strategy: forced strategies per node
   std::string dump_dir;                  // --dump-dir: IR after each stage
   bool verbose = false;

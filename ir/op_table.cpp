@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "ir/shape_fns.h"
+#include "ir/train_ops.h"
 
 namespace tessera::ir {
 
@@ -117,7 +118,8 @@ const OpInfo* find_op(std::string_view name) {
   const auto& t = op_table();
   auto it = std::lower_bound(t.begin(), t.end(), name,
                              [](const OpInfo& a, std::string_view n) { return a.name < n; });
-  return it != t.end() && it->name == name ? &*it : nullptr;
+  if (it != t.end() && it->name == name) return &*it;
+  return find_train_op(name);  // the training ops (ir/train_ops.cpp) share the lookup
 }
 
 }  // namespace tessera::ir

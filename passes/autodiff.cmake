@@ -11,7 +11,6 @@ add_library(tessera_autodiff STATIC
   core/autodiff_train.cpp
   core/interpreter.cpp
   autodiff.cpp
-  ${CMAKE_SOURCE_DIR}/ir/train_ops.cpp
 )
 target_include_directories(tessera_autodiff PUBLIC ${CMAKE_SOURCE_DIR})
 target_link_libraries(tessera_autodiff PUBLIC tessera_ir_core tessera_kernels_cpu

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "compare.h"
+#include "emit_executable.h"
 #include "inspect.h"
 #include "run_cli.h"
 #include "size_parse.h"
@@ -17,7 +18,7 @@ namespace {
 
 #ifdef TESSERA_HAVE_COMPILER
 void add_compile(CLI::App& app, tessera::compiler::CompileOptions& o, std::string& shapes,
-                 std::string& budget) {
+                 std::string& budget, std::string& emit) {
   auto* c = app.add_subcommand("compile", "Compile an ONNX model into a plan");
   c->add_option("model", o.model, "Model file (.onnx)")->required();
   c->add_option("-o,--output", o.output, "Plan file to write")->capture_default_str();
@@ -27,7 +28,25 @@ void add_compile(CLI::App& app, tessera::compiler::CompileOptions& o, std::strin
       ->capture_default_str();
   c->add_option("--memory-budget", budget, "Per-device memory budget, e.g. 16GiB");
   c->add_option("--mode", o.mode, "infer or train")->capture_default_str();
+  c->add_option("--loss", o.loss, "Train mode: cross_entropy or mse")->capture_default_str();
+  c->add_option("--optimizer", o.optimizer, "Train mode: adamw or sgd")->capture_default_str();
+  c->add_option("--lr", o.lr, "Train mode: learning rate")->capture_default_str();
+  c->add_option("--weight-decay", o.weight_decay, "Train mode: decoupled weight decay (adamw)")
+      ->capture_default_str();
+  c->add_option("--momentum", o.momentum, "Train mode: sgd momentum (0 = none)")
+      ->capture_default_str();
+  c->add_option("--precision", o.precision, "Train mode: fp32 (bf16, fp16: not yet)")
+      ->capture_default_str();
+  c->add_option("--batchnorm", o.batchnorm, "Train mode: eval (running statistics)")
+      ->capture_default_str();
+  c->add_option("--freeze", o.freeze, "Train mode: glob of weights kept out of the optimizer")
+      ->delimiter(',');
+  c->add_flag("--gradients-only", o.gradients_only,
+              "Train mode: outputs are the loss and each weight's gradient, no update");
   c->add_option("--strategy", o.strategy_file, "File forcing strategies for named nodes");
+  c->add_option("--emit", emit, "plan, or executable (runner + plan in one file)")
+      ->check(CLI::IsMember({"plan", "executable"}))
+      ->capture_default_str();
   c->add_option("--dump-dir", o.dump_dir, "Write the IR after each stage into this directory");
   c->add_flag("-v,--verbose", o.verbose, "Print each stage");
   c->add_flag("-q,--quiet", o.quiet, "Print nothing but errors");
@@ -35,7 +54,7 @@ void add_compile(CLI::App& app, tessera::compiler::CompileOptions& o, std::strin
 }
 
 int do_compile(tessera::compiler::CompileOptions& o, const std::string& shapes,
-               const std::string& budget) {
+               const std::string& budget, const std::string& emit) {
   auto bind = tessera::tools::parse_bindings(shapes);
   if (!bind.ok()) return tessera::tools::fail("--shape: " + bind.status().message());
   o.shapes = *bind;
@@ -45,8 +64,16 @@ int do_compile(tessera::compiler::CompileOptions& o, const std::string& shapes,
     o.memory_budget = *b;
   }
   tessera::compiler::CompileSummary s;
+  const std::string final_out = o.output;
+  if (emit == "executable") o.output = final_out + ".plan.tmp";
   tessera::Status st = tessera::compiler::compile(o, &s);
   if (!st.ok()) return tessera::tools::fail(st.message());
+  if (emit == "executable") {
+    st = tessera::tools::emit_executable(o.output, tessera::tools::default_runner_path(), final_out);
+    std::remove(o.output.c_str());
+    if (!st.ok()) return tessera::tools::fail(st.message());
+    s.plan_path = final_out;
+  }
   if (!o.quiet)
     std::printf(
         "wrote %s: %lld nodes, %.1fM parameters, %lld collectives, arena %.2f MiB per rank, "
@@ -66,8 +93,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 #ifdef TESSERA_HAVE_COMPILER
   tessera::compiler::CompileOptions copts;
-  std::string shapes, budget;
-  add_compile(app, copts, shapes, budget);
+  std::string shapes, budget, emit = "plan";
+  add_compile(app, copts, shapes, budget, emit);
 #endif
   std::string plan, inputs, outdir;
   tessera::runtime::RunCliOptions ropts;
@@ -100,7 +127,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
 #ifdef TESSERA_HAVE_COMPILER
-  if (app.got_subcommand("compile")) return do_compile(copts, shapes, budget);
+  if (app.got_subcommand("compile")) return do_compile(copts, shapes, budget, emit);
 #endif
   if (app.got_subcommand("run")) return tessera::runtime::run_plan_cli(plan, inputs, outdir, ropts);
   if (app.got_subcommand("compare")) return tessera::tools::compare_tensors(ca, cb, tol);

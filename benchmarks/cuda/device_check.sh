@@ -3,7 +3,11 @@
 # models end to end on the GPU (against the PyTorch references), 2 ranks on one GPU through
 # NCCL (each rank its own NCCL_HOSTID) against the single-rank result, then the GEMM benchmark
 # against PyTorch. Plans are compiled on a machine with the compiler and carried in
-# benchmarks/cuda/plans (run with carry=["benchmarks/cuda/plans"]).
+# benchmarks/cuda/plans (run with carry=["benchmarks/cuda/plans"]: *.tsr is git-ignored).
+# Regenerate them with the compiler build:
+#   for m in gpt2 bert resnet; do tessera compile ../shared/models/tiny/$m/model.onnx \
+#     -o benchmarks/cuda/plans/$m.tsr; done   # plus --mesh tp=2 -o $m.tp2.tsr for gpt2, bert
+# and copy each model's test_data_set_0/*.pb into benchmarks/cuda/plans/$m/.
 # Usage (device tool): bash benchmarks/cuda/device_check.sh
 set -uo pipefail
 OUT=${OUT:-/tmp/tessera-out}
@@ -15,7 +19,8 @@ step() { echo "== $*"; }
 
 step build
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
-# GTest and CLI11 may be missing on the device image: use copies carried in .devdeps if so.
+# GTest and CLI11 were present on the H100 image (2026-11-23); if an image lacks them, carry
+# copies in .devdeps (include/gtest, include/CLI, lib/libgtest*.a).
 extra=()
 [ -f /usr/include/gtest/gtest.h ] || extra+=(-DGTEST_ROOT=$PWD/.devdeps)
 [ -f /usr/include/CLI/CLI.hpp ] || extra+=(-DCLI11_INCLUDE_DIR=$PWD/.devdeps/include)

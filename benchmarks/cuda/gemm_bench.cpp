@@ -2,8 +2,8 @@
 // a plan takes), timed with CUDA events: 5 warm-up runs, then the median of 30. Shapes: square
 // and the two MLP GEMMs of bert-large at batch 32 x seq 512. Inputs are random (never zeros).
 // torch_gemm_bench.py prints the same table for torch.matmul; device_check.sh runs both.
-#include <cuda_runtime.h>
 #include <cublasLt.h>
+#include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -32,10 +32,12 @@ int main() {
     cudaMalloc(&c, s.m * s.n * 2);
     std::vector<uint16_t> h(static_cast<size_t>(std::max(s.m * s.k, s.k * s.n)));
     std::mt19937 rng(1);
-    for (auto& v : h) v = static_cast<uint16_t>(0x3c00 + (rng() & 0x3ff)) ^ (rng() & 0x8000);  // +-[1,2) bf16-ish
+    for (auto& v : h)
+      v = static_cast<uint16_t>(0x3c00 + (rng() & 0x3ff)) ^ (rng() & 0x8000);  // +-[1,2) bf16-ish
     cudaMemcpy(a, h.data(), s.m * s.k * 2, cudaMemcpyHostToDevice);
     cudaMemcpy(b, h.data(), s.k * s.n * 2, cudaMemcpyHostToDevice);
-    std::vector<TensorRef> in = {{DType::kBFloat16, {s.m, s.k}, a}, {DType::kBFloat16, {s.k, s.n}, b}};
+    std::vector<TensorRef> in = {{DType::kBFloat16, {s.m, s.k}, a},
+                                 {DType::kBFloat16, {s.k, s.n}, b}};
     std::vector<TensorRef> out = {{DType::kBFloat16, {s.m, s.n}, c}};
     std::vector<float> ms;
     cudaEvent_t e0, e1;
@@ -58,7 +60,8 @@ int main() {
     std::sort(ms.begin(), ms.end());
     const double med = ms[ms.size() / 2];
     char name[64];
-    std::snprintf(name, sizeof name, "%lld,%lld,%lld", (long long)s.m, (long long)s.n, (long long)s.k);
+    std::snprintf(name, sizeof name, "%lld,%lld,%lld", (long long)s.m, (long long)s.n,
+                  (long long)s.k);
     std::printf("%-22s %10.3f %10.1f\n", name, med, 2.0 * s.m * s.n * s.k / (med * 1e-3) / 1e12);
     cudaFree(a), cudaFree(b), cudaFree(c);
   }

@@ -89,7 +89,8 @@ StatusOr<ir::TensorDataPtr> Archive::tensor(const PyTensor& t, const std::string
   out->shape = t.sizes;
   const int64_t es = dtype_size(t.dtype), n = out->numel();
   out->bytes.resize(n * es);
-  if (t.strides.size() != t.sizes.size()) return Corrupt(fmt::format("'{}': tensor {} has a bad stride", path(), key));
+  if (t.strides.size() != t.sizes.size())
+    return Corrupt(fmt::format("'{}': tensor {} has a bad stride", path(), key));
   int64_t max_off = t.offset;
   for (size_t d = 0; d < t.sizes.size(); ++d) {
     if (t.sizes[d] == 0) max_off = -1;

@@ -17,7 +17,7 @@ namespace tessera::ts_fe {
 // Source ranges of one code file (from <file>.debug_pkl): byte offset in the code -> text.
 struct DebugInfo {
   std::vector<std::pair<size_t, std::string>> ranges;  // sorted by offset; text = origin frame
-  std::string at(size_t offset) const;                  // "" when unknown
+  std::string at(size_t offset) const;                 // "" when unknown
 };
 
 class Archive {
@@ -25,7 +25,7 @@ class Archive {
   static StatusOr<std::unique_ptr<Archive>> open(const std::string& path);
   static StatusOr<std::unique_ptr<Archive>> from_zip(ZipArchive zip);
 
-  const PyRef& root() const { return root_; }            // data.pkl
+  const PyRef& root() const { return root_; }                         // data.pkl
   const std::vector<PyRef>& constants() const { return constants_; }  // CONSTANTS.cN
   int version() const { return version_; }
   const std::string& path() const { return zip_.what(); }

@@ -51,12 +51,14 @@ DebugInfo parse_debug(const PyRef& p) {
   for (size_t k = first; k < p->items.size(); ++k) {
     const PyRef& list = p->items[k];
     auto add = [&](const PyRef& e) {  // (offset, (source, start, end)[, handle])
-      if (e->kind != PyObj::kTuple || e->items.size() < 2 || e->items[0]->kind != PyObj::kInt) return;
+      if (e->kind != PyObj::kTuple || e->items.size() < 2 || e->items[0]->kind != PyObj::kInt)
+        return;
       const PyRef& r = e->items[1];
       if (r->kind != PyObj::kTuple || r->items.empty()) return;
       d.ranges.emplace_back(static_cast<size_t>(e->items[0]->i), range_text(r->items[0], table));
     };
-    if (list->kind == PyObj::kTuple && !list->items.empty() && list->items[0]->kind == PyObj::kInt) {
+    if (list->kind == PyObj::kTuple && !list->items.empty() &&
+        list->items[0]->kind == PyObj::kInt) {
       add(list);
     } else {
       for (const PyRef& e : list->items) add(e);
@@ -81,8 +83,8 @@ std::string DebugInfo::at(size_t offset) const {
 StatusOr<const ClassDef*> Archive::find_class(const std::string& qualname, std::string* file) {
   size_t dot = qualname.rfind('.');
   if (qualname.rfind("__torch__", 0) != 0 || dot == std::string::npos) {
-    return InvalidArgument(fmt::format("'{}': object of class '{}' is not a TorchScript module",
-                                       path(), qualname));
+    return InvalidArgument(
+        fmt::format("'{}': object of class '{}' is not a TorchScript module", path(), qualname));
   }
   std::string mod = qualname.substr(0, dot), cls = qualname.substr(dot + 1);
   std::replace(mod.begin(), mod.end(), '.', '/');
@@ -91,7 +93,8 @@ StatusOr<const ClassDef*> Archive::find_class(const std::string& qualname, std::
   if (!src) {
     auto text = zip_.read(entry(rel));
     if (!text.ok()) {
-      return Corrupt(fmt::format("'{}': class {} has no source ({} missing)", path(), qualname, rel));
+      return Corrupt(
+          fmt::format("'{}': class {} has no source ({} missing)", path(), qualname, rel));
     }
     TSR_ASSIGN_OR_RETURN(SourceFile f, parse_source(*text, rel));
     src = std::make_unique<SourceFile>(std::move(f));

@@ -18,8 +18,9 @@ StatusOr<int> make_filled(Importer& c, DType t, const Shape& s, double v) {
 }
 
 DType number_dtype(const TsVal& v) {
-  return v.kind == TsVal::kFloat ? DType::kFloat32
-         : v.kind == TsVal::kBool ? DType::kBool : DType::kInt64;
+  return v.kind == TsVal::kFloat  ? DType::kFloat32
+         : v.kind == TsVal::kBool ? DType::kBool
+                                  : DType::kInt64;
 }
 
 Status factory(Importer& c, const TsVal* size, const TsVal* dt, DType dflt, const TsVal& fill,
@@ -82,8 +83,8 @@ Status cv_arange(Importer& c, const Args& a, TsVal& out) {
   for (const TsVal& v : a.pos) {
     if (v.kind == TsVal::kNone || v.kind == TsVal::kDevice) break;
     TSR_ASSIGN_OR_RETURN(double d, c.to_double(v));
-    is_float |= v.kind == TsVal::kFloat ||
-                (v.kind == TsVal::kTensor && dtype_is_float(c.dtype(v.v)));
+    is_float |=
+        v.kind == TsVal::kFloat || (v.kind == TsVal::kTensor && dtype_is_float(c.dtype(v.v)));
     num.push_back(d);
   }
   if (num.empty() || num.size() > 3) return c.fail("arange takes 1 to 3 numbers");

@@ -10,7 +10,8 @@ namespace tessera::ts_fe {
 Status cv_index(Importer& c, const Args& a, TsVal& out) {
   TSR_ASSIGN_OR_RETURN(int x, arg_tensor(c, a, 0, "self"));
   const TsVal* list = a.get(1, "indices");
-  if (!list || list->kind != TsVal::kList || list->items.empty()) return c.fail("index needs a list");
+  if (!list || list->kind != TsVal::kList || list->items.empty())
+    return c.fail("index needs a list");
   std::vector<int> idx;
   Shape b;
   for (const TsVal& t : list->items) {
@@ -66,8 +67,11 @@ Status cv_diff(Importer& c, const Args& a, TsVal& out) {
   }
   int64_t len = c.shape(y)[ax];
   auto sl = [&](int64_t s, int64_t e) {
-    return c.emit1("Slice", {y}, {{"starts", Attr::Ints({s})}, {"ends", Attr::Ints({e})},
-                                  {"axes", Attr::Ints({ax})}, {"steps", Attr::Ints({1})}});
+    return c.emit1("Slice", {y},
+                   {{"starts", Attr::Ints({s})},
+                    {"ends", Attr::Ints({e})},
+                    {"axes", Attr::Ints({ax})},
+                    {"steps", Attr::Ints({1})}});
   };
   TSR_ASSIGN_OR_RETURN(int hi, sl(1, len));
   TSR_ASSIGN_OR_RETURN(int lo, sl(0, len - 1));

@@ -159,7 +159,9 @@ Status cv_lt(Importer& c, const Args& a, TsVal& out) { return compare(c, a, "Les
 Status cv_le(Importer& c, const Args& a, TsVal& out) {
   return compare(c, a, "LessOrEqual", false, out);
 }
-Status cv_gt(Importer& c, const Args& a, TsVal& out) { return compare(c, a, "Greater", false, out); }
+Status cv_gt(Importer& c, const Args& a, TsVal& out) {
+  return compare(c, a, "Greater", false, out);
+}
 Status cv_ge(Importer& c, const Args& a, TsVal& out) {
   return compare(c, a, "GreaterOrEqual", false, out);
 }

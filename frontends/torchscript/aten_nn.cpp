@@ -60,8 +60,10 @@ Status conv(Importer& c, const ConvArgs& p, TsVal& out) {
   if (given(p.groups)) {
     TSR_ASSIGN_OR_RETURN(groups, c.to_int(*p.groups));
   }
-  AttrMap at{{"kernel_shape", Attr::Ints(ks)}, {"strides", Attr::Ints(strides)},
-             {"pads", Attr::Ints(pads)},       {"dilations", Attr::Ints(dil)},
+  AttrMap at{{"kernel_shape", Attr::Ints(ks)},
+             {"strides", Attr::Ints(strides)},
+             {"pads", Attr::Ints(pads)},
+             {"dilations", Attr::Ints(dil)},
              {"group", Attr::Int(groups)}};
   if (p.transposed) {
     TSR_ASSIGN_OR_RETURN(auto op, spatial(c, p.output_padding, n, zeros));
@@ -84,7 +86,8 @@ Status pool(Importer& c, const Args& a, const char* op, TsVal& out) {
   TSR_ASSIGN_OR_RETURN(auto p, spatial(c, a.get(3, "padding"), n, std::vector<int64_t>(n, 0)));
   bool is_max = std::string(op) == "MaxPool";
   const TsVal* ceil = a.get(is_max ? 5 : 4, "ceil_mode");
-  AttrMap at{{"kernel_shape", Attr::Ints(k)}, {"strides", Attr::Ints(s)},
+  AttrMap at{{"kernel_shape", Attr::Ints(k)},
+             {"strides", Attr::Ints(s)},
              {"pads", Attr::Ints(twice(p))},
              {"ceil_mode", Attr::Int(given(ceil) && ceil->i ? 1 : 0)}};
   if (is_max) {
@@ -93,7 +96,8 @@ Status pool(Importer& c, const Args& a, const char* op, TsVal& out) {
   } else {
     const TsVal* cip = a.get(5, "count_include_pad");
     at["count_include_pad"] = Attr::Int(!given(cip) || cip->i ? 1 : 0);
-    if (given(a.get(6, "divisor_override"))) return c.fail("avg_pool divisor_override is not supported");
+    if (given(a.get(6, "divisor_override")))
+      return c.fail("avg_pool divisor_override is not supported");
   }
   return set_tensor(c.emit1(op, {x}, at), out);
 }
@@ -115,7 +119,9 @@ Status cv_linear(Importer& c, const Args& a, TsVal& out) {
   if (c.rank(x) == 2) {
     std::vector<int> in = {x, w};
     if (b >= 0) in.push_back(b);
-    AttrMap at{{"alpha", Attr::Float(1)}, {"beta", Attr::Float(1)}, {"transA", Attr::Int(0)},
+    AttrMap at{{"alpha", Attr::Float(1)},
+               {"beta", Attr::Float(1)},
+               {"transA", Attr::Int(0)},
                {"transB", Attr::Int(1)}};
     return set_tensor(c.emit1("Gemm", in, at), out);
   }
@@ -145,7 +151,9 @@ Status cv_addmm(Importer& c, const Args& a, TsVal& out) {  // beta * self + alph
   if (given(a.get(4, "alpha"))) {
     TSR_ASSIGN_OR_RETURN(alpha, c.to_double(*a.get(4, "alpha")));
   }
-  AttrMap at{{"alpha", Attr::Float(alpha)}, {"beta", Attr::Float(beta)}, {"transA", Attr::Int(0)},
+  AttrMap at{{"alpha", Attr::Float(alpha)},
+             {"beta", Attr::Float(beta)},
+             {"transA", Attr::Int(0)},
              {"transB", Attr::Int(0)}};
   return set_tensor(c.emit1("Gemm", {m1, m2, bias}, at), out);
 }
@@ -272,8 +280,10 @@ Status cv_adaptive_avg_pool2d(Importer& c, const Args& a, TsVal& out) {
     k.push_back(in / os[i]);
   }
   if (global) return set_tensor(c.emit1("GlobalAveragePool", {x}), out);
-  AttrMap at{{"kernel_shape", Attr::Ints(k)}, {"strides", Attr::Ints(k)},
-             {"pads", Attr::Ints(std::vector<int64_t>(2 * n, 0))}, {"ceil_mode", Attr::Int(0)},
+  AttrMap at{{"kernel_shape", Attr::Ints(k)},
+             {"strides", Attr::Ints(k)},
+             {"pads", Attr::Ints(std::vector<int64_t>(2 * n, 0))},
+             {"ceil_mode", Attr::Int(0)},
              {"count_include_pad", Attr::Int(0)}};
   return set_tensor(c.emit1("AveragePool", {x}, at), out);
 }

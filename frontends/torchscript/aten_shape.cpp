@@ -27,8 +27,10 @@ StatusOr<int> slice_axis(Importer& c, int x, int64_t ax, int64_t start, int64_t 
   start = clamp(start), end = clamp(end);
   if (step <= 0) return c.fail("slice step must be positive");
   if (start == 0 && end == n && step == 1) return x;
-  AttrMap at{{"starts", Attr::Ints({start})}, {"ends", Attr::Ints({end})},
-             {"axes", Attr::Ints({ax})}, {"steps", Attr::Ints({step})}};
+  AttrMap at{{"starts", Attr::Ints({start})},
+             {"ends", Attr::Ints({end})},
+             {"axes", Attr::Ints({ax})},
+             {"steps", Attr::Ints({step})}};
   return c.emit1("Slice", {x}, at);
 }
 
@@ -53,9 +55,9 @@ StatusOr<Shape> resolve_view(Importer& c, int x, std::vector<int64_t> to) {
 StatusOr<std::vector<TsVal>> split_sizes(Importer& c, int x, int64_t ax, std::vector<int64_t> sz) {
   std::vector<TsVal> parts;
   if (sz.size() == 1) return std::vector<TsVal>{TsVal::Tensor(x)};
-  TSR_ASSIGN_OR_RETURN(auto ids, c.emit("Split", {x},
-                                        {{"axis", Attr::Int(ax)}, {"split", Attr::Ints(sz)}},
-                                        static_cast<int>(sz.size())));
+  TSR_ASSIGN_OR_RETURN(auto ids,
+                       c.emit("Split", {x}, {{"axis", Attr::Int(ax)}, {"split", Attr::Ints(sz)}},
+                              static_cast<int>(sz.size())));
   for (int id : ids) parts.push_back(TsVal::Tensor(id));
   return parts;
 }
@@ -138,7 +140,8 @@ Status cv_select(Importer& c, const Args& a, TsVal& out) {  // x[..., i, ...] dr
 
 Status cv_cat(Importer& c, const Args& a, TsVal& out) {
   const TsVal* xs = a.get(0, "tensors");
-  if (!xs || xs->kind != TsVal::kList || xs->items.empty()) return c.fail("cat needs a tensor list");
+  if (!xs || xs->kind != TsVal::kList || xs->items.empty())
+    return c.fail("cat needs a tensor list");
   TSR_ASSIGN_OR_RETURN(auto ids, c.promote(xs->items));
   int r = c.rank(ids[0]);
   TSR_ASSIGN_OR_RETURN(int64_t ax, c.axis(a.get(1, "dim"), r, 0));
@@ -152,7 +155,8 @@ Status cv_cat(Importer& c, const Args& a, TsVal& out) {
 
 Status cv_stack(Importer& c, const Args& a, TsVal& out) {
   const TsVal* xs = a.get(0, "tensors");
-  if (!xs || xs->kind != TsVal::kList || xs->items.empty()) return c.fail("stack needs a tensor list");
+  if (!xs || xs->kind != TsVal::kList || xs->items.empty())
+    return c.fail("stack needs a tensor list");
   TSR_ASSIGN_OR_RETURN(auto ids, c.promote(xs->items));
   TSR_ASSIGN_OR_RETURN(int64_t ax, c.axis(a.get(1, "dim"), c.rank(ids[0]) + 1, 0));
   for (int& id : ids) {
@@ -252,7 +256,8 @@ Status cv_to(Importer& c, const Args& a, TsVal& out) {
   const TsVal* d = it != a.kw.end() ? &it->second : nullptr;
   if (!d && a.pos.size() > 1) {
     d = &a.pos[1];
-    if (d->kind == TsVal::kDevice || d->kind == TsVal::kStr) d = a.pos.size() > 2 ? &a.pos[2] : nullptr;
+    if (d->kind == TsVal::kDevice || d->kind == TsVal::kStr)
+      d = a.pos.size() > 2 ? &a.pos[2] : nullptr;
   }
   if (d && d->kind == TsVal::kTensor) {
     to = c.dtype(d->v);

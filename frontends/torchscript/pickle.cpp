@@ -30,11 +30,11 @@ PyRef py_str(std::string v) {
 
 DType storage_dtype(const std::string& g) {
   static const std::map<std::string, DType> m = {
-      {"torch.FloatStorage", DType::kFloat32},   {"torch.DoubleStorage", DType::kFloat64},
-      {"torch.HalfStorage", DType::kFloat16},    {"torch.BFloat16Storage", DType::kBFloat16},
-      {"torch.LongStorage", DType::kInt64},      {"torch.IntStorage", DType::kInt32},
-      {"torch.ShortStorage", DType::kInt16},     {"torch.CharStorage", DType::kInt8},
-      {"torch.ByteStorage", DType::kUInt8},      {"torch.BoolStorage", DType::kBool}};
+      {"torch.FloatStorage", DType::kFloat32}, {"torch.DoubleStorage", DType::kFloat64},
+      {"torch.HalfStorage", DType::kFloat16},  {"torch.BFloat16Storage", DType::kBFloat16},
+      {"torch.LongStorage", DType::kInt64},    {"torch.IntStorage", DType::kInt32},
+      {"torch.ShortStorage", DType::kInt16},   {"torch.CharStorage", DType::kInt8},
+      {"torch.ByteStorage", DType::kUInt8},    {"torch.BoolStorage", DType::kBool}};
   auto it = m.find(g);
   return it == m.end() ? DType::kUndefined : it->second;
 }
@@ -122,8 +122,8 @@ Status Vm::persistent(const PyRef& pid, PyRef& out) {
   out->s = pid->items[2]->s;
   out->dtype = storage_dtype(pid->items[1]->s);
   if (out->dtype == DType::kUndefined) {
-    return Unimplemented(fmt::format("{}: storage type {} is not supported", what_,
-                                     pid->items[1]->s));
+    return Unimplemented(
+        fmt::format("{}: storage type {} is not supported", what_, pid->items[1]->s));
   }
   return Status::Ok();
 }
@@ -194,17 +194,28 @@ Status Vm::step(uint8_t op, bool& stop) {
     case '(':  // MARK
       marks_.push_back(stack_.size());
       return Status::Ok();
-    case 'N': push(py_none()); return Status::Ok();
-    case 0x88:  // NEWTRUE
+    case 'N':
+      push(py_none());
+      return Status::Ok();
+    case 0x88:    // NEWTRUE
     case 0x89: {  // NEWFALSE
       PyRef p = make(PyObj::kBool);
       p->i = op == 0x88;
       push(p);
       return Status::Ok();
     }
-    case 'J': TSR_RETURN_IF_ERROR(need_or(4)); push(py_int(static_cast<int32_t>(uint(4)))); return Status::Ok();
-    case 'K': TSR_RETURN_IF_ERROR(need_or(1)); push(py_int(static_cast<int64_t>(uint(1)))); return Status::Ok();
-    case 'M': TSR_RETURN_IF_ERROR(need_or(2)); push(py_int(static_cast<int64_t>(uint(2)))); return Status::Ok();
+    case 'J':
+      TSR_RETURN_IF_ERROR(need_or(4));
+      push(py_int(static_cast<int32_t>(uint(4))));
+      return Status::Ok();
+    case 'K':
+      TSR_RETURN_IF_ERROR(need_or(1));
+      push(py_int(static_cast<int64_t>(uint(1))));
+      return Status::Ok();
+    case 'M':
+      TSR_RETURN_IF_ERROR(need_or(2));
+      push(py_int(static_cast<int64_t>(uint(2))));
+      return Status::Ok();
     case 0x8a: {  // LONG1: little-endian two's complement of n bytes
       TSR_RETURN_IF_ERROR(need_or(1));
       size_t n = uint(1);
@@ -234,7 +245,13 @@ Status Vm::step_more(uint8_t op) {
   auto push = [&](PyRef p) { stack_.push_back(std::move(p)); };
   auto need_or = [&](size_t n) { return need(n) ? Status::Ok() : fail("truncated operand"); };
   switch (op) {
-    case 'X': case 0x8c: case 0x8d: case 'T': case 'U': case 'B': case 'C': {  // strings, bytes
+    case 'X':
+    case 0x8c:
+    case 0x8d:
+    case 'T':
+    case 'U':
+    case 'B':
+    case 'C': {  // strings, bytes
       int w = op == 'X' || op == 'T' || op == 'B' ? 4 : op == 0x8d ? 8 : 1;
       TSR_RETURN_IF_ERROR(need_or(w));
       uint64_t n = uint(w);
@@ -261,7 +278,9 @@ Status Vm::step_more(uint8_t op) {
       push(g);
       return Status::Ok();
     }
-    case 'q': case 'r': case 0x94: {  // BINPUT, LONG_BINPUT, MEMOIZE
+    case 'q':
+    case 'r':
+    case 0x94: {  // BINPUT, LONG_BINPUT, MEMOIZE
       if (stack_.empty()) return fail("memo of an empty stack");
       uint64_t k = memo_.size();
       if (op != 0x94) {
@@ -271,17 +290,28 @@ Status Vm::step_more(uint8_t op) {
       memo_[k] = stack_.back();
       return Status::Ok();
     }
-    case 'h': case 'j': {  // BINGET, LONG_BINGET
+    case 'h':
+    case 'j': {  // BINGET, LONG_BINGET
       TSR_RETURN_IF_ERROR(need_or(op == 'h' ? 1 : 4));
       auto it = memo_.find(uint(op == 'h' ? 1 : 4));
       if (it == memo_.end()) return fail("memo key not found");
       push(it->second);
       return Status::Ok();
     }
-    case ')': push(make(PyObj::kTuple)); return Status::Ok();
-    case ']': push(make(PyObj::kList)); return Status::Ok();
-    case '}': push(make(PyObj::kDict)); return Status::Ok();
-    case 't': case 'l': case 0x85: case 0x86: case 0x87: {  // TUPLE, LIST, TUPLE1-3
+    case ')':
+      push(make(PyObj::kTuple));
+      return Status::Ok();
+    case ']':
+      push(make(PyObj::kList));
+      return Status::Ok();
+    case '}':
+      push(make(PyObj::kDict));
+      return Status::Ok();
+    case 't':
+    case 'l':
+    case 0x85:
+    case 0x86:
+    case 0x87: {  // TUPLE, LIST, TUPLE1-3
       PyRef t = make(op == 'l' ? PyObj::kList : PyObj::kTuple);
       if (op == 't' || op == 'l') {
         TSR_RETURN_IF_ERROR(pop_mark(t->items));
@@ -294,18 +324,21 @@ Status Vm::step_more(uint8_t op) {
       push(t);
       return Status::Ok();
     }
-    case 'a': case 'e': {  // APPEND, APPENDS
+    case 'a':
+    case 'e': {  // APPEND, APPENDS
       std::vector<PyRef> xs(1);
       if (op == 'e') {
         TSR_RETURN_IF_ERROR(pop_mark(xs));
       } else {
         TSR_RETURN_IF_ERROR(pop(xs[0]));
       }
-      if (stack_.empty() || stack_.back()->kind != PyObj::kList) return fail("APPEND to a non-list");
+      if (stack_.empty() || stack_.back()->kind != PyObj::kList)
+        return fail("APPEND to a non-list");
       for (auto& x : xs) stack_.back()->items.push_back(x);
       return Status::Ok();
     }
-    case 's': case 'u': {  // SETITEM, SETITEMS
+    case 's':
+    case 'u': {  // SETITEM, SETITEMS
       std::vector<PyRef> kv(2);
       if (op == 'u') {
         TSR_RETURN_IF_ERROR(pop_mark(kv));
@@ -323,7 +356,8 @@ Status Vm::step_more(uint8_t op) {
       push(out);
       return Status::Ok();
     }
-    case 'R': case 0x81: {  // REDUCE, NEWOBJ
+    case 'R':
+    case 0x81: {  // REDUCE, NEWOBJ
       PyRef args, fn, out;
       TSR_RETURN_IF_ERROR(pop(args));
       TSR_RETURN_IF_ERROR(pop(fn));
@@ -346,8 +380,14 @@ Status Vm::step_more(uint8_t op) {
       }
       return Status::Ok();
     }
-    case '0': { PyRef x; return pop(x); }  // POP
-    case '1': { std::vector<PyRef> x; return pop_mark(x); }  // POP_MARK
+    case '0': {
+      PyRef x;
+      return pop(x);
+    }  // POP
+    case '1': {
+      std::vector<PyRef> x;
+      return pop_mark(x);
+    }          // POP_MARK
     case '2':  // DUP
       if (stack_.empty()) return fail("DUP of an empty stack");
       push(stack_.back());

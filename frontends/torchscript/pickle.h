@@ -26,12 +26,24 @@ struct PyTensor {
 };
 
 struct PyObj {
-  enum Kind { kNone, kBool, kInt, kFloat, kStr, kTuple, kList, kDict, kGlobal, kObject, kTensor,
-              kStorage };
+  enum Kind {
+    kNone,
+    kBool,
+    kInt,
+    kFloat,
+    kStr,
+    kTuple,
+    kList,
+    kDict,
+    kGlobal,
+    kObject,
+    kTensor,
+    kStorage
+  };
   Kind kind = kNone;
   int64_t i = 0;  // kBool, kInt
   double f = 0;
-  std::string s;  // kStr; kGlobal/kObject: "module.Name"; kStorage: key
+  std::string s;                              // kStr; kGlobal/kObject: "module.Name"; kStorage: key
   DType dtype = DType::kUndefined;            // kStorage
   std::vector<PyRef> items;                   // kTuple, kList; kObject: constructor args
   std::vector<std::pair<PyRef, PyRef>> dict;  // kDict; kObject: state after BUILD (if a dict)

@@ -20,9 +20,10 @@ StatusOr<std::vector<TsVal>> make_inputs(Importer& c, const Def& fwd) {
   for (size_t i = 0; i < fwd.params.size(); ++i) {
     const std::string& name = fwd.params[i];
     if (fwd.param_types[i] != "Tensor") {
-      return InvalidArgument(fmt::format("'{}': forward input '{}' has type {}: only Tensor "
-                                         "inputs are supported", c.ar.path(), name,
-                                         fwd.param_types[i]));
+      return InvalidArgument(
+          fmt::format("'{}': forward input '{}' has type {}: only Tensor "
+                      "inputs are supported",
+                      c.ar.path(), name, fwd.param_types[i]));
     }
     ir::Value v;
     v.name = name;

@@ -17,13 +17,26 @@ struct Expr;
 using ExprPtr = std::shared_ptr<const Expr>;
 
 struct Expr {
-  enum Kind { kName, kInt, kFloat, kStr, kNone, kBool, kAttr, kCall, kList, kTuple, kSubscript,
-              kUnary, kBinary };
+  enum Kind {
+    kName,
+    kInt,
+    kFloat,
+    kStr,
+    kNone,
+    kBool,
+    kAttr,
+    kCall,
+    kList,
+    kTuple,
+    kSubscript,
+    kUnary,
+    kBinary
+  };
   Kind kind = kName;
-  std::string name;  // kName, kAttr (attribute), kStr (value), kUnary/kBinary (operator)
-  int64_t i = 0;     // kInt, kBool
-  double f = 0;      // kFloat
-  ExprPtr base;      // kAttr object, kCall callee, kSubscript object, kUnary operand, lhs
+  std::string name;            // kName, kAttr (attribute), kStr (value), kUnary/kBinary (operator)
+  int64_t i = 0;               // kInt, kBool
+  double f = 0;                // kFloat
+  ExprPtr base;                // kAttr object, kCall callee, kSubscript object, kUnary operand, lhs
   std::vector<ExprPtr> items;  // kCall positional args, kList/kTuple items, index, rhs
   std::vector<std::pair<std::string, ExprPtr>> kwargs;  // kCall
   size_t offset = 0;  // byte offset in the file (matches .debug_pkl ranges)

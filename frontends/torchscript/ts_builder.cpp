@@ -23,7 +23,8 @@ namespace {
 template <class T>
 void fill(ir::TensorData& t, double v) {
   T x = static_cast<T>(v);
-  for (int64_t i = 0; i < t.numel(); ++i) std::memcpy(t.bytes.data() + i * sizeof(T), &x, sizeof(T));
+  for (int64_t i = 0; i < t.numel(); ++i)
+    std::memcpy(t.bytes.data() + i * sizeof(T), &x, sizeof(T));
 }
 
 }  // namespace
@@ -34,13 +35,27 @@ ir::TensorDataPtr filled(DType t, const Shape& s, double v) {
   d->shape = s;
   d->bytes.resize(num_elements(s) * dtype_size(t));
   switch (t) {
-    case DType::kFloat32: fill<float>(*d, v); break;
-    case DType::kFloat64: fill<double>(*d, v); break;
-    case DType::kInt64: fill<int64_t>(*d, v); break;
-    case DType::kInt32: fill<int32_t>(*d, v); break;
-    case DType::kBool: case DType::kUInt8: fill<uint8_t>(*d, v != 0 ? 1 : 0); break;
-    case DType::kInt8: fill<int8_t>(*d, v); break;
-    default: break;  // f16/bf16 constants are made as f32 and cast by the caller
+    case DType::kFloat32:
+      fill<float>(*d, v);
+      break;
+    case DType::kFloat64:
+      fill<double>(*d, v);
+      break;
+    case DType::kInt64:
+      fill<int64_t>(*d, v);
+      break;
+    case DType::kInt32:
+      fill<int32_t>(*d, v);
+      break;
+    case DType::kBool:
+    case DType::kUInt8:
+      fill<uint8_t>(*d, v != 0 ? 1 : 0);
+      break;
+    case DType::kInt8:
+      fill<int8_t>(*d, v);
+      break;
+    default:
+      break;  // f16/bf16 constants are made as f32 and cast by the caller
   }
   return d;
 }
@@ -56,8 +71,8 @@ int Importer::int_list(const std::vector<int64_t>& v) {
   return constant(d, "ints");
 }
 
-StatusOr<std::vector<int>> Importer::emit(const std::string& op, std::vector<int> in,
-                                          AttrMap attrs, int num_outputs) {
+StatusOr<std::vector<int>> Importer::emit(const std::string& op, std::vector<int> in, AttrMap attrs,
+                                          int num_outputs) {
   ir::Node n;
   n.op = op;
   n.name = fmt::format("{}{}{}_{}", scope, scope.empty() ? "" : "/", op, counter++);
@@ -80,8 +95,9 @@ StatusOr<std::vector<int>> Importer::emit(const std::string& op, std::vector<int
     std::vector<kernels::TensorRef> ins, outs;
     for (int v : n.inputs) {
       const ir::TensorData* d = v < 0 ? nullptr : const_data(v);
-      ins.push_back(d ? kernels::TensorRef{d->dtype, d->shape, const_cast<uint8_t*>(d->bytes.data())}
-                      : kernels::TensorRef{});
+      ins.push_back(
+          d ? kernels::TensorRef{d->dtype, d->shape, const_cast<uint8_t*>(d->bytes.data())}
+            : kernels::TensorRef{});
     }
     std::vector<std::shared_ptr<ir::TensorData>> results;
     for (const auto& [dt, sh] : *out) {
@@ -151,8 +167,9 @@ StatusOr<int> Importer::as_tensor(const TsVal& x, int like) {
     return int_list(v);
   }
   if (!x.is_number()) return fail("expected a tensor or a number");
-  DType t = x.kind == TsVal::kFloat ? DType::kFloat32
-            : x.kind == TsVal::kBool ? DType::kBool : DType::kInt64;
+  DType t = x.kind == TsVal::kFloat  ? DType::kFloat32
+            : x.kind == TsVal::kBool ? DType::kBool
+                                     : DType::kInt64;
   if (like >= 0 && category(dtype(like)) >= category(t)) t = dtype(like);
   return scalar(t, x.kind == TsVal::kFloat ? x.f : static_cast<double>(x.i));
 }
@@ -167,8 +184,9 @@ StatusOr<std::vector<int>> Importer::promote(const std::vector<TsVal>& xs) {
     if (x.kind == TsVal::kTensor) {
       t = dtype(x.v), grp = rank(x.v) > 0 ? 0 : 1;
     } else if (x.is_number()) {
-      t = x.kind == TsVal::kFloat ? DType::kFloat32 : x.kind == TsVal::kBool ? DType::kBool
-                                                                              : DType::kInt64;
+      t = x.kind == TsVal::kFloat  ? DType::kFloat32
+          : x.kind == TsVal::kBool ? DType::kBool
+                                   : DType::kInt64;
       grp = 2;
     } else {
       return fail("expected a tensor or a number operand");

@@ -31,10 +31,22 @@ StatusOr<TsVal> to_float(Importer& c, const TsVal& x) {
 }  // namespace
 
 StatusOr<TsVal> call_builtin(Importer& c, const std::string& fn, const Args& a, bool& handled) {
-  static const char* kNames[] = {
-      "torch.device", "ops.prim.device", "annotate", "ops.prim.NumToTensor", "torch.scalar_tensor",
-      "int", "ops.aten.Int", "ops.aten.IntImplicit", "float", "ops.aten.Float",
-      "ops.aten.FloatImplicit", "bool", "ops.aten.Bool", "len", "getattr", "ops.prim.dtype"};
+  static const char* kNames[] = {"torch.device",
+                                 "ops.prim.device",
+                                 "annotate",
+                                 "ops.prim.NumToTensor",
+                                 "torch.scalar_tensor",
+                                 "int",
+                                 "ops.aten.Int",
+                                 "ops.aten.IntImplicit",
+                                 "float",
+                                 "ops.aten.Float",
+                                 "ops.aten.FloatImplicit",
+                                 "bool",
+                                 "ops.aten.Bool",
+                                 "len",
+                                 "getattr",
+                                 "ops.prim.dtype"};
   handled = false;
   for (const char* n : kNames) handled |= fn == n;
   if (!handled) return TsVal();
@@ -86,8 +98,8 @@ StatusOr<TsVal> call_builtin(Importer& c, const std::string& fn, const Args& a, 
   if (fn == "ops.prim.dtype") {
     if (x->kind != TsVal::kTensor) return c.fail("prim::dtype of a non-tensor");
     static const std::pair<DType, int> codes[] = {
-        {DType::kUInt8, 0}, {DType::kInt8, 1}, {DType::kInt16, 2}, {DType::kInt32, 3},
-        {DType::kInt64, 4}, {DType::kFloat16, 5}, {DType::kFloat32, 6}, {DType::kFloat64, 7},
+        {DType::kUInt8, 0}, {DType::kInt8, 1},     {DType::kInt16, 2},   {DType::kInt32, 3},
+        {DType::kInt64, 4}, {DType::kFloat16, 5},  {DType::kFloat32, 6}, {DType::kFloat64, 7},
         {DType::kBool, 11}, {DType::kBFloat16, 15}};
     for (auto [d, code] : codes) {
       if (d == c.dtype(x->v)) return TsVal::Int(code);

@@ -32,11 +32,20 @@ std::string root_name(const std::string& d) { return d.substr(0, d.find('.')); }
 // A pickled attribute of a module as a value.
 StatusOr<TsVal> from_py(Importer& c, const PyRef& p, const std::string& path) {
   switch (p->kind) {
-    case PyObj::kNone: return TsVal();
-    case PyObj::kBool: return TsVal::Bool(p->i != 0);
-    case PyObj::kInt: return TsVal::Int(p->i);
-    case PyObj::kFloat: return TsVal::Float(p->f);
-    case PyObj::kStr: { TsVal s; s.kind = TsVal::kStr; s.s = p->s; return s; }
+    case PyObj::kNone:
+      return TsVal();
+    case PyObj::kBool:
+      return TsVal::Bool(p->i != 0);
+    case PyObj::kInt:
+      return TsVal::Int(p->i);
+    case PyObj::kFloat:
+      return TsVal::Float(p->f);
+    case PyObj::kStr: {
+      TsVal s;
+      s.kind = TsVal::kStr;
+      s.s = p->s;
+      return s;
+    }
     case PyObj::kTensor: {
       TSR_ASSIGN_OR_RETURN(int id, c.module_tensor(p, path));
       return TsVal::Tensor(id);
@@ -48,7 +57,8 @@ StatusOr<TsVal> from_py(Importer& c, const PyRef& p, const std::string& path) {
       m.s = path;
       return m;
     }
-    case PyObj::kTuple: case PyObj::kList: {
+    case PyObj::kTuple:
+    case PyObj::kList: {
       TsVal l = TsVal::List({});
       for (size_t i = 0; i < p->items.size(); ++i) {
         TSR_ASSIGN_OR_RETURN(TsVal x, from_py(c, p->items[i], fmt::format("{}.{}", path, i)));
@@ -56,7 +66,8 @@ StatusOr<TsVal> from_py(Importer& c, const PyRef& p, const std::string& path) {
       }
       return l;
     }
-    default: return c.fail("module attribute '{}' has an unsupported type", path);
+    default:
+      return c.fail("module attribute '{}' has an unsupported type", path);
   }
 }
 
@@ -77,8 +88,10 @@ StatusOr<TsVal> constant_n(Importer& c, const std::string& name) {
 }
 
 bool has_unknown(const Args& a) {
-  for (const auto& x : a.pos) if (x.kind == TsVal::kUnknown) return true;
-  for (const auto& [k, x] : a.kw) if (x.kind == TsVal::kUnknown) return true;
+  for (const auto& x : a.pos)
+    if (x.kind == TsVal::kUnknown) return true;
+  for (const auto& [k, x] : a.kw)
+    if (x.kind == TsVal::kUnknown) return true;
   return false;
 }
 
@@ -101,6 +114,9 @@ StatusOr<TsVal> call_aten(Importer& c, Frame& f, const Expr& call, const std::st
 }
 
 StatusOr<TsVal> eval_call(Importer& c, Frame& f, const Expr& e) {
+  if (e.base->kind == Expr::kName && e.base->name == "annotate" && e.items.size() == 2) {
+    return eval(c, f, *e.items[1]);  // annotate(Type, value): the type is not evaluated
+  }
   Args a;
   for (const auto& x : e.items) {
     TSR_ASSIGN_OR_RETURN(TsVal v, eval(c, f, *x));
@@ -114,7 +130,8 @@ StatusOr<TsVal> eval_call(Importer& c, Frame& f, const Expr& e) {
   if (e.base->kind == Expr::kAttr && (fn.empty() || f.env.count(root_name(fn)))) {
     TSR_ASSIGN_OR_RETURN(TsVal obj, eval(c, f, *e.base->base));  // (module).forward(...)
     if (obj.kind == TsVal::kUnknown) return TsVal::Unknown();
-    if (obj.kind != TsVal::kModule) return c.fail("method '{}' called on a non-module", e.base->name);
+    if (obj.kind != TsVal::kModule)
+      return c.fail("method '{}' called on a non-module", e.base->name);
     return run_method(c, obj, e.base->name, a.pos);
   }
   c.location = c.ar.location(f.file, e.offset, e.line);
@@ -142,19 +159,32 @@ StatusOr<TsVal> eval_arith(Importer& c, const std::string& op, const TsVal& x, c
   if (op == "<=") return TsVal::Bool(a <= b);
   if (op == ">=") return TsVal::Bool(a >= b);
   if ((op == "/" || op == "//" || op == "%") && b == 0) return c.fail("division by zero");
-  double r = op == "+" ? a + b : op == "-" ? a - b : op == "*" ? a * b : op == "/" ? a / b
-           : op == "//" ? std::floor(a / b) : a - std::floor(a / b) * b;
+  double r = op == "+"    ? a + b
+             : op == "-"  ? a - b
+             : op == "*"  ? a * b
+             : op == "/"  ? a / b
+             : op == "//" ? std::floor(a / b)
+                          : a - std::floor(a / b) * b;
   if (fl) return TsVal::Float(r);
   return TsVal::Int(static_cast<int64_t>(r));
 }
 
 StatusOr<TsVal> eval(Importer& c, Frame& f, const Expr& e) {
   switch (e.kind) {
-    case Expr::kInt: return TsVal::Int(e.i);
-    case Expr::kFloat: return TsVal::Float(e.f);
-    case Expr::kBool: return TsVal::Bool(e.i != 0);
-    case Expr::kNone: return TsVal();
-    case Expr::kStr: { TsVal s; s.kind = TsVal::kStr; s.s = e.name; return s; }
+    case Expr::kInt:
+      return TsVal::Int(e.i);
+    case Expr::kFloat:
+      return TsVal::Float(e.f);
+    case Expr::kBool:
+      return TsVal::Bool(e.i != 0);
+    case Expr::kNone:
+      return TsVal();
+    case Expr::kStr: {
+      TsVal s;
+      s.kind = TsVal::kStr;
+      s.s = e.name;
+      return s;
+    }
     case Expr::kName: {
       auto it = f.env.find(e.name);
       if (it == f.env.end()) return c.fail("{}:{}: undefined name '{}'", f.file, e.line, e.name);
@@ -166,7 +196,8 @@ StatusOr<TsVal> eval(Importer& c, Frame& f, const Expr& e) {
       if (b.kind == TsVal::kUnknown) return b;
       return module_attr(c, b, e.name);
     }
-    case Expr::kList: case Expr::kTuple: {
+    case Expr::kList:
+    case Expr::kTuple: {
       TsVal l = TsVal::List({});
       for (const auto& x : e.items) {
         TSR_ASSIGN_OR_RETURN(TsVal v, eval(c, f, *x));
@@ -195,7 +226,8 @@ StatusOr<TsVal> eval(Importer& c, Frame& f, const Expr& e) {
       TSR_ASSIGN_OR_RETURN(TsVal y, eval(c, f, *e.items[0]));
       return eval_arith(c, e.name, x, y);
     }
-    case Expr::kCall: return eval_call(c, f, e);
+    case Expr::kCall:
+      return eval_call(c, f, e);
   }
   return c.fail("unsupported expression");
 }

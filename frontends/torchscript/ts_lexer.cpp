@@ -16,7 +16,9 @@ class Lexer {
   Status fail(const std::string& m) const {
     return InvalidArgument(fmt::format("{}:{}: {}", path_, line_, m));
   }
-  void add(Token::Kind k, std::string t, size_t off) { out_.push_back({k, std::move(t), off, line_}); }
+  void add(Token::Kind k, std::string t, size_t off) {
+    out_.push_back({k, std::move(t), off, line_});
+  }
   Status indent(size_t& i);
   Status string_lit(size_t& i);
   void number(size_t& i);
@@ -72,8 +74,9 @@ Status Lexer::string_lit(size_t& i) {
 void Lexer::number(size_t& i) {
   size_t start = i;
   bool is_float = false;
-  while (i < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i])) || s_[i] == '.' ||
-                           ((s_[i] == '-' || s_[i] == '+') && (s_[i - 1] == 'e' || s_[i - 1] == 'E')))) {
+  while (i < s_.size() &&
+         (std::isalnum(static_cast<unsigned char>(s_[i])) || s_[i] == '.' ||
+          ((s_[i] == '-' || s_[i] == '+') && (s_[i - 1] == 'e' || s_[i - 1] == 'E')))) {
     if (s_[i] == '.' || s_[i] == 'e' || s_[i] == 'E') is_float = true;
     ++i;
   }
@@ -101,11 +104,13 @@ StatusOr<std::vector<Token>> Lexer::run() {
     } else if (c == '"' || c == '\'') {
       TSR_RETURN_IF_ERROR(string_lit(i));
     } else if (std::isdigit(static_cast<unsigned char>(c)) ||
-               (c == '.' && i + 1 < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i + 1])))) {
+               (c == '.' && i + 1 < s_.size() &&
+                std::isdigit(static_cast<unsigned char>(s_[i + 1])))) {
       number(i);
     } else if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
       size_t st = i;
-      while (i < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i])) || s_[i] == '_')) ++i;
+      while (i < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i])) || s_[i] == '_'))
+        ++i;
       add(Token::kName, s_.substr(st, i - st), st);
     } else {
       static const char* two[] = {"->", "//", "**", "==", "!=", "<=", ">="};

@@ -41,8 +41,8 @@ class Parser {
     ++p_;
     return Status::Ok();
   }
-  void skip_line();    // to the end of this logical line
-  void skip_block();   // an indented block, after its header line
+  void skip_line();   // to the end of this logical line
+  void skip_block();  // an indented block, after its header line
   Status class_def(SourceFile& f);
   Status def(Def& d);
   Status params(Def& d);

@@ -13,17 +13,28 @@ const TsVal* Args::get(size_t i, const char* name) const {
 
 DType dtype_from_torch(int64_t st) {
   switch (st) {
-    case 0: return DType::kUInt8;
-    case 1: return DType::kInt8;
-    case 2: return DType::kInt16;
-    case 3: return DType::kInt32;
-    case 4: return DType::kInt64;
-    case 5: return DType::kFloat16;
-    case 6: return DType::kFloat32;
-    case 7: return DType::kFloat64;
-    case 11: return DType::kBool;
-    case 15: return DType::kBFloat16;
-    default: return DType::kUndefined;
+    case 0:
+      return DType::kUInt8;
+    case 1:
+      return DType::kInt8;
+    case 2:
+      return DType::kInt16;
+    case 3:
+      return DType::kInt32;
+    case 4:
+      return DType::kInt64;
+    case 5:
+      return DType::kFloat16;
+    case 6:
+      return DType::kFloat32;
+    case 7:
+      return DType::kFloat64;
+    case 11:
+      return DType::kBool;
+    case 15:
+      return DType::kBFloat16;
+    default:
+      return DType::kUndefined;
   }
 }
 
@@ -34,12 +45,24 @@ bool const_scalar(const ir::TensorData& d, double& out) {
   if (d.numel() != 1) return false;
   const void* p = d.bytes.data();
   switch (d.dtype) {
-    case DType::kFloat32: out = *static_cast<const float*>(p); return true;
-    case DType::kFloat64: out = *static_cast<const double*>(p); return true;
-    case DType::kInt64: out = static_cast<double>(*static_cast<const int64_t*>(p)); return true;
-    case DType::kInt32: out = *static_cast<const int32_t*>(p); return true;
-    case DType::kBool: case DType::kUInt8: out = *static_cast<const uint8_t*>(p); return true;
-    default: return false;
+    case DType::kFloat32:
+      out = *static_cast<const float*>(p);
+      return true;
+    case DType::kFloat64:
+      out = *static_cast<const double*>(p);
+      return true;
+    case DType::kInt64:
+      out = static_cast<double>(*static_cast<const int64_t*>(p));
+      return true;
+    case DType::kInt32:
+      out = *static_cast<const int32_t*>(p);
+      return true;
+    case DType::kBool:
+    case DType::kUInt8:
+      out = *static_cast<const uint8_t*>(p);
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -52,8 +75,7 @@ StatusOr<double> Importer::to_double(const TsVal& x) const {
     const ir::TensorData* d = const_data(x.v);
     double v;
     if (d && const_scalar(*d, v)) return v;
-    return fail("a number is needed but '{}' depends on the model inputs' values",
-                val(x.v).name);
+    return fail("a number is needed but '{}' depends on the model inputs' values", val(x.v).name);
   }
   return fail("expected a number");
 }
@@ -82,9 +104,12 @@ StatusOr<std::vector<int64_t>> Importer::to_ints(const TsVal& x) const {
   if (x.kind == TsVal::kTensor && const_data(x.v) && rank(x.v) == 1) {
     const ir::TensorData* d = const_data(x.v);
     for (int64_t i = 0; i < d->numel(); ++i) {
-      if (d->dtype == DType::kInt64) out.push_back(d->as<int64_t>()[i]);
-      else if (d->dtype == DType::kInt32) out.push_back(d->as<int32_t>()[i]);
-      else return fail("expected an integer list");
+      if (d->dtype == DType::kInt64)
+        out.push_back(d->as<int64_t>()[i]);
+      else if (d->dtype == DType::kInt32)
+        out.push_back(d->as<int32_t>()[i]);
+      else
+        return fail("expected an integer list");
     }
     return out;
   }

@@ -120,8 +120,8 @@ StatusOr<std::string> ZipArchive::read(const std::string& name) const {
   if (e.method == 0) return b.substr(data, e.size);
   if (e.method != 8) {
     return Unimplemented(
-        fmt::format("'{}': entry '{}' uses zip method {} (only stored and deflate are read)",
-                    what_, name, e.method));
+        fmt::format("'{}': entry '{}' uses zip method {} (only stored and deflate are read)", what_,
+                    name, e.method));
   }
   std::string out(e.size, '\0');
   z_stream zs{};

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "cpu/kernel_util.h"
+#include "cpu/train_kernels.h"
 
 namespace tessera::kernels {
 
@@ -88,7 +89,8 @@ KernelFn find_cpu_kernel(std::string_view op) {
   auto it = std::lower_bound(t.begin(), t.end(), op, [](const KernelEntry& e, std::string_view o) {
     return std::string_view(e.op) < o;
   });
-  return it != t.end() && std::string_view(it->op) == op ? it->fn : nullptr;
+  if (it != t.end() && std::string_view(it->op) == op) return it->fn;
+  return find_cpu_train_kernel(op);  // training ops (train_table.cpp) share the lookup
 }
 
 namespace {

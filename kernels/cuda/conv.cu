@@ -138,8 +138,8 @@ Status MaxPool(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const Ins&
   if (n == 0) return Status::Ok();
   return dispatch_float(in[0].dtype, [&](auto tag) {
     using T = decltype(tag);
-    maxpool2d_kernel<T><<<grid_for(n), kThreads, 0, ctx.stream>>>(in[0].as<const T>(),
-                                                                   out[0].as<T>(), p, n);
+    maxpool2d_kernel<T>
+        <<<grid_for(n), kThreads, 0, ctx.stream>>>(in[0].as<const T>(), out[0].as<T>(), p, n);
     TSR_CUDA_LAUNCHED();
     return Status::Ok();
   });
@@ -157,8 +157,8 @@ Status GlobalAveragePool(CudaContext& ctx, const AttrMap&, const Ins& in, const 
   if (planes == 0 || sp == 0) return Status::Ok();
   return dispatch_float(in[0].dtype, [&](auto tag) {
     using T = decltype(tag);
-    plane_mean_kernel<T><<<grid_for(planes), kThreads, 0, ctx.stream>>>(
-        in[0].as<const T>(), out[0].as<T>(), sp, planes);
+    plane_mean_kernel<T><<<grid_for(planes), kThreads, 0, ctx.stream>>>(in[0].as<const T>(),
+                                                                        out[0].as<T>(), sp, planes);
     TSR_CUDA_LAUNCHED();
     return Status::Ok();
   });

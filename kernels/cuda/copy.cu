@@ -54,19 +54,19 @@ Status strided_copy(CudaContext& ctx, const void* src, int64_t src_start,
   switch (es) {
     case 1:
       strided_copy_kernel<<<g, kThreads, 0, ctx.stream>>>(static_cast<const uint8_t*>(src),
-                                                         static_cast<uint8_t*>(dst), d, n);
+                                                          static_cast<uint8_t*>(dst), d, n);
       break;
     case 2:
       strided_copy_kernel<<<g, kThreads, 0, ctx.stream>>>(static_cast<const uint16_t*>(src),
-                                                         static_cast<uint16_t*>(dst), d, n);
+                                                          static_cast<uint16_t*>(dst), d, n);
       break;
     case 4:
       strided_copy_kernel<<<g, kThreads, 0, ctx.stream>>>(static_cast<const uint32_t*>(src),
-                                                         static_cast<uint32_t*>(dst), d, n);
+                                                          static_cast<uint32_t*>(dst), d, n);
       break;
     case 8:
       strided_copy_kernel<<<g, kThreads, 0, ctx.stream>>>(static_cast<const uint64_t*>(src),
-                                                         static_cast<uint64_t*>(dst), d, n);
+                                                          static_cast<uint64_t*>(dst), d, n);
       break;
     default:
       return Unimplemented("element size " + std::to_string(es));
@@ -134,8 +134,7 @@ Status Slice(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const Ins& o
   if (axes.empty())
     for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
   if (steps.empty()) steps.assign(starts.size(), 1);
-  if (ends.size() != starts.size() || axes.size() != starts.size() ||
-      steps.size() != starts.size())
+  if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
     return InvalidArgument("starts, ends, axes and steps must have equal lengths");
   const std::vector<int64_t> cs = cpu::contiguous_strides(s);
   Shape want = s;
@@ -161,8 +160,8 @@ Status Slice(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const Ins& o
     st[a] = cs[a] * step;
   }
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], want));
-  return strided_copy(ctx, in[0].data, base, st, out[0].data, 0, cpu::contiguous_strides(want), want,
-                      dtype_size(in[0].dtype));
+  return strided_copy(ctx, in[0].data, base, st, out[0].data, 0, cpu::contiguous_strides(want),
+                      want, dtype_size(in[0].dtype));
 }
 
 // Split and Concat: each piece is a strided copy between the piece and its window of the whole.
@@ -201,7 +200,9 @@ Status Concat(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const Ins& 
     TSR_RETURN_IF_ERROR(check_same_dtype(out[0], t, "input"));
     Shape want = os;
     want[axis] = t.shape.size() == os.size() ? t.shape[axis] : -1;
-    if (t.shape != want) return InvalidArgument("input shape " + shape_str(t.shape) + " does not fit " + shape_str(os));
+    if (t.shape != want)
+      return InvalidArgument("input shape " + shape_str(t.shape) + " does not fit " +
+                             shape_str(os));
     TSR_RETURN_IF_ERROR(strided_copy(ctx, t.data, 0, cpu::contiguous_strides(t.shape), out[0].data,
                                      at * cs[axis], cs, t.shape, dtype_size(t.dtype)));
     at += t.shape[axis];

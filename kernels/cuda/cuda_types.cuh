@@ -14,9 +14,13 @@ __device__ __forceinline__ float to_f(__nv_bfloat16 v) { return __bfloat162float
 template <class T>
 __device__ __forceinline__ T from_f(float v);
 template <>
-__device__ __forceinline__ float from_f<float>(float v) { return v; }
+__device__ __forceinline__ float from_f<float>(float v) {
+  return v;
+}
 template <>
-__device__ __forceinline__ __half from_f<__half>(float v) { return __float2half_rn(v); }
+__device__ __forceinline__ __half from_f<__half>(float v) {
+  return __float2half_rn(v);
+}
 template <>
 __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) {
   return __float2bfloat16_rn(v);
@@ -43,7 +47,8 @@ Status dispatch_float(DType t, F&& f) {
     case DType::kBFloat16:
       return f(__nv_bfloat16{});
     default:
-      return Unimplemented(std::string("dtype ") + dtype_name(t) + " (CUDA float kernels take f32, f16, bf16)");
+      return Unimplemented(std::string("dtype ") + dtype_name(t) +
+                           " (CUDA float kernels take f32, f16, bf16)");
   }
 }
 

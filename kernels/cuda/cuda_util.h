@@ -20,7 +20,8 @@ inline Status cuda_status(cudaError_t e, const char* what) {
   if (e == cudaSuccess) return Status::Ok();
   return Internal(std::string(what) + ": " + cudaGetErrorString(e));
 }
-#define TSR_CUDA_RETURN_IF_ERROR(expr) TSR_RETURN_IF_ERROR(::tessera::kernels::cuda::cuda_status((expr), #expr))
+#define TSR_CUDA_RETURN_IF_ERROR(expr) \
+  TSR_RETURN_IF_ERROR(::tessera::kernels::cuda::cuda_status((expr), #expr))
 // After a launch: configuration errors (grid too large, bad smem) appear here, at once.
 #define TSR_CUDA_LAUNCHED() TSR_CUDA_RETURN_IF_ERROR(cudaGetLastError())
 

@@ -8,8 +8,22 @@ namespace tessera::kernels::cuda {
 namespace {
 
 enum class Bin { kAdd, kSub, kMul, kDiv, kPow, kMax, kMin };
-enum class Un { kErf, kTanh, kRelu, kSigmoid, kSqrt, kExp, kLog, kNeg, kAbs, kRecip, kGelu,
-                kGeluTanh, kLeakyRelu, kCopy };
+enum class Un {
+  kErf,
+  kTanh,
+  kRelu,
+  kSigmoid,
+  kSqrt,
+  kExp,
+  kLog,
+  kNeg,
+  kAbs,
+  kRecip,
+  kGelu,
+  kGeluTanh,
+  kLeakyRelu,
+  kCopy
+};
 
 template <Bin op>
 __device__ __forceinline__ float apply(float a, float b) {
@@ -91,8 +105,8 @@ Status unary(CudaContext& ctx, const Ins& in, const Ins& out, float alpha = 0.f)
   if (n == 0) return Status::Ok();
   return dispatch_float(in[0].dtype, [&](auto tag) {
     using T = decltype(tag);
-    unary_kernel<op, T, T><<<grid_for(n), kThreads, 0, ctx.stream>>>(in[0].as<const T>(),
-                                                                     out[0].as<T>(), n, alpha);
+    unary_kernel<op, T, T>
+        <<<grid_for(n), kThreads, 0, ctx.stream>>>(in[0].as<const T>(), out[0].as<T>(), n, alpha);
     TSR_CUDA_LAUNCHED();
     return Status::Ok();
   });
@@ -100,9 +114,9 @@ Status unary(CudaContext& ctx, const Ins& in, const Ins& out, float alpha = 0.f)
 
 }  // namespace
 
-#define TSR_BINARY(name, op) \
+#define TSR_BINARY(name, op)                                                     \
   Status name(CudaContext& ctx, const AttrMap&, const Ins& in, const Ins& out) { \
-    return binary<Bin::op>(ctx, in, out);                                          \
+    return binary<Bin::op>(ctx, in, out);                                        \
   }
 TSR_BINARY(Add, kAdd)
 TSR_BINARY(Sub, kSub)
@@ -113,9 +127,9 @@ TSR_BINARY(Max, kMax)
 TSR_BINARY(Min, kMin)
 #undef TSR_BINARY
 
-#define TSR_UNARY(name, op) \
+#define TSR_UNARY(name, op)                                                      \
   Status name(CudaContext& ctx, const AttrMap&, const Ins& in, const Ins& out) { \
-    return unary<Un::op>(ctx, in, out);                                            \
+    return unary<Un::op>(ctx, in, out);                                          \
   }
 TSR_UNARY(Erf, kErf)
 TSR_UNARY(Tanh, kTanh)
@@ -151,8 +165,8 @@ Status Cast(CudaContext& ctx, const AttrMap&, const Ins& in, const Ins& out) {
     using T = decltype(tin);
     return dispatch_float(out[0].dtype, [&](auto tout) {
       using U = decltype(tout);
-      unary_kernel<Un::kCopy, T, U><<<grid_for(n), kThreads, 0, ctx.stream>>>(
-          in[0].as<const T>(), out[0].as<U>(), n, 0.f);
+      unary_kernel<Un::kCopy, T, U>
+          <<<grid_for(n), kThreads, 0, ctx.stream>>>(in[0].as<const T>(), out[0].as<U>(), n, 0.f);
       TSR_CUDA_LAUNCHED();
       return Status::Ok();
     });

@@ -49,9 +49,10 @@ Status layout(cublasLtMatrixLayout_t* l, cudaDataType_t t, int64_t rows, int64_t
   TSR_LT(cublasLtMatrixLayoutCreate(l, t, rows, cols, ld));
   if (batch > 1) {
     const int32_t bc = static_cast<int32_t>(batch);
-    TSR_LT(cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &bc, sizeof bc));
-    TSR_LT(cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride,
-                                            sizeof stride));
+    TSR_LT(
+        cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &bc, sizeof bc));
+    TSR_LT(cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
+                                            &stride, sizeof stride));
   }
   return Status::Ok();
 }
@@ -72,7 +73,8 @@ Status run_gemm(CudaContext& ctx, const GemmArgs& g) {
       t = CUDA_R_16BF;
       break;
     default:
-      return Unimplemented(std::string("GEMM of ") + dtype_name(g.dt) + " on CUDA (f32, f16, bf16)");
+      return Unimplemented(std::string("GEMM of ") + dtype_name(g.dt) +
+                           " on CUDA (f32, f16, bf16)");
   }
   if (g.K == 0) return Unimplemented("GEMM with K = 0 on CUDA");
   LtDescs d;
@@ -88,10 +90,10 @@ Status run_gemm(CudaContext& ctx, const GemmArgs& g) {
     TSR_LT(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias,
                                           sizeof g.bias));
   }
-  TSR_RETURN_IF_ERROR(layout(&d.la, t, g.tb ? g.K : g.N, g.tb ? g.N : g.K, g.tb ? g.K : g.N,
-                             g.batch, g.stride_b));
-  TSR_RETURN_IF_ERROR(layout(&d.lb, t, g.ta ? g.M : g.K, g.ta ? g.K : g.M, g.ta ? g.M : g.K,
-                             g.batch, g.stride_a));
+  TSR_RETURN_IF_ERROR(
+      layout(&d.la, t, g.tb ? g.K : g.N, g.tb ? g.N : g.K, g.tb ? g.K : g.N, g.batch, g.stride_b));
+  TSR_RETURN_IF_ERROR(
+      layout(&d.lb, t, g.ta ? g.M : g.K, g.ta ? g.K : g.M, g.ta ? g.M : g.K, g.batch, g.stride_a));
   TSR_RETURN_IF_ERROR(layout(&d.lc, t, g.N, g.M, g.N, g.batch, g.stride_c));
 
   char key[256];
@@ -118,8 +120,8 @@ Status run_gemm(CudaContext& ctx, const GemmArgs& g) {
   } else {
     std::memcpy(&algo, it->second.data(), sizeof algo);
   }
-  TSR_LT(cublasLtMatmul(ctx.lt, d.op, &g.alpha, g.b, d.la, g.a, d.lb, &g.beta, g.c, d.lc, g.c,
-                        d.lc, &algo, ctx.workspace, static_cast<size_t>(ctx.workspace_bytes),
+  TSR_LT(cublasLtMatmul(ctx.lt, d.op, &g.alpha, g.b, d.la, g.a, d.lb, &g.beta, g.c, d.lc, g.c, d.lc,
+                        &algo, ctx.workspace, static_cast<size_t>(ctx.workspace_bytes),
                         ctx.stream));
   return Status::Ok();
 }
@@ -206,8 +208,8 @@ Status Gemm(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const Ins& ou
     } else {
       std::vector<int64_t> st;
       TSR_RETURN_IF_ERROR(cpu::broadcast_strides(c.shape, {g.M, g.N}, &st));
-      TSR_RETURN_IF_ERROR(strided_copy(ctx, c.data, 0, st, g.c, 0, {g.N, 1}, {g.M, g.N},
-                                       dtype_size(c.dtype)));
+      TSR_RETURN_IF_ERROR(
+          strided_copy(ctx, c.data, 0, st, g.c, 0, {g.N, 1}, {g.M, g.N}, dtype_size(c.dtype)));
       g.beta = beta;
     }
   }

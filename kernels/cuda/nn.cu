@@ -168,7 +168,8 @@ Status reduce(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const Ins& 
       dropped.push_back(xs[d]);
     }
   }
-  TSR_RETURN_IF_ERROR(check_out_shape(out[0], attr_int(attrs, "keepdims", 1) ? keep_shape : dropped));
+  TSR_RETURN_IF_ERROR(
+      check_out_shape(out[0], attr_int(attrs, "keepdims", 1) ? keep_shape : dropped));
   const int64_t n_out = num_elements(kept), n_red = num_elements(red_shape);
   if (n_out == 0) return Status::Ok();
   Dims d, r;

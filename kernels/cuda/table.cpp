@@ -59,9 +59,9 @@ const std::vector<CudaKernelEntry>& cuda_kernel_table() {
 
 CudaKernelFn find_cuda_kernel(std::string_view op) {
   const auto& t = cuda_kernel_table();
-  auto it = std::lower_bound(t.begin(), t.end(), op, [](const CudaKernelEntry& e, std::string_view o) {
-    return std::string_view(e.op) < o;
-  });
+  auto it = std::lower_bound(
+      t.begin(), t.end(), op,
+      [](const CudaKernelEntry& e, std::string_view o) { return std::string_view(e.op) < o; });
   return it != t.end() && std::string_view(it->op) == op ? it->fn : nullptr;
 }
 

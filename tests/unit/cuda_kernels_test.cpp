@@ -2,8 +2,8 @@
 // and the CUDA kernel on the same (randomly drawn, per-dtype rounded) inputs. f16/bf16 cases
 // compare against the CPU kernel in f32 on the rounded inputs. Outputs are poisoned before the
 // CUDA run, so an unwritten element shows up as a huge error or NaN. Needs a GPU; skips without.
-#include <cuda_runtime.h>
 #include <cublasLt.h>
+#include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -58,47 +58,82 @@ const std::vector<Case>& cases() {
       {"softmax_last", "Softmax", A({{"axis", I(-1)}}), {{{4, 333}}}, {{4, 333}}},
       {"softmax_mid", "Softmax", A({{"axis", I(1)}}), {{{2, 5, 3}}}, {{2, 5, 3}}},
       {"log_softmax", "LogSoftmax", A({{"axis", I(-1)}}), {{{4, 33}}}, {{4, 33}}},
-      {"layernorm", "LayerNormalization", A({{"axis", I(-1)}, {"epsilon", F(1e-5)}}),
-       {{{6, 64}}, {{64}}, {{64}}}, {{6, 64}}},
-      {"layernorm_2d", "LayerNormalization", A({{"axis", I(1)}}), {{{2, 3, 40}}, {{3, 40}}},
+      {"layernorm",
+       "LayerNormalization",
+       A({{"axis", I(-1)}, {"epsilon", F(1e-5)}}),
+       {{{6, 64}}, {{64}}, {{64}}},
+       {{6, 64}}},
+      {"layernorm_2d",
+       "LayerNormalization",
+       A({{"axis", I(1)}}),
+       {{{2, 3, 40}}, {{3, 40}}},
        {{2, 3, 40}}},
       {"matmul_fold", "MatMul", {}, {{{2, 3, 8, 16}}, {{16, 12}}}, {{2, 3, 8, 12}}},
       {"matmul_batched", "MatMul", {}, {{{2, 4, 8, 16}}, {{2, 4, 16, 8}}}, {{2, 4, 8, 8}}},
       {"matmul_bcast_a", "MatMul", {}, {{{8, 16}}, {{3, 16, 4}}}, {{3, 8, 4}}},
       {"matmul_vec", "MatMul", {}, {{{16}}, {{16, 5}}}, {{5}}},
       {"gemm_bias_tb", "Gemm", A({{"transB", I(1)}}), {{{7, 32}}, {{24, 32}}, {{24}}}, {{7, 24}}},
-      {"gemm_ta_c", "Gemm", A({{"transA", I(1)}, {"alpha", F(2.0)}, {"beta", F(0.5)}}),
-       {{{32, 7}}, {{32, 24}}, {{7, 24}}}, {{7, 24}}},
+      {"gemm_ta_c",
+       "Gemm",
+       A({{"transA", I(1)}, {"alpha", F(2.0)}, {"beta", F(0.5)}}),
+       {{{32, 7}}, {{32, 24}}, {{7, 24}}},
+       {{7, 24}}},
       {"transpose", "Transpose", A({{"perm", Is({0, 2, 1, 3})}}), {{{2, 3, 4, 5}}}, {{2, 4, 3, 5}}},
       {"reshape", "Reshape", {}, {{{2, 3, 4}}}, {{6, 4}}},
-      {"gather_rows", "Gather", A({{"axis", I(0)}}), {{{10, 8}}, {{2, 3}, Gen::kIndex, 10}},
+      {"gather_rows",
+       "Gather",
+       A({{"axis", I(0)}}),
+       {{{10, 8}}, {{2, 3}, Gen::kIndex, 10}},
        {{2, 3, 8}}},
-      {"gather_axis1", "Gather", A({{"axis", I(1)}}), {{{3, 10, 4}}, {{5}, Gen::kIndex, 10}},
+      {"gather_axis1",
+       "Gather",
+       A({{"axis", I(1)}}),
+       {{{3, 10, 4}}, {{5}, Gen::kIndex, 10}},
        {{3, 5, 4}}},
       {"split", "Split", A({{"axis", I(1)}, {"split", Is({2, 4})}}), {{{4, 6}}}, {{4, 2}, {4, 4}}},
       {"concat", "Concat", A({{"axis", I(1)}}), {{{2, 3, 4}}, {{2, 5, 4}}}, {{2, 8, 4}}},
-      {"slice_step", "Slice",
+      {"slice_step",
+       "Slice",
        A({{"starts", Is({1})}, {"ends", Is({7})}, {"axes", Is({1})}, {"steps", Is({2})}}),
-       {{{3, 8}}}, {{3, 3}}},
+       {{{3, 8}}},
+       {{3, 3}}},
       {"expand", "Expand", {}, {{{3, 1}}}, {{2, 3, 4}}},
-      {"reduce_sum", "ReduceSum", A({{"axes", Is({1})}, {"keepdims", I(1)}}), {{{3, 4, 5}}},
+      {"reduce_sum",
+       "ReduceSum",
+       A({{"axes", Is({1})}, {"keepdims", I(1)}}),
+       {{{3, 4, 5}}},
        {{3, 1, 5}}},
-      {"reduce_mean", "ReduceMean", A({{"axes", Is({0, 2})}, {"keepdims", I(0)}}), {{{3, 4, 5}}},
+      {"reduce_mean",
+       "ReduceMean",
+       A({{"axes", Is({0, 2})}, {"keepdims", I(0)}}),
+       {{{3, 4, 5}}},
        {{4}}},
-      {"reduce_max", "ReduceMax", A({{"axes", Is({2})}, {"keepdims", I(0)}}), {{{3, 4, 5}}},
+      {"reduce_max",
+       "ReduceMax",
+       A({{"axes", Is({2})}, {"keepdims", I(0)}}),
+       {{{3, 4, 5}}},
        {{3, 4}}},
-      {"conv_pad", "Conv",
+      {"conv_pad",
+       "Conv",
        A({{"kernel_shape", Is({3, 3})}, {"pads", Is({1, 1, 1, 1})}, {"strides", Is({1, 1})}}),
-       {{{1, 3, 8, 8}}, {{4, 3, 3, 3}}, {{4}}}, {{1, 4, 8, 8}}},
-      {"conv_group_stride", "Conv",
+       {{{1, 3, 8, 8}}, {{4, 3, 3, 3}}, {{4}}},
+       {{1, 4, 8, 8}}},
+      {"conv_group_stride",
+       "Conv",
        A({{"kernel_shape", Is({3, 3})}, {"strides", Is({2, 2})}, {"group", I(2)}}),
-       {{{2, 4, 9, 9}}, {{6, 2, 3, 3}}}, {{2, 6, 4, 4}}},
-      {"maxpool", "MaxPool",
+       {{{2, 4, 9, 9}}, {{6, 2, 3, 3}}},
+       {{2, 6, 4, 4}}},
+      {"maxpool",
+       "MaxPool",
        A({{"kernel_shape", Is({3, 3})}, {"strides", Is({2, 2})}, {"pads", Is({1, 1, 1, 1})}}),
-       {{{2, 3, 8, 8}}}, {{2, 3, 4, 4}}},
+       {{{2, 3, 8, 8}}},
+       {{2, 3, 4, 4}}},
       {"global_avg_pool", "GlobalAveragePool", {}, {{{2, 3, 5, 5}}}, {{2, 3, 1, 1}}},
-      {"batchnorm", "BatchNormalization", A({{"epsilon", F(1e-5)}}),
-       {{{2, 3, 4, 4}}, {{3}}, {{3}}, {{3}}, {{3}, Gen::kPositive}}, {{2, 3, 4, 4}}},
+      {"batchnorm",
+       "BatchNormalization",
+       A({{"epsilon", F(1e-5)}}),
+       {{{2, 3, 4, 4}}, {{3}}, {{3}}, {{3}}, {{3}, Gen::kPositive}},
+       {{2, 3, 4, 4}}},
   };
   return c;
 }
@@ -115,8 +150,8 @@ void store(DType dt, const std::vector<float>& v, std::vector<uint8_t>* bytes) {
     if (dt == DType::kFloat32) {
       std::memcpy(bytes->data() + 4 * i, &v[i], 4);
     } else {
-      const uint16_t h = dt == DType::kFloat16 ? cpu::float_to_half_bits(v[i])
-                                               : cpu::float_to_bf16_bits(v[i]);
+      const uint16_t h =
+          dt == DType::kFloat16 ? cpu::float_to_half_bits(v[i]) : cpu::float_to_bf16_bits(v[i]);
       std::memcpy(bytes->data() + 2 * i, &h, 2);
     }
   }
@@ -196,7 +231,8 @@ TEST_P(CudaKernels, MatchesCpuReference) {
     }
     void* d = nullptr;
     ASSERT_EQ(cudaMalloc(&d, host_in[i].size() + 16), cudaSuccess);
-    ASSERT_EQ(cudaMemcpy(d, host_in[i].data(), host_in[i].size(), cudaMemcpyHostToDevice), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(d, host_in[i].data(), host_in[i].size(), cudaMemcpyHostToDevice),
+              cudaSuccess);
     gpu_in.back().data = d;
     dev.push_back(d);
   }
@@ -220,7 +256,8 @@ TEST_P(CudaKernels, MatchesCpuReference) {
   ASSERT_EQ(cudaStreamSynchronize(ctx_.stream), cudaSuccess);
   for (size_t o = 0; o < c.outs.size(); ++o) {
     std::vector<uint8_t> got(static_cast<size_t>(gpu_out[o].bytes()));
-    ASSERT_EQ(cudaMemcpy(got.data(), gpu_out[o].data, got.size(), cudaMemcpyDeviceToHost), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(got.data(), gpu_out[o].data, got.size(), cudaMemcpyDeviceToHost),
+              cudaSuccess);
     double num = 0, den = 0;
     for (int64_t i = 0; i < gpu_out[o].numel(); ++i) {
       const double g = load(dt, got.data(), i), r = load(DType::kFloat32, ref_out[o].data(), i);
@@ -234,14 +271,14 @@ TEST_P(CudaKernels, MatchesCpuReference) {
   for (void* d : dev) cudaFree(d);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Table, CudaKernels,
-    ::testing::Combine(::testing::Range(0, static_cast<int>(cases().size())),
-                       ::testing::Values(DType::kFloat32, DType::kFloat16, DType::kBFloat16)),
-    [](const auto& info) {
-      return std::string(cases()[std::get<0>(info.param)].name) + "_" +
-             dtype_name(std::get<1>(info.param));
-    });
+INSTANTIATE_TEST_SUITE_P(Table, CudaKernels,
+                         ::testing::Combine(::testing::Range(0, static_cast<int>(cases().size())),
+                                            ::testing::Values(DType::kFloat32, DType::kFloat16,
+                                                              DType::kBFloat16)),
+                         [](const auto& info) {
+                           return std::string(cases()[std::get<0>(info.param)].name) + "_" +
+                                  dtype_name(std::get<1>(info.param));
+                         });
 
 }  // namespace
 }  // namespace tessera::kernels

@@ -44,7 +44,8 @@ ir::Graph check_model(const std::string& name, ImportOptions o = {}) {
   const float* a = (*out)[0].as<float>();
   const float* b = ref->data<float>();
   double worst = 0;
-  for (int64_t i = 0; i < ref->numel(); ++i) worst = std::max(worst, (double)std::fabs(a[i] - b[i]));
+  for (int64_t i = 0; i < ref->numel(); ++i)
+    worst = std::max(worst, (double)std::fabs(a[i] - b[i]));
   EXPECT_LE(worst, 1e-4) << name << ": max abs error " << worst;
   return std::move(g).value();
 }

@@ -24,8 +24,9 @@ TEST(TorchScriptUnits, AtenTableSortedAndUnique) {
 
 TEST(TorchScriptUnits, PickleScalarsAndContainers) {
   // (1, -2 as LONG1, 3.5, "s", [True, None], {"k": 7})
-  std::string b = BYTES("\x80\x02(K\x01\x8a\x01\xfeG\x40\x0c\x00\x00\x00\x00\x00\x00X\x01\x00\x00\x00"
-                        "s]q\x00(\x88Ne}X\x01\x00\x00\x00kK\x07st.");
+  std::string b = BYTES(
+      "\x80\x02(K\x01\x8a\x01\xfeG\x40\x0c\x00\x00\x00\x00\x00\x00X\x01\x00\x00\x00"
+      "s]q\x00(\x88Ne}X\x01\x00\x00\x00kK\x07st.");
   auto p = unpickle(b, "t");
   ASSERT_TRUE(p.ok()) << p.status().to_string();
   const auto& it = (*p)->items;
@@ -39,10 +40,15 @@ TEST(TorchScriptUnits, PickleScalarsAndContainers) {
 }
 
 TEST(TorchScriptUnits, PickleTensorRebuild) {
-  std::string b = BYTES("\x80\x02" "ctorch._utils\n_rebuild_tensor_v2\n("
-                        "(X\x07\x00\x00\x00" "storagectorch\nFloatStorage\nX\x01\x00\x00\x00" "0"
-                        "X\x03\x00\x00\x00" "cpuK\x06tQK\x00K\x02K\x03\x86K\x01K\x02\x86\x89"
-                        "ccollections\nOrderedDict\n)RtR.");
+  std::string b = BYTES(
+      "\x80\x02"
+      "ctorch._utils\n_rebuild_tensor_v2\n("
+      "(X\x07\x00\x00\x00"
+      "storagectorch\nFloatStorage\nX\x01\x00\x00\x00"
+      "0"
+      "X\x03\x00\x00\x00"
+      "cpuK\x06tQK\x00K\x02K\x03\x86K\x01K\x02\x86\x89"
+      "ccollections\nOrderedDict\n)RtR.");
   auto p = unpickle(b, "t");
   ASSERT_TRUE(p.ok()) << p.status().to_string();
   ASSERT_EQ((*p)->kind, PyObj::kTensor);

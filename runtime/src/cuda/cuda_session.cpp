@@ -2,8 +2,8 @@
 // collective scratch and the cuBLASLt workspace; weights uploaded once at create; inputs and
 // outputs staged through pinned host buffers; the instruction loop enqueues kernels and NCCL
 // collectives on one stream and waits once at the end, polling NCCL errors under a timeout.
-#include <cuda_runtime.h>
 #include <cublasLt.h>
+#include <cuda_runtime.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -145,8 +145,8 @@ Status CudaSession::create(const Plan& plan, Comm& comm, const SessionOptions& o
   for (const auto& t : p.tensors()) {
     if (t.storage() != plan::TensorInfo::WEIGHT) continue;
     if (!pick[t.id()])
-      return Corrupt(file + ": tensor " + std::to_string(t.id()) + " has no weight section for rank " +
-                     std::to_string(comm.rank()));
+      return Corrupt(file + ": tensor " + std::to_string(t.id()) +
+                     " has no weight section for rank " + std::to_string(comm.rank()));
     woff[t.id()] = weight_bytes_;
     weight_bytes_ = align_up(weight_bytes_ + t.nbytes());
   }
@@ -160,7 +160,8 @@ Status CudaSession::create(const Plan& plan, Comm& comm, const SessionOptions& o
   scratch_[1] = scratch_[0] + sc;
   ctx_.workspace = scratch_[1] + sc;
   ctx_.workspace_bytes = kWorkspace;
-  TSR_RETURN_IF_ERROR(cu(cudaStreamCreateWithFlags(&ctx_.stream, cudaStreamNonBlocking), "cudaStreamCreate"));
+  TSR_RETURN_IF_ERROR(
+      cu(cudaStreamCreateWithFlags(&ctx_.stream, cudaStreamNonBlocking), "cudaStreamCreate"));
   if (cublasLtCreate(&ctx_.lt) != CUBLAS_STATUS_SUCCESS) return Internal("cublasLtCreate failed");
   const char* tf32 = env("TESSERA_CUDA_TF32");
   ctx_.allow_tf32 = tf32 && std::string(tf32) != "0";
@@ -172,9 +173,10 @@ Status CudaSession::create(const Plan& plan, Comm& comm, const SessionOptions& o
       tensor_data_[t.id()] = base_ + t.offset();
     } else {
       tensor_data_[t.id()] = base_ + arena + woff[t.id()];
-      TSR_RETURN_IF_ERROR(cu(cudaMemcpy(tensor_data_[t.id()], plan.file().section_data(*pick[t.id()]),
-                                        static_cast<size_t>(t.nbytes()), cudaMemcpyHostToDevice),
-                             file + ": weight upload"));
+      TSR_RETURN_IF_ERROR(
+          cu(cudaMemcpy(tensor_data_[t.id()], plan.file().section_data(*pick[t.id()]),
+                        static_cast<size_t>(t.nbytes()), cudaMemcpyHostToDevice),
+             file + ": weight upload"));
     }
   }
   steps_ = std::move(layout.steps);
@@ -207,7 +209,8 @@ Status CudaSession::collective(const Step& st) {
   const std::vector<int64_t> cin = strides_of(in.shape), cout = strides_of(out.shape);
   if (st.kind == Step::kShardSlice) {  // local: keep this rank's block of dim
     const int64_t d = st.dim;
-    if (d < 0 || d >= static_cast<int64_t>(in.shape.size())) return InvalidArgument("dim out of range");
+    if (d < 0 || d >= static_cast<int64_t>(in.shape.size()))
+      return InvalidArgument("dim out of range");
     return kc::strided_copy(ctx_, in.data, g.rank * out.shape[d] * cin[d], cin, out.data, 0, cout,
                             out.shape, es);
   }
@@ -226,7 +229,11 @@ Status CudaSession::collective(const Step& st) {
   // View [dims before d] + [G] + [dims from d] of a tensor whose dim d is split in G blocks:
   // `blk` is block-major scratch ([G] + block shape), `whole` the row-major tensor.
   auto rearrange = [&](const Shape& block, int64_t d, const void* src, void* dst, bool to_whole) {
-    const Shape whole_shape = [&] { Shape s = block; s[d] *= g.size; return s; }();
+    const Shape whole_shape = [&] {
+      Shape s = block;
+      s[d] *= g.size;
+      return s;
+    }();
     const std::vector<int64_t> cb = strides_of(block), cw = strides_of(whole_shape);
     Shape v(block.begin(), block.begin() + d);
     std::vector<int64_t> sb(cb.begin(), cb.begin() + d), sw(cw.begin(), cw.begin() + d);
@@ -242,20 +249,26 @@ Status CudaSession::collective(const Step& st) {
   const std::string what = st.op + " over '" + g.key + "'";
   switch (st.kind) {
     case Step::kAllReduce:
-      return nccl_->settle(c, ncclAllReduce(in.data, out.data, static_cast<size_t>(in.numel()), dt,
-                                            ncclSum, c, ctx_.stream), what);
+      return nccl_->settle(c,
+                           ncclAllReduce(in.data, out.data, static_cast<size_t>(in.numel()), dt,
+                                         ncclSum, c, ctx_.stream),
+                           what);
     case Step::kAllGather: {
       // Blocks arrive rank-major; gathering along dim 0 is already the row-major layout.
       const bool direct = num_elements(Shape(in.shape.begin(), in.shape.begin() + st.dim)) == 1;
       void* dst = direct ? out.data : scratch_[0];
       TSR_RETURN_IF_ERROR(nccl_->settle(
-          c, ncclAllGather(in.data, dst, static_cast<size_t>(in.numel()), dt, c, ctx_.stream), what));
+          c, ncclAllGather(in.data, dst, static_cast<size_t>(in.numel()), dt, c, ctx_.stream),
+          what));
       return direct ? Status::Ok() : rearrange(in.shape, st.dim, dst, out.data, true);
     }
     case Step::kReduceScatter: {
       TSR_RETURN_IF_ERROR(rearrange(out.shape, st.dim, in.data, scratch_[0], false));
-      return nccl_->settle(c, ncclReduceScatter(scratch_[0], out.data, static_cast<size_t>(out.numel()),
-                                                dt, ncclSum, c, ctx_.stream), what);
+      return nccl_->settle(
+          c,
+          ncclReduceScatter(scratch_[0], out.data, static_cast<size_t>(out.numel()), dt, ncclSum, c,
+                            ctx_.stream),
+          what);
     }
     case Step::kAllToAll: {
       Shape block = in.shape;
@@ -264,9 +277,11 @@ Status CudaSession::collective(const Step& st) {
       const int64_t bytes = num_elements(block) * es;
       ncclResult_t r = ncclGroupStart();
       for (int j = 0; j < g.size && (r == ncclSuccess || r == ncclInProgress); ++j) {
-        r = ncclSend(scratch_[0] + j * bytes, static_cast<size_t>(bytes), ncclUint8, j, c, ctx_.stream);
+        r = ncclSend(scratch_[0] + j * bytes, static_cast<size_t>(bytes), ncclUint8, j, c,
+                     ctx_.stream);
         if (r == ncclSuccess || r == ncclInProgress)
-          r = ncclRecv(scratch_[1] + j * bytes, static_cast<size_t>(bytes), ncclUint8, j, c, ctx_.stream);
+          r = ncclRecv(scratch_[1] + j * bytes, static_cast<size_t>(bytes), ncclUint8, j, c,
+                       ctx_.stream);
       }
       const ncclResult_t e = ncclGroupEnd();
       TSR_RETURN_IF_ERROR(nccl_->settle(c, r != ncclSuccess && r != ncclInProgress ? r : e, what));
@@ -311,10 +326,10 @@ Status CudaSession::run(const std::vector<std::vector<uint8_t>>& shards) {
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
   for (int i = 0; i < p.outputs_size(); ++i)
-    TSR_RETURN_IF_ERROR(cu(cudaMemcpyAsync(out_host_[i].get(), tensor_data_[p.outputs(i).tensor()],
-                                           static_cast<size_t>(out_bytes_[i]), cudaMemcpyDeviceToHost,
-                                           ctx_.stream),
-                           "output download"));
+    TSR_RETURN_IF_ERROR(
+        cu(cudaMemcpyAsync(out_host_[i].get(), tensor_data_[p.outputs(i).tensor()],
+                           static_cast<size_t>(out_bytes_[i]), cudaMemcpyDeviceToHost, ctx_.stream),
+           "output download"));
   return nccl_->wait_stream(ctx_.stream, "rank " + std::to_string(comm_->rank()) + " on cuda");
 }
 

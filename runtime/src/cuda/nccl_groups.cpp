@@ -118,7 +118,8 @@ Status NcclGroups::init(Comm& comm, const std::vector<std::vector<std::string>>&
   std::vector<uint8_t> bytes(sizeof id, 0);
   if (comm.rank() == 0) {
     ncclResult_t r = ncclGetUniqueId(&id);
-    if (r != ncclSuccess) return Status(Code::kComm, std::string("ncclGetUniqueId: ") + ncclGetErrorString(r));
+    if (r != ncclSuccess)
+      return Status(Code::kComm, std::string("ncclGetUniqueId: ") + ncclGetErrorString(r));
     std::memcpy(bytes.data(), &id, sizeof id);
   }
   TSR_RETURN_IF_ERROR(comm.broadcast(&bytes, 0));
@@ -128,8 +129,8 @@ Status NcclGroups::init(Comm& comm, const std::vector<std::vector<std::string>>&
   ncclResult_t r = ncclCommInitRankConfig(&world_, comm.size(), id, comm.rank(), &cfg);
   if (r != ncclSuccess && r != ncclInProgress)
     return Status(Code::kComm, std::string("ncclCommInitRankConfig: ") + ncclGetErrorString(r));
-  TSR_RETURN_IF_ERROR(settle(world_, r, "ncclCommInitRankConfig (world of " +
-                                            std::to_string(comm.size()) + ")"));
+  TSR_RETURN_IF_ERROR(
+      settle(world_, r, "ncclCommInitRankConfig (world of " + std::to_string(comm.size()) + ")"));
   for (const auto& axes : axes_lists) {
     TSR_ASSIGN_OR_RETURN(Group g, comm.group(axes));
     if (by_key_.count(g.key) || g.size == 1) continue;
