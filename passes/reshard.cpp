@@ -2,6 +2,7 @@
 // specs spmd-search chose), insert the cheapest collective sequence (passes/core/reshard).
 // Graph outputs are made replicated: the runtime hands every rank the whole result.
 #include <map>
+#include <set>
 
 #include "passes/core/reshard.h"
 #include "passes/pipeline.h"
@@ -41,9 +42,23 @@ StatusOr<spmd::ShardingSpec> spec_of(const std::string& text, size_t rank) {
   return spmd::ShardingSpec::parse(text);
 }
 
+// Training: "train.updates" pairs each optimizer state (weight, moments, step) with the output
+// holding its new value; the runtime copies one over the other in place, so both must have the
+// same layout on every rank.
+std::map<std::string, int> updated_states(const ir::Graph& g) {
+  std::map<std::string, int> by_name, out;
+  for (size_t i = 0; i < g.values.size(); ++i)
+    if (g.values[i].kind == ir::ValueKind::kWeight) by_name[g.values[i].name] = static_cast<int>(i);
+  std::vector<std::string> pairs = attr_strs(g.meta, "train.updates");
+  for (size_t i = 0; i + 1 < pairs.size(); i += 2)
+    if (auto it = by_name.find(pairs[i]); it != by_name.end()) out[pairs[i + 1]] = it->second;
+  return out;
+}
+
 struct Resharder {
   ir::Graph& g;
   PipelineContext& ctx;
+  std::set<int> states;  // values updated in place: never copied into a second layout
   std::vector<ir::Node> out;
   std::map<std::pair<int, std::string>, int> done;  // (value, target spec) -> converted value
 
@@ -56,7 +71,7 @@ struct Resharder {
     auto key = std::make_pair(vid, dst.to_string());
     if (auto it = done.find(key); it != done.end()) return it->second;
     if ((v.kind == ir::ValueKind::kWeight || v.kind == ir::ValueKind::kConstant) &&
-        dst.partial.empty()) {
+        dst.partial.empty() && !states.count(vid)) {
       // Weights are stored per rank in whatever layout a consumer wants: a second layout is a
       // second copy in the plan (memory, no communication).
       ir::Value copy = v;
@@ -96,7 +111,9 @@ struct Resharder {
 }  // namespace
 
 Status run_reshard(ir::Graph& g, PipelineContext& ctx) {
-  Resharder r{g, ctx, {}, {}};
+  const std::map<std::string, int> updated = updated_states(g);
+  Resharder r{g, ctx, {}, {}, {}};
+  for (const auto& [name, state] : updated) r.states.insert(state);
   std::vector<ir::Node> nodes = std::move(g.nodes);
   g.nodes.clear();
   for (ir::Node& n : nodes) {
@@ -109,7 +126,9 @@ Status run_reshard(ir::Graph& g, PipelineContext& ctx) {
   }
   for (int& o : g.outputs) {
     std::string name = g.values[o].name;
-    TSR_ASSIGN_OR_RETURN(int conv, r.convert(o, "", "graph output '" + name + "'"));
+    auto st = updated.find(name);
+    std::string target = st == updated.end() ? "" : g.values[st->second].sharding;
+    TSR_ASSIGN_OR_RETURN(int conv, r.convert(o, target, "graph output '" + name + "'"));
     if (conv != o) {
       // The graph output keeps its name; the pre-reshard value gets a suffix.
       g.values[o].name = name + "/local";

@@ -57,6 +57,10 @@ Status Archive::load() {
                               "(versions {}..{}, PyTorch 1.x-2.x)",
                               path(), *ver, kMinVersion, kMaxVersion));
   }
+  auto order = zip_.read(entry("byteorder"));  // torch >= 2.1; absent means little-endian
+  if (order.ok() && *order != "little") {
+    return Unimplemented(fmt::format("'{}': byteorder '{}' is not supported", path(), *order));
+  }
   bool has_code = false;
   for (const auto& [name, e] : zip_.entries()) has_code |= name.rfind(entry("code/"), 0) == 0;
   if (!has_code) {

@@ -114,6 +114,11 @@ std::vector<double> attr_floats(const AttrMap& m, const std::string& k,
   auto it = m.find(k);
   return it != m.end() && it->second.kind == Attr::kFloats ? it->second.floats : dflt;
 }
+std::vector<std::string> attr_strs(const AttrMap& m, const std::string& k) {
+  auto it = m.find(k);
+  return it != m.end() && it->second.kind == Attr::kStrings ? it->second.strings
+                                                             : std::vector<std::string>{};
+}
 bool attr_has(const AttrMap& m, const std::string& k) { return m.count(k) != 0; }
 
 }  // namespace tessera

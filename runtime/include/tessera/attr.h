@@ -38,6 +38,7 @@ std::vector<int64_t> attr_ints(const AttrMap& m, const std::string& k,
                                const std::vector<int64_t>& dflt = {});
 std::vector<double> attr_floats(const AttrMap& m, const std::string& k,
                                 const std::vector<double>& dflt = {});
+std::vector<std::string> attr_strs(const AttrMap& m, const std::string& k);
 bool attr_has(const AttrMap& m, const std::string& k);
 
 }  // namespace tessera
