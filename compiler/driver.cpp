@@ -11,6 +11,7 @@
 #include "compiler/emit_plan.h"
 #include "compiler/progress.h"
 #include "frontends/onnx/onnx_import.h"
+#include "frontends/torchscript/torchscript_import.h"
 #include "ir/bridge.h"
 #include "ir/dialect.h"
 #include "mlir/IR/MLIRContext.h"
@@ -100,7 +101,12 @@ Status compile(const CompileOptions& o, CompileSummary* summary) {
   TSR_ASSIGN_OR_RETURN(passes::TrainOptions train, train_options(o));
   std::vector<Stage> stages = {
       {"import", [&](ir::Graph& gr) -> Status {
-         TSR_ASSIGN_OR_RETURN(gr, onnx_fe::import_onnx(o.model, io));
+         if (ts_fe::is_torchscript_file(o.model)) {
+           // Traced archives carry their example inputs' shapes (traced_inputs.pkl).
+           TSR_ASSIGN_OR_RETURN(gr, ts_fe::import_torchscript(o.model, ts_fe::ImportOptions{}));
+         } else {
+           TSR_ASSIGN_OR_RETURN(gr, onnx_fe::import_onnx(o.model, io));
+         }
          // Counted before resharding may add per-layout copies of a weight.
          gr.meta["parameters"] = Attr::Int(gr.parameter_count());
          return Status::Ok();
