@@ -56,6 +56,22 @@ std::vector<uint8_t> extract_block(const ir::TensorData& d, const Shape& local,
   return out;
 }
 
+// spmd-search's alternatives for `tessera explain` (plan NodeCandidates).
+void add_candidates(plan::Plan& p, const ir::Node& n) {
+  plan::NodeCandidates* nc = p.add_candidates();
+  nc->set_node(n.name);
+  nc->set_chosen(n.chosen);
+  nc->set_group_size(n.group_size);
+  for (const ir::CandidateCost& c : n.candidates) {
+    plan::StrategyCost* sc = nc->add_candidates();
+    sc->set_strategy(c.strategy);
+    sc->set_compute_seconds(c.compute_seconds);
+    sc->set_reshard_seconds(c.reshard_seconds);
+    sc->set_total_seconds(c.total_seconds);
+    sc->set_memory_bytes(c.memory_bytes);
+  }
+}
+
 const Shape& local_of(const ir::Value& v) { return v.local_shape.empty() ? v.shape : v.local_shape; }
 
 struct Emitter {
@@ -154,6 +170,10 @@ Status emit_plan(const ir::Graph& g, const spmd::Mesh& mesh, const std::string& 
     auto* ins = e.p.add_instructions();
     ins->set_op(n.op);
     ins->set_node(n.name);
+    ins->set_strategy(n.strategy);
+    ins->set_modelled_seconds(n.modelled_seconds);
+    ins->set_comm_bytes(n.comm_bytes);
+    if (!n.candidates.empty()) add_candidates(e.p, n);
     for (const auto& [k, a] : n.attrs) *ins->add_attrs() = attr_proto(k, a);
     for (int in : n.inputs) ins->add_inputs(in >= 0 ? e.tensor_of[in] : -1);
     for (int out : n.outputs) ins->add_outputs(e.tensor_of[out]);

@@ -40,6 +40,15 @@ struct Value {
   Shape local_shape;     // per-rank shape, set by partition (equals shape on one device)
 };
 
+// One strategy spmd-search weighed for a node (plan NodeCandidates, `tessera explain`).
+struct CandidateCost {
+  std::string strategy;
+  double compute_seconds = 0;
+  double reshard_seconds = 0;  // to and from the neighbours' chosen strategies; inf: impossible
+  double total_seconds = 0;
+  int64_t memory_bytes = 0;  // per device: weights held plus results
+};
+
 struct Node {
   std::string name;  // ONNX node name (made unique by the frontend)
   std::string op;    // canonical op type (docs/ops.md), e.g. "MatMul"
@@ -50,6 +59,14 @@ struct Node {
   // (reshard makes producers agree); empty before the search.
   std::string strategy;
   std::vector<std::string> input_specs;
+  // Costs for `tessera inspect` / `explain`, copied into the plan: per-device seconds (spmd-search:
+  // the chosen strategy's compute; reshard: the collective's α-β time), the bytes per device a
+  // collective moves, and every alternative the search weighed (a few strategies per node).
+  double modelled_seconds = 0;
+  int64_t comm_bytes = 0;
+  std::vector<CandidateCost> candidates;
+  int chosen = -1;      // index into candidates
+  int group_size = 1;   // nodes of repeated layers forced to share the choice
 };
 
 // Communication ops inserted by resharding (names as in plans; docs/plan-format.md).

@@ -181,6 +181,42 @@ void apply(ir::Graph& g, const PipelineContext& ctx, const Builder& b,
       v.sharding = spmd::ShardingSpec::replicated(static_cast<int>(v.shape.size())).to_string();
 }
 
+// What each alternative would have cost with every other node's choice fixed: the node's own
+// seconds plus the conversions on its edges. O(nodes·strategies + edges·strategies).
+void record_candidates(ir::Graph& g, const PipelineContext& ctx, const Builder& b,
+                       const std::vector<int>& choice) {
+  std::vector<std::vector<size_t>> edges_of(g.nodes.size());
+  for (size_t e = 0; e < b.sg.edges.size(); ++e) {
+    edges_of[b.sg.edges[e].src].push_back(e);
+    edges_of[b.sg.edges[e].dst].push_back(e);
+  }
+  std::map<int, int> group_size;
+  for (const auto& sn : b.sg.nodes)
+    if (sn.group >= 0) ++group_size[sn.group];
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    const spmd::SolverNode& sn = b.sg.nodes[ni];
+    ir::Node& n = g.nodes[ni];
+    n.candidates.clear();
+    for (size_t k = 0; k < b.strat[ni].size(); ++k) {
+      ir::CandidateCost c;
+      c.strategy = b.strat[ni][k].name(ctx.mesh);
+      c.compute_seconds = sn.cost[k];
+      for (size_t e : edges_of[ni]) {
+        const spmd::SolverEdge& ed = b.sg.edges[e];
+        c.reshard_seconds += ed.dst == static_cast<int>(ni) ? ed.cost[choice[ed.src]][k]
+                                                            : ed.cost[k][choice[ed.dst]];
+      }
+      if (c.reshard_seconds >= kForbidden) c.reshard_seconds = INFINITY;
+      c.total_seconds = c.compute_seconds + c.reshard_seconds;
+      c.memory_bytes = static_cast<int64_t>(sn.out_bytes[k] + sn.param_bytes[k]);
+      n.candidates.push_back(std::move(c));
+    }
+    n.chosen = choice[ni];
+    n.modelled_seconds = sn.cost[choice[ni]];
+    n.group_size = sn.group >= 0 ? group_size[sn.group] : 1;
+  }
+}
+
 }  // namespace
 
 Status run_spmd_search(ir::Graph& g, PipelineContext& ctx) {
@@ -216,6 +252,7 @@ Status run_spmd_search(ir::Graph& g, PipelineContext& ctx) {
     return Internal("spmd-search: every plan needs an impossible conversion (a forced strategy "
                     "asks for a partial-sum input that its producer cannot give?)");
   apply(g, ctx, b, sol->choice);
+  record_candidates(g, ctx, b, sol->choice);
   ctx.modelled_step_seconds = sol->seconds;
   ctx.modelled_peak_bytes = sol->peak_bytes;
   g.meta["modelled_step_seconds"] = Attr::Float(sol->seconds);

@@ -34,9 +34,12 @@ Status check_same_plan(const Plan& plan, Comm& comm) {
   return Status::Ok();
 }
 
-Status check_outputs_replicated(const plan::Plan& p, const std::string& file) {
+// Updated outputs of training plans are exempt: they keep their state's sharding.
+Status check_outputs_replicated(const plan::Plan& p, const std::string& file,
+                                const Session::Impl& s) {
   for (const auto& b : p.outputs()) {
     const plan::TensorInfo& t = p.tensors(b.tensor());
+    if (is_update_output(s, t.id())) continue;
     bool sharded = t.partial_axes_size() > 0;
     for (const auto& d : t.dims()) sharded |= d.axes_size() > 0;
     if (sharded) return Corrupt(file + ": output '" + b.name() + "' is not replicated");
@@ -99,10 +102,11 @@ StatusOr<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Plan> p
   for (const auto& a : p.mesh().axes()) names.push_back(a.name()), sizes.push_back(a.size());
   Status ms = comm->set_mesh(names, sizes);
   if (!ms.ok()) return Status(ms.code(), file + ": " + ms.message());
-  TSR_RETURN_IF_ERROR(check_outputs_replicated(p, file));
-  if (opts.check_plan_hash) TSR_RETURN_IF_ERROR(check_same_plan(*plan, *comm));
   std::unique_ptr<Session> s(new Session());
   s->impl_ = std::make_unique<Impl>();
+  TSR_RETURN_IF_ERROR(prepare_updates(*plan, s->impl_.get()));
+  TSR_RETURN_IF_ERROR(check_outputs_replicated(p, file, *s->impl_));
+  if (opts.check_plan_hash) TSR_RETURN_IF_ERROR(check_same_plan(*plan, *comm));
   s->impl_->opts = opts;
   Backend backend = opts.backend;
   if (backend == Backend::kAuto) backend = cuda_backend_available() ? Backend::kCuda : Backend::kCpu;
@@ -215,6 +219,10 @@ StatusOr<HostTensor> Session::output(const std::string& name) const {
     const plan::IOBinding& b = p.outputs(oi);
     if (b.name() != name) continue;
     const plan::TensorInfo& t = p.tensors(b.tensor());
+    if (is_update_output(*impl_, t.id()))
+      return InvalidArgument("output '" + name +
+                             "' is an optimizer update, sharded like its state: read the state "
+                             "with read_state after apply_updates");
     HostTensor out{
         name, static_cast<DType>(t.dtype()), Shape(t.shape().begin(), t.shape().end()), {}};
     if (impl_->device) {

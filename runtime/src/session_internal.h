@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/cpu_kernels.h"
@@ -52,11 +53,19 @@ struct Session::Impl {
   std::vector<bool> bound;
   bool ran = false;
   std::vector<double> seconds;
+  // Training: (updated output tensor id, state tensor id) pairs from "train.updates", checked
+  // at create (session_train.cpp).
+  std::vector<std::pair<int32_t, int32_t>> updates;
 };
 
 // Create-time preparation (session_build.cpp).
 Status place_weights(const Plan& plan, int rank, Session::Impl* s);
 Status build_steps(const Plan& plan, Session::Impl* s);
+// Training plans: resolves and checks "train.updates" into s->updates (same dtype, local shape
+// and sharding on both sides; the state a WEIGHT tensor). Corrupt naming the pair otherwise.
+Status prepare_updates(const Plan& plan, Session::Impl* s);
+// True when output tensor `id` is an updated output (sharded like its state, by design).
+bool is_update_output(const Session::Impl& s, int32_t id);
 // This rank's box of a global tensor: per dim, start and size, from the sharding and coords.
 Status shard_box(const plan::TensorInfo& t, const Comm& comm, Shape* starts, Shape* sizes);
 

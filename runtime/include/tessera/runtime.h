@@ -71,8 +71,20 @@ class Session {
   // Takes the *global* tensor; keeps this rank's shard per the tensor's sharding.
   Status bind_input(const std::string& name, const HostTensor& global);
   Status run();
-  // Outputs are replicated on every rank, so the local tensor is the global one.
+  // Outputs are replicated on every rank, so the local tensor is the global one. (A training
+  // plan's updated outputs are sharded like their states: read those with read_state.)
   StatusOr<HostTensor> output(const std::string& name) const;
+
+  // Training (tessera/train.h; session_train.cpp). Copies each updated output's local buffer
+  // over its state after a run(): the in-place optimizer step. Local, no communication; a no-op
+  // for plans without "train.updates".
+  Status apply_updates();
+  // The full (global, unsharded) value of a WEIGHT tensor, e.g. a state: all-gathers its shards
+  // over the mesh axes of its sharding. Collective: every rank calls it, same names, same order.
+  StatusOr<HostTensor> read_state(const std::string& name);
+  // Replaces a WEIGHT tensor from its full value (checked dtype and global shape); keeps this
+  // rank's shard. Local: every rank passes the same global tensor.
+  Status write_state(const std::string& name, const HostTensor& global);
 
   const char* backend() const;  // "cpu" or "cuda": what `auto` resolved to
   int64_t arena_bytes() const;

@@ -19,6 +19,11 @@ class DeviceSession {
   virtual Status run(const std::vector<std::vector<uint8_t>>& shards) = 0;
   // Plan output `index` (in plan order) of the last run, copied to host memory.
   virtual Status read_output(int index, void* dst, int64_t bytes) const = 0;
+  // Training: one tensor's local bytes over another's, device to device (apply_updates), and
+  // host access to a tensor's local bytes (state save and load). Ids are plan tensor ids.
+  virtual Status copy_tensor(int32_t src, int32_t dst) = 0;
+  virtual Status read_tensor(int32_t id, void* dst) const = 0;
+  virtual Status write_tensor(int32_t id, const void* src) = 0;
   virtual int64_t device_bytes() const = 0;  // the one device allocation
   virtual int64_t weight_bytes() const = 0;
   virtual const std::vector<double>& instruction_seconds() const = 0;
