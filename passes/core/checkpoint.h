@@ -55,7 +55,7 @@ CkptPlan ckpt_evaluate(const CkptProblem& p, std::vector<bool> recompute);
 // Errors name the smallest budget any placement in this space meets.
 StatusOr<CkptPlan> ckpt_optimal(const CkptProblem& p, int64_t budget);
 int64_t ckpt_min_budget(const CkptProblem& p);
-// Every mask, 2^n: the reference for tests (n <= 20).
+// Every plan, 3^n (kept, in a run, ending a run): the reference for tests (n <= 13).
 StatusOr<CkptPlan> ckpt_exhaustive(const CkptProblem& p, int64_t budget);
 
 // Baselines. every-layer: each layer a run (stages outside layers kept). sqrt-n (Chen): ~sqrt(n)

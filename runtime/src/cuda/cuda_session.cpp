@@ -79,6 +79,17 @@ class CudaSession final : public DeviceSession {
     std::memcpy(dst, out_host_[index].get(), static_cast<size_t>(bytes));
     return Status::Ok();
   }
+  // Training: on the session's stream, then waited for, so a following run (same stream) and
+  // host reads both see the copy. Called between runs, when the stream is idle.
+  Status copy_tensor(int32_t src, int32_t dst) override {
+    return copy(tensor_data_[dst], tensor_data_[src], dst, cudaMemcpyDeviceToDevice, "update");
+  }
+  Status read_tensor(int32_t id, void* dst) const override {
+    return copy(dst, tensor_data_[id], id, cudaMemcpyDeviceToHost, "weight download");
+  }
+  Status write_tensor(int32_t id, const void* src) override {
+    return copy(tensor_data_[id], src, id, cudaMemcpyHostToDevice, "weight upload");
+  }
   int64_t device_bytes() const override { return total_bytes_; }
   int64_t weight_bytes() const override { return weight_bytes_; }
   const std::vector<double>& instruction_seconds() const override { return seconds_; }
@@ -86,6 +97,15 @@ class CudaSession final : public DeviceSession {
  private:
   Status collective(const Step& st);
   Status run_step(const Step& st);
+  // Synchronous copy of tensor `id`'s local bytes (pageable host memory: staged by CUDA).
+  Status copy(void* dst, const void* src, int32_t id, cudaMemcpyKind kind,
+              const char* what) const {
+    TSR_RETURN_IF_ERROR(cu(cudaSetDevice(device_), "cudaSetDevice"));
+    const size_t n = static_cast<size_t>(plan_->meta().tensors(id).nbytes());
+    TSR_RETURN_IF_ERROR(cu(cudaMemcpyAsync(dst, src, n, kind, ctx_.stream),
+                           std::string(what) + " of tensor " + std::to_string(id)));
+    return cu(cudaStreamSynchronize(ctx_.stream), what);
+  }
 
   const Plan* plan_ = nullptr;
   Comm* comm_ = nullptr;

@@ -1,0 +1,26 @@
+// Internal to the checkpoint pass: the linearised training graph as a chain of forward stages
+// (the input of core::ckpt_optimal) and the map back to nodes for the rewrite.
+#pragma once
+#include <vector>
+
+#include "ir/graph.h"
+#include "passes/core/checkpoint.h"
+#include "passes/pipeline.h"
+
+namespace tessera::passes {
+
+struct ForwardChain {
+  core::CkptProblem problem;
+  std::vector<std::vector<int>> stage_nodes;  // node indices per stage, in order
+  std::vector<std::vector<int>> boundary;     // values crossing the cut after each stage
+  int backward_begin = -1;                    // first backward node; -1 = not a training graph
+  // Bytes per device by kind, for the plan's breakdown.
+  int64_t parameter_bytes = 0, optimizer_bytes = 0, gradient_bytes = 0, input_bytes = 0;
+};
+
+int64_t local_bytes(const ir::Value& v);
+// Forward nodes: before the first "grad/" node, minus collectives that only serve the backward.
+// Stages: cut wherever at most one large value (>= 1/64 of the largest) crosses forward.
+ForwardChain build_forward_chain(const ir::Graph& g, const PipelineContext& ctx);
+
+}  // namespace tessera::passes
