@@ -55,7 +55,7 @@ StatusOr<passes::TrainOptions> train_options(const CompileOptions& o) {
   if (!(o.lr > 0)) return InvalidArgument("--lr must be positive");
   if (o.weight_decay < 0) return InvalidArgument("--weight-decay must be >= 0");
   if (o.momentum < 0 || o.momentum >= 1) return InvalidArgument("--momentum must be in [0, 1)");
-  if (o.precision != "fp32")
+  if (o.mode == "train" && o.precision != "fp32")  // infer mode: the precision stage
     return Unimplemented("--precision " + o.precision +
                          ": only fp32 is implemented so far (bf16/fp16 need the CUDA backend's "
                          "mixed-precision kernels)");
@@ -116,11 +116,35 @@ Status compile(const CompileOptions& o, CompileSummary* summary) {
          TSR_RETURN_IF_ERROR(select_trainable(gr, o, train));
          return passes::run_autodiff(gr, train);
        }},
+      {"quantize", [&](ir::Graph& gr) -> Status {
+         if (o.quantize.empty()) return Status::Ok();
+         passes::record_quantize_options({o.quantize, o.calibration, o.calibration_method,
+                                          o.calibration_percentile, o.smooth_alpha, o.keep_float},
+                                         gr);
+         return passes::run_quantize(gr, ctx);
+       }},
+      {"precision", [&](ir::Graph& gr) -> Status {
+         if (o.precision == "fp32") return Status::Ok();
+         gr.meta["precision"] = Attr::Str(o.precision);
+         return passes::run_precision(gr, ctx);
+       }},
       {"spmd-search", [&](ir::Graph& gr) { return passes::run_spmd_search(gr, ctx); }},
       {"reshard", [&](ir::Graph& gr) { return passes::run_reshard(gr, ctx); }},
       {"partition", [&](ir::Graph& gr) { return passes::run_partition(gr, ctx); }},
+      {"checkpoint", [&](ir::Graph& gr) -> Status {
+         if (o.mode != "train") return Status::Ok();
+         gr.meta["checkpoint"] = Attr::Str(o.checkpoint);
+         return passes::run_checkpoint(gr, ctx);
+       }},
+      {"chunk", [&](ir::Graph& gr) -> Status {
+         gr.meta["chunk"] = Attr::Str(o.chunk);
+         if (o.chunk_count > 0) gr.meta["chunk_count"] = Attr::Int(o.chunk_count);
+         if (o.chunk_budget > 0) gr.meta["chunk_budget"] = Attr::Int(o.chunk_budget);
+         return passes::run_chunk(gr, ctx);
+       }},
   };
   Progress progress(o.quiet, o.verbose);
+  progress.set_total(static_cast<int>(stages.size()) + 1);  // + emit
   int index = 0;
   for (const Stage& s : stages) {
     auto st = std::chrono::steady_clock::now();

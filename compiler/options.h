@@ -25,6 +25,17 @@ struct CompileOptions {
   std::string batchnorm = "eval";
   std::vector<std::string> freeze;  // globs of weight names kept out of the optimizer
   bool gradients_only = false;      // outputs = loss and "<weight>.grad", no optimizer
+  std::string checkpoint = "auto";  // auto | none | every-layer | sqrt-n (train mode)
+  std::string chunk = "auto";       // auto | none: chunk regions to fit the memory budget
+  int64_t chunk_budget = 0;         // bytes the chunk pass aims for; 0 = memory_budget
+  int64_t chunk_count = 0;          // > 0: debug, force this many chunks per chunkable region
+  // Infer mode: --quantize int8 with calibration inputs (docs/quantization.md).
+  std::string quantize;                        // "" = off, "int8"
+  std::string calibration;                     // directory of input_N.pb sets
+  std::string calibration_method = "percentile";  // minmax | percentile | entropy
+  double calibration_percentile = 99.99;
+  double smooth_alpha = 0;                     // SmoothQuant migration strength; 0 = off
+  std::vector<std::string> keep_float;         // globs of node/weight names left in float
   std::string strategy_file;             // --strategy: forced strategies per node
   std::string dump_dir;                  // --dump-dir: IR after each stage
   bool verbose = false;

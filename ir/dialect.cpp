@@ -2,6 +2,8 @@
 
 #include "ir/bridge.h"
 #include "ir/op_table.h"
+#include "ir/quant_ops.h"
+#include "ir/train_ops.h"
 #include "ir/shape_infer.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -67,7 +69,9 @@ TesseraDialect::TesseraDialect(mlir::MLIRContext* ctx)
     : mlir::ExtensibleDialect(getDialectNamespace(), ctx,
                               mlir::TypeID::get<TesseraDialect>()) {
   ctx->getOrLoadDialect<mlir::func::FuncDialect>();
-  for (const OpInfo& info : op_table()) registerOp(info.name, true);
+  // Every table find_op consults: forward, training and quantized ops.
+  for (const auto* table : {&op_table(), &train_op_table(), &quant_op_table()})
+    for (const OpInfo& info : *table) registerOp(info.name, true);
   for (const char* const* c = kCollectiveOps; *c; ++c) registerOp(*c, false);
   for (const char* leaf : {"weight", "constant"}) {
     auto def = mlir::DynamicOpDefinition::get(

@@ -65,8 +65,8 @@ struct Node {
   double modelled_seconds = 0;
   int64_t comm_bytes = 0;
   std::vector<CandidateCost> candidates;
-  int chosen = -1;      // index into candidates
-  int group_size = 1;   // nodes of repeated layers forced to share the choice
+  int chosen = -1;     // index into candidates
+  int group_size = 1;  // nodes of repeated layers forced to share the choice
 };
 
 // Communication ops inserted by resharding (names as in plans; docs/plan-format.md).

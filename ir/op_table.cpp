@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "ir/quant_ops.h"
 #include "ir/shape_fns.h"
 #include "ir/train_ops.h"
 
@@ -119,7 +120,8 @@ const OpInfo* find_op(std::string_view name) {
   auto it = std::lower_bound(t.begin(), t.end(), name,
                              [](const OpInfo& a, std::string_view n) { return a.name < n; });
   if (it != t.end() && it->name == name) return &*it;
-  return find_train_op(name);  // the training ops (ir/train_ops.cpp) share the lookup
+  if (const OpInfo* op = find_train_op(name)) return op;  // training ops (ir/train_ops.cpp)
+  return find_quant_op(name);  // quantized ops (ir/quant_ops.cpp)
 }
 
 }  // namespace tessera::ir

@@ -12,6 +12,12 @@ namespace {
 Status localise_attrs(ir::Graph& g, ir::Node& n) {
   if (n.op == "Reshape" || n.op == "Expand")
     n.attrs["shape"] = Attr::Ints(g.values[n.outputs[0]].local_shape);
+  // Training ops whose result shape is an attribute (the forward operand's shape).
+  const char* shape_attr = n.op == "GatherGrad" || n.op == "GatherElementsGrad" ? "data_shape"
+                           : n.op == "ConvGradWeight"                           ? "w_shape"
+                           : n.op == "AveragePoolGrad"                          ? "x_shape"
+                                                                                : nullptr;
+  if (shape_attr) n.attrs[shape_attr] = Attr::Ints(g.values[n.outputs[0]].local_shape);
   return Status::Ok();
 }
 

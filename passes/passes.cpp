@@ -1,5 +1,6 @@
 // The pass registry for tessera-opt: one explicit list, no static initialisers.
 #include "mlir/Pass/PassRegistry.h"
+#include "passes/autodiff.h"
 #include "passes/graph_pass.h"
 
 namespace tessera::passes {
@@ -11,12 +12,22 @@ struct PassEntry {
 };
 
 static const PassEntry kPasses[] = {
+    {"tessera-quantize", "Calibrate and rewrite MatMul/Gemm/Conv into int8 ops (infer mode)",
+     run_quantize},
+    {"tessera-autodiff", "Train mode: append the loss, the backward graph and the optimizer",
+     run_autodiff_stage},
+    {"tessera-precision", "Infer mode: run inside the graph in bf16/fp16 (tessera.precision)",
+     run_precision},
     {"tessera-spmd-search", "Choose a sharding strategy per op under the memory budget",
      run_spmd_search},
     {"tessera-reshard", "Insert collectives where producer and consumer specs differ",
      run_reshard},
     {"tessera-partition", "Rewrite the global program into the per-rank local program",
      run_partition},
+    {"tessera-checkpoint", "Recompute activations in the backward pass to meet the memory budget",
+     run_checkpoint},
+    {"tessera-chunk", "Split activation-heavy regions into chunks along a free dimension",
+     run_chunk},
 };
 
 void register_passes() {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "ir/graph.h"
 #include "passes/core/cluster.h"
@@ -41,9 +42,28 @@ StatusOr<PipelineContext> make_context(const std::string& mesh, const std::strin
 void record_context(const PipelineContext& ctx, ir::Graph& g);
 StatusOr<PipelineContext> context_from_graph(const ir::Graph& g);
 
+// Quantization options (docs/quantization.md); type "" = off. Written into g.meta so that
+// tessera-opt runs of the pass see what the driver would give it.
+struct QuantizeOptions {
+  std::string type;         // "int8"
+  std::string calibration;  // directory of input_N.pb sets
+  std::string method = "percentile";
+  double percentile = 99.99;
+  double smooth_alpha = 0;  // SmoothQuant; 0 = off
+  std::vector<std::string> keep_float;
+};
+void record_quantize_options(const QuantizeOptions& q, ir::Graph& g);
+
+Status run_quantize(ir::Graph& g, PipelineContext& ctx);
+// Infer mode: f32 -> bf16/fp16 inside the graph, Casts at its edges (g.meta "precision";
+// passes/precision.cpp).
+Status run_precision(ir::Graph& g, PipelineContext& ctx);
 Status run_spmd_search(ir::Graph& g, PipelineContext& ctx);
 Status run_reshard(ir::Graph& g, PipelineContext& ctx);
 Status run_partition(ir::Graph& g, PipelineContext& ctx);
+// Train mode: recompute instead of keeping activations (g.meta "checkpoint"; passes/checkpoint.cpp).
+Status run_checkpoint(ir::Graph& g, PipelineContext& ctx);
+Status run_chunk(ir::Graph& g, PipelineContext& ctx);  // after partition: local shapes
 
 // Registers every pass with MLIR's pass registry (explicit; called from tessera-opt's main).
 void register_passes();

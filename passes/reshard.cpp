@@ -39,14 +39,11 @@ ir::Node step_node(const spmd::ReshardStep& s) {
 
 // Bytes per device the step's α-β formula charges (passes/core/cost_model.h): the gathered
 // size for all-gather, the size before for reduce-scatter, in = out otherwise; local steps none.
-int64_t step_bytes(const ir::Value& v, const spmd::ShardingSpec& before,
-                   const spmd::ReshardStep& s, const spmd::Mesh& mesh) {
-  switch (s.op) {
-    case spmd::ReshardOp::kSlice:
-    case spmd::ReshardOp::kMakePartial: return 0;
-    case spmd::ReshardOp::kReduceScatter: return before.local_bytes(v.shape, v.dtype, mesh);
-    default: return s.after.local_bytes(v.shape, v.dtype, mesh);
-  }
+int64_t step_bytes(const ir::Value& v, const spmd::ShardingSpec& before, const spmd::ReshardStep& s,
+                   const spmd::Mesh& mesh) {
+  if (s.op == spmd::ReshardOp::kSlice || s.op == spmd::ReshardOp::kMakePartial) return 0;
+  if (s.op == spmd::ReshardOp::kReduceScatter) return before.local_bytes(v.shape, v.dtype, mesh);
+  return s.after.local_bytes(v.shape, v.dtype, mesh);
 }
 
 StatusOr<spmd::ShardingSpec> spec_of(const std::string& text, size_t rank) {
@@ -112,7 +109,8 @@ struct Resharder {
       n.input_specs = {g.values[cur].sharding};
       n.strategy = "collective";
       n.modelled_seconds = s.seconds;
-      n.comm_bytes = step_bytes(g.values[vid], i == 0 ? src : plan->steps[i - 1].after, s, ctx.mesh);
+      n.comm_bytes =
+          step_bytes(g.values[vid], i == 0 ? src : plan->steps[i - 1].after, s, ctx.mesh);
       cur = g.add_value(std::move(nv));
       n.outputs = {cur};
       out.push_back(std::move(n));

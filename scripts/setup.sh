@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 PKGS="cmake ninja-build ccache g++ lld-15 libmlir-15-dev mlir-15-tools llvm-15-dev llvm-15-tools
   libonnx-dev libprotobuf-dev protobuf-compiler libfmt-dev libcli11-dev libgtest-dev libgmock-dev
   libbenchmark-dev coinor-libcbc-dev libopenblas-dev libopenmpi-dev openmpi-bin libpmix-dev
-  python3 python3-numpy slurm-wlm munge"
+  python3 python3-numpy slurm-wlm munge graphviz chromium"
 missing=$(dpkg-query -W -f='${Status} ${Package}\n' $PKGS 2>/dev/null | grep -v "install ok installed" | awk '{print $NF}' || true)
 for p in $PKGS; do dpkg-query -W "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$(echo $missing | tr -d ' ')" ]; then

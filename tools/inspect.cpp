@@ -1,84 +1,88 @@
 #include "inspect.h"
 
-#include <cstdio>
-#include <map>
+#include <fnmatch.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "inspect_views.h"
 #include "size_parse.h"
-#include "tessera/plan_file.h"
 
 namespace tessera::tools {
 namespace {
 
-struct Summary {
-  std::map<std::string, int> ops;
-  int collectives = 0;
-  int64_t weight_bytes_rank0 = 0;
-  int64_t parameters = 0;
-};
-
-bool is_collective(const std::string& op) {
-  return op == "AllReduce" || op == "AllGather" || op == "ReduceScatter" || op == "AllToAll" ||
-         op == "ShardSlice" || op == "MakePartial";
+// The header's version field (bytes 8..11, little-endian; docs/plan-format.md), read directly
+// so the message can say which side is newer even though the plan does not load.
+int64_t header_version(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  unsigned char h[12] = {};
+  if (!f.read(reinterpret_cast<char*>(h), sizeof h)) return -1;
+  return h[8] | h[9] << 8 | h[10] << 16 | static_cast<int64_t>(h[11]) << 24;
 }
 
-Summary summarise(const plan::Plan& p) {
-  Summary s;
-  for (const auto& ins : p.instructions()) {
-    s.ops[ins.op()]++;
-    s.collectives += is_collective(ins.op());
-  }
-  for (const auto& t : p.tensors())
-    if (t.storage() == plan::TensorInfo::WEIGHT) s.weight_bytes_rank0 += t.nbytes();
-  for (const auto& a : p.meta())
-    if (a.name() == "parameters") s.parameters = a.i();
-  return s;
-}
-
-std::string mesh_str(const plan::Plan& p) {
-  std::string m;
-  for (const auto& a : p.mesh().axes())
-    m += (m.empty() ? "" : ",") + a.name() + "=" + std::to_string(a.size());
-  return m.empty() ? "single device" : m;
-}
-
-void print_text(const plan::Plan& p, const Summary& s) {
-  std::printf("model:        %s\n", p.model_name().c_str());
-  std::printf("producer:     %s\n", p.producer().c_str());
-  std::printf("mesh:         %s\n", mesh_str(p).c_str());
-  std::printf("parameters:   %.1fM\n", s.parameters / 1e6);
-  std::printf("weights:      %.2f MiB per rank%s\n", s.weight_bytes_rank0 / 1048576.0,
-              p.has_weight_data() ? "" : " (no data: graph-only plan)");
-  std::printf("arena:        %.2f MiB per rank\n", p.arena_bytes() / 1048576.0);
-  std::printf("instructions: %d (%d collectives)\n", p.instructions_size(), s.collectives);
-  for (const auto& [op, n] : s.ops) std::printf("  %-20s %d\n", op.c_str(), n);
-  for (const auto& a : p.meta())
-    if (a.kind() == plan::AttrProto::STRING) std::printf("meta %-8s %s\n", a.name().c_str(), a.s().c_str());
-}
-
-void print_json(const plan::Plan& p, const Summary& s) {
-  std::printf("{\"schema_version\": 1, \"model\": \"%s\", \"mesh\": \"%s\", \"parameters\": %lld, "
-              "\"weight_bytes_per_rank\": %lld, \"arena_bytes\": %lld, \"instructions\": %d, "
-              "\"collectives\": %d, \"ops\": {",
-              p.model_name().c_str(), mesh_str(p).c_str(), static_cast<long long>(s.parameters),
-              static_cast<long long>(s.weight_bytes_rank0),
-              static_cast<long long>(p.arena_bytes()), p.instructions_size(), s.collectives);
-  bool first = true;
-  for (const auto& [op, n] : s.ops) {
-    std::printf("%s\"%s\": %d", first ? "" : ", ", op.c_str(), n);
-    first = false;
-  }
-  std::printf("}}\n");
+Status write_text(const std::string& path, const std::string& text) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  if (!f) return IoError(path + ": cannot open for writing: " + std::strerror(errno));
+  f << text;
+  f.close();
+  if (!f) return IoError(path + ": write failed");
+  return Status::Ok();
 }
 
 }  // namespace
 
-int inspect_plan(const std::string& path, const InspectOptions& opts) {
+StatusOr<std::unique_ptr<planfile::PlanFile>> open_plan_for_inspect(const std::string& path) {
   auto f = planfile::PlanFile::open(path);
+  if (f.ok() || f.status().code() != Code::kVersion) return f;
+  const int64_t v = header_version(path);
+  const std::string ours = std::to_string(planfile::kFormatVersion);
+  std::string what =
+      v > planfile::kFormatVersion
+          ? "it was written by a newer tessera: inspect it with that version, or recompile the "
+            "model with this one"
+          : "it was written by an older tessera: recompile the model with this one";
+  return Status(Code::kVersion, path + ": plan format version " + std::to_string(v) +
+                                    ", but this tessera reads format version " + ours + "; " +
+                                    what);
+}
+
+std::vector<int> select_ops(const InspectModel& m, const std::string& pattern, int top) {
+  std::vector<int> rows;
+  for (size_t i = 0; i < m.ops.size(); ++i) {
+    const OpRow& r = m.ops[i];
+    if (!pattern.empty() && fnmatch(pattern.c_str(), r.op.c_str(), 0) != 0 &&
+        fnmatch(pattern.c_str(), r.node.c_str(), 0) != 0)
+      continue;
+    rows.push_back(static_cast<int>(i));
+  }
+  if (top > 0) {
+    std::stable_sort(rows.begin(), rows.end(), [&](int a, int b) {
+      return m.ops[a].total_seconds() > m.ops[b].total_seconds();
+    });
+    if (rows.size() > static_cast<size_t>(top)) rows.resize(top);
+  }
+  return rows;
+}
+
+int inspect_plan(const std::string& path, const InspectOptions& opts) {
+  auto f = open_plan_for_inspect(path);
   if (!f.ok()) return fail(f.status().message());
   const plan::Plan& p = (*f)->plan();
-  Summary s = summarise(p);
-  if (opts.json) print_json(p, s);
-  else print_text(p, s);
+  const InspectModel m = build_inspect_model(p);
+  const std::vector<int> rows = select_ops(m, opts.op_pattern, opts.top);
+  const std::string out = opts.json ? inspect_json(m, rows, path) : inspect_text(m, rows);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  const std::pair<const std::string*, std::string (*)(const InspectModel&)> files[] = {
+      {&opts.dot_file, plan_dot}, {&opts.trace_file, plan_trace}, {&opts.html_file, plan_html}};
+  for (const auto& [file, view] : files) {
+    if (file->empty()) continue;
+    Status st = write_text(*file, view(m));
+    if (!st.ok()) return fail(st.message());
+    // Status lines go to stderr so that `--json --html x.html` still prints pure JSON.
+    std::fprintf(stderr, "wrote %s\n", file->c_str());
+  }
   return 0;
 }
 

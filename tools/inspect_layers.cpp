@@ -19,8 +19,10 @@ bool is_number(const std::string& s) {
 std::string layer_key(const std::string& name) {
   std::vector<std::string> tok(1);
   for (char c : name) {
-    if (c == '.' || c == '/' || c == ':') tok.emplace_back();
-    else tok.back() += c;
+    if (c == '.' || c == '/' || c == ':')
+      tok.emplace_back();
+    else
+      tok.back() += c;
   }
   for (size_t i = 1; i < tok.size(); ++i)
     if (is_number(tok[i]) && !tok[i - 1].empty() && !is_number(tok[i - 1]))

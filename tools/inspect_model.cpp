@@ -40,7 +40,8 @@ std::string strip_copy(const std::string& name) {
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 bool is_gradient(const std::string& name) {
@@ -53,13 +54,20 @@ bool is_optimizer_state(const std::string& name) {
   return ends_with(s, ".adam_m") || ends_with(s, ".adam_v") || ends_with(s, ".momentum");
 }
 
+// Weights as the runtime lays them out in one block per rank: each tensor rounded up to 64
+// bytes (runtime/src/session_build.cpp), so the total is what `tessera run -v` reports.
 void weight_memory(const plan::Plan& p, MemoryBreakdown& m) {
+  constexpr int64_t kAlign = 64;
   for (const auto& t : p.tensors()) {
     if (t.storage() != plan::TensorInfo::WEIGHT) continue;
-    m.weight_bytes += t.nbytes();
-    if (is_optimizer_state(t.name())) m.optimizer_state += t.nbytes();
-    else if (is_gradient(t.name())) m.gradients += t.nbytes();
-    else m.parameters += t.nbytes();
+    const int64_t bytes = (t.nbytes() + kAlign - 1) / kAlign * kAlign;
+    m.weight_bytes += bytes;
+    if (is_optimizer_state(t.name()))
+      m.optimizer_state += bytes;
+    else if (is_gradient(t.name()))
+      m.gradients += bytes;
+    else
+      m.parameters += bytes;
   }
 }
 
@@ -68,34 +76,46 @@ void weight_memory(const plan::Plan& p, MemoryBreakdown& m) {
 // must hold at that step; its maximum is a lower bound of arena_bytes.
 void arena_memory(const plan::Plan& p, InspectModel& m) {
   const int steps = p.instructions_size();
-  std::vector<int> first(p.tensors_size(), -1), last(p.tensors_size(), -1), producer(p.tensors_size(), -1);
+  std::vector<int> first(p.tensors_size(), -1), last(p.tensors_size(), -1),
+      producer(p.tensors_size(), -1);
   for (int s = 0; s < steps; ++s) {
     for (int t : p.instructions(s).outputs())
       if (first[t] < 0) first[t] = last[t] = s, producer[t] = s;
     for (int t : p.instructions(s).inputs())
       if (t >= 0) last[t] = std::max(last[t], s);
   }
-  for (const auto& b : p.inputs()) first[b.tensor()] = 0, last[b.tensor()] = std::max(last[b.tensor()], 0);
+  for (const auto& b : p.inputs())
+    first[b.tensor()] = 0, last[b.tensor()] = std::max(last[b.tensor()], 0);
   for (const auto& b : p.outputs()) last[b.tensor()] = steps - 1;
   m.live_arena.assign(steps, 0);
   for (const auto& t : p.tensors()) {
     if (t.storage() != plan::TensorInfo::ARENA || first[t.id()] < 0) continue;
     for (int s = first[t.id()]; s <= last[t.id()] && s < steps; ++s) m.live_arena[s] += t.nbytes();
   }
+  std::vector<bool> graph_io(p.tensors_size(), false);
+  for (const auto& b : p.inputs()) graph_io[b.tensor()] = true;
+  for (const auto& b : p.outputs()) graph_io[b.tensor()] = true;
   MemoryBreakdown& mem = m.memory;
   mem.arena_bytes = p.arena_bytes();
   for (int s = 0; s < steps; ++s)
-    if (m.live_arena[s] > mem.peak_live_arena) mem.peak_live_arena = m.live_arena[s], mem.peak_step = s;
+    if (m.live_arena[s] > mem.peak_live_arena)
+      mem.peak_live_arena = m.live_arena[s], mem.peak_step = s;
   for (const auto& t : p.tensors()) {
     const int id = t.id();
     if (t.storage() != plan::TensorInfo::ARENA || first[id] < 0) continue;
     if (first[id] > mem.peak_step || last[id] < mem.peak_step) continue;
-    if (is_gradient(t.name())) mem.gradients += t.nbytes();
-    else if (producer[id] >= 0 && is_collective_op(p.instructions(producer[id]).op()))
+    if (is_gradient(t.name()))
+      mem.gradients += t.nbytes();
+    else if (!graph_io[id] && producer[id] >= 0 &&
+             is_collective_op(p.instructions(producer[id]).op()))
       mem.temporaries += t.nbytes();
-    else mem.activations += t.nbytes();
+    else
+      mem.activations += t.nbytes();
   }
 }
+
+// The checkpoint pass clones recomputed forward nodes (collectives included) as "<node>/recompute".
+bool is_recompute(const std::string& node) { return ends_with(node, "/recompute"); }
 
 std::string meta_str(const plan::Plan& p, const std::string& key) {
   for (const auto& a : p.meta())
@@ -169,6 +189,7 @@ InspectModel build_inspect_model(const plan::Plan& p) {
   }
   const std::vector<std::string> layers = instruction_layers(p);
   m.op_of_instruction.assign(p.instructions_size(), -1);
+  m.collective_of_instruction.assign(p.instructions_size(), -1);
   for (int i = 0; i < p.instructions_size(); ++i) {
     const auto& ins = p.instructions(i);
     m.has_costs |= ins.modelled_seconds() > 0 || !ins.strategy().empty();
@@ -183,7 +204,8 @@ InspectModel build_inspect_model(const plan::Plan& p) {
       c.seconds = ins.modelled_seconds();
       c.tensor = ins.outputs_size() ? ins.outputs(0) : -1;
       c.layer = layers[i];
-      m.comm_seconds += c.seconds;
+      (is_recompute(c.node) ? m.recompute_seconds : m.comm_seconds) += c.seconds;
+      m.collective_of_instruction[i] = static_cast<int>(m.collectives.size());
       m.collectives.push_back(std::move(c));
       continue;
     }
@@ -203,7 +225,7 @@ InspectModel build_inspect_model(const plan::Plan& p) {
       r.outputs.push_back(tensor_ref(p, t));
       r.output_bytes += p.tensors(t).nbytes();
     }
-    m.compute_seconds += r.seconds;
+    (is_recompute(r.node) ? m.recompute_seconds : m.compute_seconds) += r.seconds;
     m.op_of_instruction[i] = static_cast<int>(m.ops.size());
     m.ops.push_back(std::move(r));
   }

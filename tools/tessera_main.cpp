@@ -7,11 +7,14 @@
 #include "compare.h"
 #include "emit_executable.h"
 #include "inspect.h"
+#include "inspect_cli.h"
 #include "run_cli.h"
 #include "size_parse.h"
+#include "train_cli.h"
 
 #ifdef TESSERA_HAVE_COMPILER
 #include "compiler/driver.h"
+#include "inspect_compile_summary.h"
 #endif
 
 namespace {
@@ -35,7 +38,8 @@ void add_compile(CLI::App& app, tessera::compiler::CompileOptions& o, std::strin
       ->capture_default_str();
   c->add_option("--momentum", o.momentum, "Train mode: sgd momentum (0 = none)")
       ->capture_default_str();
-  c->add_option("--precision", o.precision, "Train mode: fp32 (bf16, fp16: not yet)")
+  c->add_option("--precision", o.precision,
+                "fp32, or bf16/fp16 inside the graph (infer mode; train: fp32 only)")
       ->capture_default_str();
   c->add_option("--batchnorm", o.batchnorm, "Train mode: eval (running statistics)")
       ->capture_default_str();
@@ -43,6 +47,37 @@ void add_compile(CLI::App& app, tessera::compiler::CompileOptions& o, std::strin
       ->delimiter(',');
   c->add_flag("--gradients-only", o.gradients_only,
               "Train mode: outputs are the loss and each weight's gradient, no update");
+  c->add_option("--checkpoint", o.checkpoint,
+                "Train mode: recompute activations: auto (fit --memory-budget at least added "
+                "time), none, every-layer, sqrt-n")
+      ->check(CLI::IsMember({"auto", "none", "every-layer", "sqrt-n"}))
+      ->capture_default_str();
+  c->add_option("--chunk", o.chunk,
+                "Split activation-heavy regions into chunks to fit --memory-budget: auto, none")
+      ->check(CLI::IsMember({"auto", "none"}))
+      ->capture_default_str();
+  c->add_option("--chunk-budget", o.chunk_budget,
+                "Arena+weights bytes per device the chunk pass aims for (default: "
+                "--memory-budget), e.g. 6GiB")
+      ->transform(CLI::AsSizeValue(false));
+  c->add_option("--chunk-count", o.chunk_count,
+                "Debug: chunk every region the pass can, into this many chunks");
+  c->add_option("--quantize", o.quantize, "Infer mode: int8 (docs/quantization.md)")
+      ->check(CLI::IsMember({"int8"}));
+  c->add_option("--calibration", o.calibration,
+                "Quantize: directory of input_N.pb sets (or numbered subdirs of them)");
+  c->add_option("--calibration-method", o.calibration_method, "Quantize: minmax|percentile|entropy")
+      ->check(CLI::IsMember({"minmax", "percentile", "entropy"}))
+      ->capture_default_str();
+  c->add_option("--calibration-percentile", o.calibration_percentile,
+                "Quantize: percentile of |x| kept unclipped")
+      ->capture_default_str();
+  c->add_option("--smooth-alpha", o.smooth_alpha,
+                "Quantize: SmoothQuant migration strength for MatMul/Gemm inputs (0 = off)")
+      ->capture_default_str();
+  c->add_option("--keep-float", o.keep_float,
+                "Quantize: globs of node or weight names left in float (first/last layers always)")
+      ->delimiter(',');
   c->add_option("--strategy", o.strategy_file, "File forcing strategies for named nodes");
   c->add_option("--emit", emit, "plan, or executable (runner + plan in one file)")
       ->check(CLI::IsMember({"plan", "executable"}))
@@ -74,22 +109,33 @@ int do_compile(tessera::compiler::CompileOptions& o, const std::string& shapes,
     if (!st.ok()) return tessera::tools::fail(st.message());
     s.plan_path = final_out;
   }
+  // The closing paragraph (tools/inspect_compile_summary.h): where the plan went, what it is.
   if (!o.quiet)
-    std::printf(
-        "wrote %s: %lld nodes, %.1fM parameters, %lld collectives, arena %.2f MiB per rank, "
-        "weights %.2f MiB per rank%s; compiled in %.2f s\n",
-        s.plan_path.c_str(), static_cast<long long>(s.nodes), s.parameters / 1e6,
-        static_cast<long long>(s.collectives), s.arena_bytes / 1048576.0,
-        s.weight_bytes_per_rank / 1048576.0,
-        s.has_weight_data ? "" : " (graph only: no weight data, run will refuse)", s.seconds);
+    std::fputs(tessera::tools::compile_paragraph(s, o, emit == "executable").c_str(), stdout);
   return 0;
 }
 #endif
 
+// `run` in training mode (runtime/src/train_cli.h): --data replaces --inputs/--output-dir.
+void add_train_options(CLI::App* run, CLI::Option* inputs, tessera::runtime::TrainCliOptions& t) {
+  auto* data =
+      run->add_option("--data", t.data, "Train: directory with input_N.pb + labels.pb, or 0/ 1/..");
+  inputs->excludes(data);
+  run->add_option("--steps", t.steps, "Train: number of steps (default 1 with --data)");
+  run->add_option("--dump-gradients", t.dump_gradients, "Train: write last step's gradients here");
+  run->add_option("--save-weights", t.save_weights, "Train: write weights + optimizer state here");
+  run->add_option("--load-weights", t.load_weights, "Train: resume from a --save-weights dir");
+  run->add_option("--export-onnx", t.export_onnx, "Train: write the trained model as ONNX");
+  run->add_option("--source-model", t.source_model,
+                  "Train: ONNX model for --export-onnx "
+                  "(default: the plan's recorded source)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Tessera: an ahead-of-time compiler for parallel model execution"};
+  // Named explicitly: --help then says "tessera", not argv[0], so docs/cli.md is path-free.
+  CLI::App app{"Tessera: an ahead-of-time compiler for parallel model execution", "tessera"};
   app.require_subcommand(1);
 #ifdef TESSERA_HAVE_COMPILER
   tessera::compiler::CompileOptions copts;
@@ -100,19 +146,20 @@ int main(int argc, char** argv) {
   tessera::runtime::RunCliOptions ropts;
   auto* run = app.add_subcommand("run", "Run a plan on this rank (under mpirun/srun: all ranks)");
   run->add_option("plan", plan, "Plan file")->required();
-  run->add_option("--inputs", inputs, "Directory with input_N.pb files")->required();
-  run->add_option("--output-dir", outdir, "Directory for output_N.pb files")->required();
+  auto* inputs_opt = run->add_option("--inputs", inputs, "Directory with input_N.pb files");
+  run->add_option("--output-dir", outdir, "Directory for output_N.pb files");
+  tessera::runtime::TrainCliOptions topts;
+  add_train_options(run, inputs_opt, topts);
   run->add_flag("--profile", ropts.profile, "Print per-instruction times");
   run->add_flag("-v,--verbose", ropts.verbose, "Print a summary line");
+  run->add_flag("--report-memory", ropts.report_memory,
+                "Print `rank R peak_bytes N` per rank: weights + arena high-water mark");
   run->add_option("--backend", ropts.backend, "cpu, cuda, or auto (cuda when a GPU is present)")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
       ->capture_default_str();
 
-  std::string iplan;
-  tessera::tools::InspectOptions iopts;
-  auto* insp = app.add_subcommand("inspect", "Summarise a plan");
-  insp->add_option("plan", iplan, "Plan file")->required();
-  insp->add_flag("--json", iopts.json, "Machine-readable output");
+  tessera::tools::InspectCli icli;  // inspect, explain (tools/inspect_cli.h)
+  tessera::tools::add_inspect_commands(app, icli);
 
   std::string ca, cb;
   double tol = 1e-4;
@@ -129,8 +176,12 @@ int main(int argc, char** argv) {
 #ifdef TESSERA_HAVE_COMPILER
   if (app.got_subcommand("compile")) return do_compile(copts, shapes, budget, emit);
 #endif
+  if (app.got_subcommand("run") && topts.any())
+    return tessera::runtime::run_train_cli(plan, topts, ropts);
+  if (app.got_subcommand("run") && (inputs.empty() || outdir.empty()))
+    return tessera::tools::fail("run: --inputs and --output-dir are required (or --data to train)");
   if (app.got_subcommand("run")) return tessera::runtime::run_plan_cli(plan, inputs, outdir, ropts);
   if (app.got_subcommand("compare")) return tessera::tools::compare_tensors(ca, cb, tol);
-  if (app.got_subcommand("inspect")) return tessera::tools::inspect_plan(iplan, iopts);
+  if (int rc = 0; tessera::tools::run_inspect_commands(icli, &rc)) return rc;
   return 1;
 }

@@ -71,6 +71,12 @@ TSR_DECLARE_QUANT_KERNEL(QMatMulI8);
 // quant_conv.cpp
 TSR_DECLARE_QUANT_KERNEL(QConvI8);
 #undef TSR_DECLARE_QUANT_KERNEL
+
+// Shared checks (quant_linear.cpp): x_scale; the epilogue kind (y_scale -> int8 out, else f32
+// out); w_scale [n] and the optional bias [n] at inputs 2 and 3.
+Status quant_scales(const AttrMap& attrs, float* x_scale);
+Status quant_epilogue_kind(const AttrMap& attrs, const TensorRef& out, float* y_scale);
+Status check_quant_channels(const std::vector<TensorRef>& in, int64_t n);
 }  // namespace cpu
 
 }  // namespace tessera::kernels

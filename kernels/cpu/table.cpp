@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "cpu/kernel_util.h"
+#include "cpu/quant_kernels.h"
 #include "cpu/train_kernels.h"
 
 namespace tessera::kernels {
@@ -90,7 +91,8 @@ KernelFn find_cpu_kernel(std::string_view op) {
     return std::string_view(e.op) < o;
   });
   if (it != t.end() && std::string_view(it->op) == op) return it->fn;
-  return find_cpu_train_kernel(op);  // training ops (train_table.cpp) share the lookup
+  if (KernelFn fn = find_cpu_train_kernel(op)) return fn;  // training ops (train_table.cpp)
+  return find_cpu_quant_kernel(op);  // quantized ops (quant_table.cpp)
 }
 
 namespace {

@@ -20,7 +20,7 @@ Status check_labels(const TensorRef& labels, int64_t n, int64_t c) {
 
 template <class T>
 Status sce_loss(const TensorRef& x, const TensorRef& labels, const TensorRef& loss,
-                const TensorRef& p) {
+                const TensorRef& p, int64_t rows) {
   const int64_t n = x.shape[0], c = x.shape[1];
   double total = 0;
   for (int64_t i = 0; i < n; ++i) {
@@ -33,15 +33,15 @@ Status sce_loss(const TensorRef& x, const TensorRef& labels, const TensorRef& lo
     for (int64_t j = 0; j < c; ++j) prow[j] = T(std::exp(double(row[j]) - mx) / s);
     total += mx + std::log(s) - double(row[load_index(labels, i)]);
   }
-  loss.as<T>()[0] = T(n ? total / double(n) : 0.0);
+  loss.as<T>()[0] = T(rows ? total / double(rows) : 0.0);
   return Status::Ok();
 }
 
 template <class T>
 Status sce_grad(const TensorRef& dl, const TensorRef& p, const TensorRef& labels,
-                const TensorRef& dx) {
+                const TensorRef& dx, int64_t rows) {
   const int64_t n = p.shape[0], c = p.shape[1];
-  const double scale = double(dl.as<const T>()[0]) / double(n);
+  const double scale = rows ? double(dl.as<const T>()[0]) / double(rows) : 0.0;
   for (int64_t i = 0; i < n; ++i) {
     const T* prow = p.as<const T>() + i * c;
     T* drow = dx.as<T>() + i * c;
@@ -100,7 +100,9 @@ Status layer_norm_grad(int64_t rows, int64_t d, double eps, const std::vector<Te
 
 }  // namespace
 
-Status SoftmaxCrossEntropyLoss(const AttrMap&, const Ins& in, const Ins& out) {
+// The mean divides by attribute `rows` when present: the global row count, so a rank holding a
+// block of rows computes its share of the global mean (a partial sum the plan all-reduces).
+Status SoftmaxCrossEntropyLoss(const AttrMap& a, const Ins& in, const Ins& out) {
   TSR_RETURN_IF_ERROR(check_arity(in, out, 2, 2, 2));
   if (in[0].shape.size() != 2)
     return InvalidArgument("logits must be [N,C], got " + shape_str(in[0].shape));
@@ -108,10 +110,11 @@ Status SoftmaxCrossEntropyLoss(const AttrMap&, const Ins& in, const Ins& out) {
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], {}, "loss"));
   TSR_RETURN_IF_ERROR(check_out_shape(out[1], in[0].shape, "softmax"));
   return dispatch_float(
-      in[0], "logits", [&](auto t) { return sce_loss<decltype(t)>(in[0], in[1], out[0], out[1]); });
+      in[0], "logits", [&](auto t) { return sce_loss<decltype(t)>(in[0], in[1], out[0], out[1], attr_int(a, "rows", in[0].shape[0]));
+  });
 }
 
-Status SoftmaxCrossEntropyGrad(const AttrMap&, const Ins& in, const Ins& out) {
+Status SoftmaxCrossEntropyGrad(const AttrMap& a, const Ins& in, const Ins& out) {
   TSR_RETURN_IF_ERROR(check_arity(in, out, 3, 3, 1));
   if (in[1].shape.size() != 2)
     return InvalidArgument("softmax must be [N,C], got " + shape_str(in[1].shape));
@@ -119,7 +122,10 @@ Status SoftmaxCrossEntropyGrad(const AttrMap&, const Ins& in, const Ins& out) {
   TSR_RETURN_IF_ERROR(check_labels(in[2], in[1].shape[0], in[1].shape[1]));
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], in[1].shape, "dlogits"));
   return dispatch_float(in[1], "softmax",
-                        [&](auto t) { return sce_grad<decltype(t)>(in[0], in[1], in[2], out[0]); });
+                        [&](auto t) {
+                          return sce_grad<decltype(t)>(in[0], in[1], in[2], out[0],
+                                                       attr_int(a, "rows", in[1].shape[0]));
+                        });
 }
 
 Status ReluGrad(const AttrMap&, const Ins& in, const Ins& out) {

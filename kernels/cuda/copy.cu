@@ -14,7 +14,13 @@ __global__ void strided_copy_kernel(const T* __restrict__ src, T* __restrict__ d
                                     int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x)
-    dst[offset_of(d, 1, i)] = src[offset_of(d, 0, i)];
+    // n is uniform across the launch, so the branch costs nothing; 32-bit index math is several
+    // times cheaper than 64-bit div/mod (Transposes were 11% of bert-large's step).
+    if (n < (int64_t{1} << 31))
+      dst[offset_of32(d, 1, static_cast<uint32_t>(i))] =
+          src[offset_of32(d, 0, static_cast<uint32_t>(i))];
+    else
+      dst[offset_of(d, 1, i)] = src[offset_of(d, 0, i)];
 }
 
 Status same_dtype_unary(const Ins& in, const Ins& out) {

@@ -53,4 +53,9 @@ Status strided_copy(CudaContext& ctx, const void* src, int64_t src_start,
                     const std::vector<int64_t>& src_strides, void* dst, int64_t dst_start,
                     const std::vector<int64_t>& dst_strides, const Shape& shape, int64_t es);
 
+// Benchmarks only: n elements of dtype dt at device address `data` set to a deterministic
+// hash of (seed, index) in [-scale, scale] (floats) or zero (integers, bool). Enqueued on
+// ctx.stream.
+Status fill_random(CudaContext& ctx, void* data, DType dt, int64_t n, uint64_t seed, float scale);
+
 }  // namespace tessera::kernels::cuda

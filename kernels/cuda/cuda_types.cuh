@@ -37,6 +37,19 @@ __device__ __forceinline__ int64_t offset_of(const Dims& d, int k, int64_t i) {
   return off;
 }
 
+// Same with 32-bit index arithmetic, for launches of fewer than 2^31 elements (every dim size
+// then fits too): a 64-bit div/mod is a ~70-instruction software routine on the GPU, a 32-bit
+// one a handful, and broadcasting kernels do one per dim per operand per element.
+__device__ __forceinline__ int64_t offset_of32(const Dims& d, int k, uint32_t i) {
+  int64_t off = d.start[k];
+  for (int r = d.rank - 1; r >= 0; --r) {
+    const uint32_t n = static_cast<uint32_t>(d.size[r]);
+    off += static_cast<int64_t>(i % n) * d.stride[k][r];
+    i /= n;
+  }
+  return off;
+}
+
 template <class F>
 Status dispatch_float(DType t, F&& f) {
   switch (t) {

@@ -53,6 +53,7 @@ const std::vector<CudaKernelEntry>& cuda_kernel_table() {
       {"Tanh", Tanh},
       {"Transpose", Transpose},
       {"Unsqueeze", Reshape},
+      {"Where", Where},
   };
   return table;
 }

@@ -180,7 +180,7 @@ void grad_softmax_cross_entropy(GradCall& c) {
     return;
   }
   if (c.dy[0] < 0) return;
-  c.dx[0] = c.b.op1("SoftmaxCrossEntropyGrad", {c.dy[0], c.out(1), c.in(1)});
+  c.dx[0] = c.b.op1("SoftmaxCrossEntropyGrad", {c.dy[0], c.out(1), c.in(1)}, c.n.attrs);
 }
 
 }  // namespace tessera::autodiff

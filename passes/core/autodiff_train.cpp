@@ -50,7 +50,9 @@ StatusOr<int> cross_entropy(ir::Graph& g, Builder& b, int y) {
   const int labels = add_input(g, "labels", DType::kInt64, ls);
   const int logits2 = b.reshape(y, {rows, classes});
   const int labels1 = b.reshape(labels, {rows});
-  const auto out = b.op("SoftmaxCrossEntropyLoss", {logits2, labels1}, {}, 2);
+  // `rows` fixes the mean's divisor to the global row count, so row-split ranks agree.
+  const auto out =
+      b.op("SoftmaxCrossEntropyLoss", {logits2, labels1}, {{"rows", Attr::Int(rows)}}, 2);
   TSR_RETURN_IF_ERROR(b.status());
   return out[0];
 }

@@ -58,8 +58,8 @@ int64_t stored_bytes(const CkptProblem& p, const std::vector<Segment>& segs, siz
 struct Entry {
   double cost;
   int64_t req;
-  int last;   // last stage of the first segment
-  int next;   // front entry index at last + 1 (flag packed in `next_run`)
+  int last;  // last stage of the first segment
+  int next;  // front entry index at last + 1 (flag packed in `next_run`)
   bool next_run;
 };
 
@@ -100,8 +100,8 @@ struct Dp {
         for (size_t k = 0; k < fronts[i + 1][f].size(); ++k) {
           const Entry& e = fronts[i + 1][f][k];
           const int64_t stored = s.saved + (f ? s.out_extra : 0);
-          keep.push_back({e.cost, std::max(s.saved + s.temp, stored + e.req), i,
-                          static_cast<int>(k), f == 1});
+          keep.push_back(
+              {e.cost, std::max(s.saved + s.temp, stored + e.req), i, static_cast<int>(k), f == 1});
         }
       int64_t acc = 0, local = 0;
       double secs = 0;
@@ -113,8 +113,8 @@ struct Dp {
         for (int f = 0; f < 2; ++f)
           for (size_t k = 0; k < fronts[r + 1][f].size(); ++k) {
             const Entry& e = fronts[r + 1][f][k];
-            run.push_back({e.cost + secs, std::max(local, stored + e.req), r,
-                           static_cast<int>(k), f == 1});
+            run.push_back(
+                {e.cost + secs, std::max(local, stored + e.req), r, static_cast<int>(k), f == 1});
           }
       }
       fronts[i][0] = prune(std::move(keep), 256);
@@ -230,8 +230,8 @@ StatusOr<CkptPlan> ckpt_optimal(const CkptProblem& p, int64_t budget) {
   auto at = dp.best(budget);
   if (at.first < 0)
     return InvalidArgument("checkpoint: no recomputation schedule fits the memory budget of " +
-                             mib(budget) + "; the smallest budget that fits is " +
-                             mib(ckpt_min_budget(p)));
+                           mib(budget) + "; the smallest budget that fits is " +
+                           mib(ckpt_min_budget(p)));
   return ckpt_evaluate(p, dp.mask(at));
 }
 
@@ -264,7 +264,7 @@ StatusOr<CkptPlan> ckpt_exhaustive(const CkptProblem& p, int64_t budget) {
   }
   if (!found)
     return InvalidArgument("checkpoint: nothing fits; the smallest budget that fits is " +
-                             mib(least));
+                           mib(least));
   return best;
 }
 
@@ -291,8 +291,8 @@ CkptPlan ckpt_sqrt_n(const CkptProblem& p) {
   int next = 1;
   for (size_t i = 0; i < n; ++i) {
     acc += p.stages[i].seconds;
-    const bool cut = total > 0 ? acc >= total * next / segs
-                               : static_cast<double>(i + 1) >= n * next / segs;
+    const bool cut =
+        total > 0 ? acc >= total * next / segs : static_cast<double>(i + 1) >= n * next / segs;
     v[n + i] = cut || i + 1 == n;
     if (cut) ++next;
   }

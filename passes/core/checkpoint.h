@@ -22,13 +22,13 @@
 namespace tessera::core {
 
 struct CkptStage {
-  std::string name;        // first node, for messages
-  double seconds = 0;      // forward time, collectives included (they are replayed too)
-  int64_t saved = 0;       // bytes of this stage's values the backward reads
-  int64_t out = 0;         // bytes of the boundary the next stage is recomputed from
-  int64_t out_extra = 0;   // part of `out` not already in `saved`
-  int64_t temp = 0;        // transient bytes while this stage's backward runs
-  int layer = -1;          // transformer block / layer index, -1 outside layers
+  std::string name;       // first node, for messages
+  double seconds = 0;     // forward time, collectives included (they are replayed too)
+  int64_t saved = 0;      // bytes of this stage's values the backward reads
+  int64_t out = 0;        // bytes of the boundary the next stage is recomputed from
+  int64_t out_extra = 0;  // part of `out` not already in `saved`
+  int64_t temp = 0;       // transient bytes while this stage's backward runs
+  int layer = -1;         // transformer block / layer index, -1 outside layers
 };
 
 struct CkptProblem {
@@ -39,8 +39,8 @@ struct CkptProblem {
 struct CkptPlan {
   std::vector<bool> recompute;  // per stage
   double recompute_seconds = 0;
-  int64_t peak = 0;             // modelled per-device peak, fixed bytes included
-  int64_t saved = 0;            // activation bytes held at the end of the forward pass
+  int64_t peak = 0;   // modelled per-device peak, fixed bytes included
+  int64_t saved = 0;  // activation bytes held at the end of the forward pass
 };
 
 // The model's peak for a recompute mask (formula above), and the same by an independent

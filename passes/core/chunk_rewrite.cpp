@@ -81,10 +81,10 @@ Status chunk_region(ir::Graph& g, const std::vector<int>& nodes_in, const Trace&
     for (int v : t.inputs) {
       const int d = t.dim.at(v);
       if (d < 0) continue;
-      const ir::Value& src = g.values[v];
-      const int cv = g.add_value(chunk_value(src, d, len, src.name + sfx));
+      const std::string name = g.values[v].name;  // add_value may reallocate g.values
+      const int cv = g.add_value(chunk_value(g.values[v], d, len, name + sfx));
       ir::Node s;
-      s.name = src.name + ".slice" + sfx;
+      s.name = name + ".slice" + sfx;
       s.op = "Slice";
       s.attrs["starts"] = Attr::Ints({start});
       s.attrs["ends"] = Attr::Ints({start + len});
@@ -105,8 +105,7 @@ Status chunk_region(ir::Graph& g, const std::vector<int>& nodes_in, const Trace&
                                   : ir::TypeShape{g.values[in].dtype, local_shape(g.values[in])});
       }
       for (int& o : n.outputs) {
-        const ir::Value& src = g.values[o];
-        const int cv = g.add_value(chunk_value(src, t.dim.at(o), len, src.name + sfx));
+        const int cv = g.add_value(chunk_value(g.values[o], t.dim.at(o), len, g.values[o].name + sfx));
         now[o] = cv;
         if (std::binary_search(t.outputs.begin(), t.outputs.end(), o)) pieces[o].push_back(cv);
         o = cv;

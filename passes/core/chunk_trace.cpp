@@ -20,20 +20,29 @@ int64_t local_bytes(const ir::Value& v) {
 
 namespace {
 
-// The rule of a node on local shapes. Elementwise gradients reuse the elementwise rule; the
-// other training ops (losses divide by the row count, LayerNormalizationGrad sums dscale over
-// rows, optimizers) have none, so they never join a region.
+// The rule of a node on local shapes. The cross-entropy ops never join a region whatever
+// their sharding rule says: they divide by the row count they see, so a chunk of rows would
+// scale its loss and gradient wrongly. Elementwise gradients fall back to the elementwise rule
+// when the table has none.
 StatusOr<spmd::OpRule> rule_of(const ir::Graph& g, const ir::Node& n) {
   std::vector<Shape> in, out;
   for (int v : n.inputs)
     if (v >= 0) in.push_back(local_shape(g.values[v]));
   for (int v : n.outputs) out.push_back(local_shape(g.values[v]));
-  if (n.op == "GeluGrad" || n.op == "ReluGrad") return spmd::sharding_rule("Mul", {}, in, out);
   if (ir::is_collective_op(n.op)) return Unimplemented(n.op + " communicates");
-  return spmd::sharding_rule(n.op, n.attrs, in, out);
+  if (n.op.rfind("SoftmaxCrossEntropy", 0) == 0)
+    return Unimplemented(n.op + " normalises by the number of rows");
+  auto r = spmd::sharding_rule(n.op, n.attrs, in, out);
+  if (!r.ok() && (n.op == "GeluGrad" || n.op == "ReluGrad"))
+    return spmd::sharding_rule("Mul", {}, in, out);
+  return r;
 }
 
 struct Tracer {
+  Tracer(const ir::Graph& graph, const std::vector<int>& nodes)
+      : g(graph), region(nodes.begin(), nodes.end()) {
+    t.legal = true;
+  }
   const ir::Graph& g;
   std::set<int> region;
   Trace t;
@@ -94,8 +103,7 @@ struct Tracer {
 }  // namespace
 
 Trace trace_dim(const ir::Graph& g, const std::vector<int>& nodes, int seed, int d) {
-  Tracer tr{g, std::set<int>(nodes.begin(), nodes.end()), {}, {}};
-  tr.t.legal = true;
+  Tracer tr(g, nodes);
   const Shape& s = local_shape(g.values[seed]);
   if (d < 0 || d >= static_cast<int>(s.size()) || s[d] < 2) {
     tr.fail("dim " + std::to_string(d) + " of '" + g.values[seed].name + "' cannot be chunked");

@@ -68,7 +68,32 @@ StatusOr<OpRule> same_rank_axis_ops(const std::string&, const AttrMap&, const st
                                     const std::vector<Shape>&);
 StatusOr<OpRule> gather(const std::string&, const AttrMap&, const std::vector<Shape>&,
                         const std::vector<Shape>&);
+// sharding_rules_quant.cpp
+StatusOr<OpRule> quantize(const std::string&, const AttrMap&, const std::vector<Shape>&,
+                          const std::vector<Shape>&);
+StatusOr<OpRule> qmatmul(const std::string&, const AttrMap&, const std::vector<Shape>&,
+                         const std::vector<Shape>&);
+StatusOr<OpRule> qconv(const std::string&, const AttrMap&, const std::vector<Shape>&,
+                       const std::vector<Shape>&);
 StatusOr<OpRule> generator(const std::string&, const AttrMap&, const std::vector<Shape>&,
+                           const std::vector<Shape>&);
+
+// Training ops (sharding_rules_train.cpp).
+StatusOr<OpRule> softmax_cross_entropy(const std::string&, const AttrMap&,
+                                       const std::vector<Shape>&, const std::vector<Shape>&);
+StatusOr<OpRule> softmax_cross_entropy_grad(const std::string&, const AttrMap&,
+                                            const std::vector<Shape>&, const std::vector<Shape>&);
+StatusOr<OpRule> layer_norm_grad(const std::string&, const AttrMap&, const std::vector<Shape>&,
+                                 const std::vector<Shape>&);
+StatusOr<OpRule> conv_grad_weight(const std::string&, const AttrMap&, const std::vector<Shape>&,
+                                  const std::vector<Shape>&);
+StatusOr<OpRule> pool_grad(const std::string&, const AttrMap&, const std::vector<Shape>&,
+                           const std::vector<Shape>&);
+StatusOr<OpRule> gather_grad(const std::string&, const AttrMap&, const std::vector<Shape>&,
+                             const std::vector<Shape>&);
+StatusOr<OpRule> gather_elements_grad(const std::string&, const AttrMap&,
+                                      const std::vector<Shape>&, const std::vector<Shape>&);
+StatusOr<OpRule> optimizer(const std::string&, const AttrMap&, const std::vector<Shape>&,
                            const std::vector<Shape>&);
 
 }  // namespace tessera::spmd::rules

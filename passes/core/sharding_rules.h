@@ -31,6 +31,9 @@ struct OpRule {
   // Inputs added to the reduction's result (Gemm's c): when the reduction is split they must
   // arrive partial over the same axes, else they would be summed once per shard.
   std::vector<bool> summed_into_result;
+  // Results that sum over a parallel factor (a mean loss over rows, LayerNorm's dscale): splitting
+  // that factor leaves only these results partial. [result] -> factor indices; may be empty.
+  std::vector<std::vector<int>> output_sums;
   double flops = 0;      // whole op, for the roofline
   bool is_view = false;  // Reshape and friends: no data moves, costs nothing
 

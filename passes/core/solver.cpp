@@ -95,21 +95,32 @@ void memory_rows(const SolverGraph& g, Model& m) {
     }
   }
   std::vector<std::vector<double>> rows(unique.begin(), unique.end());
-  const size_t kMaxPairwise = 400;  // O(rows² · columns): skip on huge ungrouped graphs
+  // A row below another is never binding. Visiting rows by decreasing total and testing each
+  // against the rows kept so far is exact (a row above another, and different, has a larger
+  // total, so it is kept first) and costs O(rows · kept · columns) with an early exit: cheap
+  // where a few peaks dominate, as in training, whose live set grows layer by layer and would
+  // otherwise hand CBC thousands of dense rows.
+  std::vector<std::pair<double, size_t>> order;
   for (size_t a = 0; a < rows.size(); ++a) {
-    if (rows.size() > kMaxPairwise) {
-      m.mem_rows.push_back(rows[a]);
-      continue;
-    }
-    bool below = false;
-    for (size_t b = 0; b < rows.size() && !below; ++b) {
-      if (a == b) continue;
-      bool le = true;
-      for (size_t f = 0; f < rows[a].size() && le; ++f) le = rows[a][f] <= rows[b][f];
-      below = le && (rows[a] != rows[b]);
-    }
-    if (!below) m.mem_rows.push_back(rows[a]);
+    double total = 0;
+    for (double c : rows[a]) total += c;
+    order.emplace_back(-total, a);
   }
+  std::sort(order.begin(), order.end());
+  std::vector<size_t> kept;
+  for (const auto& o : order) {
+    const size_t a = o.second;
+    bool below = false;
+    for (size_t k = 0; k < kept.size() && !below; ++k) {
+      const std::vector<double>& hi = rows[kept[k]];
+      bool le = true;
+      for (size_t f = 0; f < hi.size() && le; ++f) le = rows[a][f] <= hi[f];
+      below = le;
+    }
+    if (!below) kept.push_back(a);
+  }
+  std::sort(kept.begin(), kept.end());  // deterministic row order for CBC
+  for (size_t a : kept) m.mem_rows.push_back(std::move(rows[a]));
 }
 
 // Is strategy i of class k no better than j in cost, memory and every incident edge?

@@ -45,6 +45,9 @@ Strategy finish(const Ctx& c, const std::vector<std::vector<int>>& fa) {
   for (size_t o = 0; o < c.out.size(); ++o) {
     s.outputs.push_back(spec_of(c.rule.outputs[o], fa, c.mesh));
     s.outputs.back().partial = partial;
+    if (o < c.rule.output_sums.size())
+      for (int f : c.rule.output_sums[o])
+        for (int a : fa[f]) s.outputs.back().partial.insert(c.mesh.axis(a).name);
     s.output_bytes += s.outputs.back().local_bytes(c.out[o], c.dtype, c.mesh);
   }
   bytes += s.output_bytes;

@@ -23,8 +23,8 @@ Status replace(TensorProto* init, const HostTensor& v, const std::string& source
   if (init->data_type() != static_cast<int32_t>(v.dtype) || dims != v.shape)
     return InvalidArgument(source + ": initializer '" + v.name + "' is " +
                            dtype_name(static_cast<DType>(init->data_type())) + " " +
-                           dims_str(*init) + ", the trained value is " + dtype_name(v.dtype) +
-                           " " + shape_str(v.shape));
+                           dims_str(*init) + ", the trained value is " + dtype_name(v.dtype) + " " +
+                           shape_str(v.shape));
   // Keep name, dims, type and doc; drop every other encoding of the old data (typed fields,
   // external data) so the raw bytes are the only value left.
   const std::string name = init->name(), doc = init->doc_string();

@@ -23,6 +23,10 @@ Status run_all(const PlanLoader& load, const std::string& plan_path, const std::
     TSR_RETURN_IF_ERROR(sess->bind_input(ins[i].name, t));
   }
   TSR_RETURN_IF_ERROR(sess->run());
+  if (o.report_memory) {
+    std::printf("rank %d peak_bytes %lld\n", comm.rank(), static_cast<long long>(sess->peak_bytes()));
+    std::fflush(stdout);
+  }
   const std::vector<IOInfo> outs = plan->outputs();
   if (comm.rank() == 0) {
     std::error_code ec;

@@ -14,6 +14,7 @@ struct RunCliOptions {
   bool verbose = false;  // print a one-line summary (rank 0) on stderr
   bool verify_hash = true;
   std::string backend = "cpu";  // cpu, cuda, auto (SessionOptions::backend)
+  bool report_memory = false;   // print `rank R peak_bytes N` per rank on stdout
 };
 
 // Returns 0 on success. Input i is `inputs_dir/input_i.pb`, bound to plan input i (its name in

@@ -1,4 +1,5 @@
 // Plan and Session: the embedding API (tessera/runtime.h) and the instruction loop.
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -93,10 +94,12 @@ StatusOr<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Plan> p
   if (!plan || !comm) return InvalidArgument("Session::create needs a plan and a communicator");
   const plan::Plan& p = plan->meta();
   const std::string& file = plan->file().path();
-  if (!p.has_weight_data())
+  if (!p.has_weight_data() && !opts.random_weights)
     return InvalidArgument(file +
                            ": plan has no weight data (compiled from a graph-only model); "
                            "run needs weights");
+  if (opts.random_weights && opts.backend == Backend::kCpu)
+    return Unimplemented("random weights (benchmarks) exist for the cuda backend only");
   std::vector<std::string> names;
   std::vector<int64_t> sizes;
   for (const auto& a : p.mesh().axes()) names.push_back(a.name()), sizes.push_back(a.size());
@@ -109,7 +112,8 @@ StatusOr<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Plan> p
   if (opts.check_plan_hash) TSR_RETURN_IF_ERROR(check_same_plan(*plan, *comm));
   s->impl_->opts = opts;
   Backend backend = opts.backend;
-  if (backend == Backend::kAuto) backend = cuda_backend_available() ? Backend::kCuda : Backend::kCpu;
+  if (backend == Backend::kAuto)
+    backend = cuda_backend_available() ? Backend::kCuda : Backend::kCpu;
   if (backend == Backend::kCuda) {
     TSR_ASSIGN_OR_RETURN(s->impl_->device, create_cuda_session(*plan, *comm, opts));
   } else {
@@ -193,7 +197,20 @@ Status Session::run() {
   }
   s.ran = false;
   s.seconds.assign(s.opts.profile ? s.steps.size() : 0, 0.0);
+  // Arena high-water mark: a few compares per operand, no allocation.
+  const uint8_t* base = s.arena.data();
+  auto touch = [&](const void* d, int64_t bytes) {
+    const auto* q = static_cast<const uint8_t*>(d);
+    if (q >= base && q < base + s.arena.size())
+      s.arena_high_water = std::max<int64_t>(s.arena_high_water, q - base + bytes);
+  };
+  s.arena_high_water = 0;
+  for (int i = 0; i < p.inputs_size(); ++i)
+    touch(s.tensor_data[p.inputs(i).tensor()], static_cast<int64_t>(s.shards[i].size()));
   for (const Step& st : s.steps) {
+    for (const auto* refs : {&st.ins, &st.outs})
+      for (const kernels::TensorRef& t : *refs)
+        if (t.data) touch(t.data, t.bytes());
     const auto t0 = std::chrono::steady_clock::now();
     Status r = run_step(st, *comm_);
     if (!r.ok()) {
@@ -243,6 +260,9 @@ int64_t Session::arena_bytes() const {
 }
 int64_t Session::weight_bytes() const {
   return impl_->device ? impl_->device->weight_bytes() : impl_->weights.size();
+}
+int64_t Session::peak_bytes() const {
+  return weight_bytes() + (impl_->device ? arena_bytes() : impl_->arena_high_water);
 }
 const std::vector<double>& Session::instruction_seconds() const {
   return impl_->device ? impl_->device->instruction_seconds() : impl_->seconds;

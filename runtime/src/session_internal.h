@@ -53,6 +53,7 @@ struct Session::Impl {
   std::vector<bool> bound;
   bool ran = false;
   std::vector<double> seconds;
+  int64_t arena_high_water = 0;  // furthest arena byte touched by the last run (peak_bytes)
   // Training: (updated output tensor id, state tensor id) pairs from "train.updates", checked
   // at create (session_train.cpp).
   std::vector<std::pair<int32_t, int32_t>> updates;

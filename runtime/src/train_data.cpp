@@ -33,7 +33,8 @@ Status check_batch(const std::string& dir, int num_model_inputs) {
       return NotFound(input_file(dir, i) + ": missing (the plan has " +
                       std::to_string(num_model_inputs) + " model input(s) besides labels)");
   if (!fs::is_regular_file(dir + "/labels.pb", ec))
-    return NotFound(dir + "/labels.pb: missing (a training step reads labels.pb beside input_N.pb)");
+    return NotFound(dir +
+                    "/labels.pb: missing (a training step reads labels.pb beside input_N.pb)");
   return Status::Ok();
 }
 

@@ -43,8 +43,8 @@ TEST(CheckpointCore, FormulaMatchesSimulation) {
 
 TEST(CheckpointCore, OptimalEqualsExhaustive) {
   std::mt19937 rng(11);
-  for (int t = 0; t < 60; ++t) {
-    CkptProblem p = random_chain(rng, 2 + t % 8);
+  for (int t = 0; t < 40; ++t) {
+    CkptProblem p = random_chain(rng, 2 + t % 7);
     const int64_t lo = ckpt_min_budget(p), hi = ckpt_none(p).peak;
     for (int k = 0; k <= 6; ++k) {
       const int64_t budget = lo + (hi - lo) * k / 6;
@@ -67,7 +67,7 @@ TEST(CheckpointCore, OptimalEqualsExhaustive) {
 
 TEST(CheckpointCore, BaselinesNeverBeatOptimal) {
   std::mt19937 rng(3);
-  for (int t = 0; t < 100; ++t) {
+  for (int t = 0; t < 40; ++t) {
     CkptProblem p = random_chain(rng, 3 + t % 30);
     for (const CkptPlan& b : {ckpt_none(p), ckpt_every_layer(p), ckpt_sqrt_n(p)}) {
       auto dp = ckpt_optimal(p, b.peak);

@@ -8,3 +8,8 @@ target_include_directories(cuda_kernels_test PRIVATE ${CMAKE_SOURCE_DIR}/kernels
 add_executable(cuda_gemm_bench ${CMAKE_SOURCE_DIR}/benchmarks/cuda/gemm_bench.cpp)
 target_link_libraries(cuda_gemm_bench PRIVATE tessera_kernels_cuda CUDA::cudart CUDA::cublasLt
   tessera_warnings)
+
+# Whole-plan benchmark with random weights (benchmarks/cuda/plan_bench.cpp), run by
+# benchmarks/cuda/bert_bench.sh against PyTorch in the same call.
+add_executable(cuda_plan_bench ${CMAKE_SOURCE_DIR}/benchmarks/cuda/plan_bench.cpp)
+target_link_libraries(cuda_plan_bench PRIVATE tessera_runtime CUDA::cudart tessera_warnings)

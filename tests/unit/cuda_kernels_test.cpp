@@ -16,7 +16,7 @@
 namespace tessera::kernels {
 namespace {
 
-enum class Gen { kNormal, kPositive, kIndex };
+enum class Gen { kNormal, kPositive, kIndex, kBool };
 struct In {
   Shape shape;
   Gen gen = Gen::kNormal;
@@ -45,6 +45,12 @@ const std::vector<Case>& cases() {
       {"div_row", "Div", {}, {{{4, 5}}, {{1, 5}, Gen::kPositive}}, {{4, 5}}},
       {"pow_scalar", "Pow", {}, {{{3, 4}, Gen::kPositive}, {{}, Gen::kPositive}}, {{3, 4}}},
       {"max", "Max", {}, {{{3, 4}}, {{3, 4}}}, {{3, 4}}},
+      // 16-byte vector paths: inner dims that are multiples of 8 (f16/bf16) and 4 (f32).
+      {"add_bias_vec", "Add", {}, {{{4, 64}}, {{64}}}, {{4, 64}}},
+      {"add_mask_vec", "Add", {}, {{{2, 3, 4, 16}}, {{2, 1, 4, 16}}}, {{2, 3, 4, 16}}},
+      {"mul_scalar_vec", "Mul", {}, {{{2, 3, 64}}, {{}}}, {{2, 3, 64}}},
+      {"sub_col_vec", "Sub", {}, {{{5, 1}}, {{5, 32}}}, {{5, 32}}},
+      {"erf_vec", "Erf", {}, {{{4, 128}}}, {{4, 128}}},
       {"erf", "Erf", {}, {{{100}}}, {{100}}},
       {"tanh", "Tanh", {}, {{{100}}}, {{100}}},
       {"relu", "Relu", {}, {{{100}}}, {{100}}},
@@ -56,6 +62,8 @@ const std::vector<Case>& cases() {
       {"gelu_tanh", "Gelu", A({{"approximate", S("tanh")}}), {{{100}}}, {{100}}},
       {"leaky_relu", "LeakyRelu", A({{"alpha", F(0.2)}}), {{{100}}}, {{100}}},
       {"softmax_last", "Softmax", A({{"axis", I(-1)}}), {{{4, 333}}}, {{4, 333}}},
+      {"softmax_rows512", "Softmax", A({{"axis", I(-1)}}), {{{2, 3, 40, 512}}}, {{2, 3, 40, 512}}},
+      {"softmax_wide", "Softmax", A({{"axis", I(-1)}}), {{{3, 1500}}}, {{3, 1500}}},
       {"softmax_mid", "Softmax", A({{"axis", I(1)}}), {{{2, 5, 3}}}, {{2, 5, 3}}},
       {"log_softmax", "LogSoftmax", A({{"axis", I(-1)}}), {{{4, 33}}}, {{4, 33}}},
       {"layernorm",
@@ -129,6 +137,8 @@ const std::vector<Case>& cases() {
        {{{2, 3, 8, 8}}},
        {{2, 3, 4, 4}}},
       {"global_avg_pool", "GlobalAveragePool", {}, {{{2, 3, 5, 5}}}, {{2, 3, 1, 1}}},
+      {"where_bcast", "Where", {}, {{{2, 1, 4}, Gen::kBool}, {{3, 1}}, {{2, 3, 4}}}, {{2, 3, 4}}},
+      {"where_scalars", "Where", {}, {{{2, 1, 4, 4}, Gen::kBool}, {{}}, {{}}}, {{2, 1, 4, 4}}},
       {"batchnorm",
        "BatchNormalization",
        A({{"epsilon", F(1e-5)}}),
@@ -212,7 +222,13 @@ TEST_P(CudaKernels, MatchesCpuReference) {
   for (size_t i = 0; i < c.ins.size(); ++i) {
     const In& in = c.ins[i];
     const int64_t n = num_elements(in.shape);
-    if (in.gen == Gen::kIndex) {
+    if (in.gen == Gen::kBool) {
+      host_in[i].resize(static_cast<size_t>(n));
+      for (auto& v : host_in[i]) v = static_cast<uint8_t>(rng() & 1u);
+      ref_bytes[i] = host_in[i];
+      cpu_in.push_back({DType::kBool, in.shape, ref_bytes[i].data()});
+      gpu_in.push_back({DType::kBool, in.shape, nullptr});
+    } else if (in.gen == Gen::kIndex) {
       std::vector<int64_t> idx(static_cast<size_t>(n));
       std::uniform_int_distribution<int64_t> u(-in.index_max, in.index_max - 1);
       for (auto& v : idx) v = u(rng);

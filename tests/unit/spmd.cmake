@@ -7,4 +7,5 @@ tessera_add_gtest(spmd_test
     spmd_reshard_test.cpp
     spmd_rules_test.cpp
     spmd_solver_test.cpp
+    spmd_train_rules_test.cpp
   LIBS tessera_passes_core)

@@ -55,6 +55,10 @@ struct SessionOptions {
   bool profile = false;         // record per-instruction wall time
   bool check_plan_hash = true;  // compare the plan's hash across ranks at create
   Backend backend = Backend::kCpu;
+  // Benchmarks only (CUDA backend): weights the plan carries no data for (graph-only models)
+  // get deterministic random values instead of the refusal, so speed and memory can be
+  // measured; outputs then mean nothing, and tools must not write them as results.
+  bool random_weights = false;
 };
 
 class Session {
@@ -89,6 +93,9 @@ class Session {
   const char* backend() const;  // "cpu" or "cuda": what `auto` resolved to
   int64_t arena_bytes() const;
   int64_t weight_bytes() const;  // this rank's weight copy
+  // Measured peak of the last run(): weights plus the arena's high-water mark (the furthest byte
+  // of any arena tensor an instruction or input copy touched). The plan's value on CUDA.
+  int64_t peak_bytes() const;
   // Per instruction seconds of the last run() (empty unless opts.profile).
   const std::vector<double>& instruction_seconds() const;
   const Plan& plan() const { return *plan_; }

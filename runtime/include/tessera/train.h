@@ -23,9 +23,9 @@ struct StateUpdate {
 };
 
 struct TrainInfo {
-  bool training = false;             // meta "train.loss" present
-  std::string loss, optimizer;       // meta values ("none" for --gradients-only)
-  std::vector<StateUpdate> updates;  // meta "train.updates", in plan order
+  bool training = false;                      // meta "train.loss" present
+  std::string loss, optimizer;                // meta values ("none" for --gradients-only)
+  std::vector<StateUpdate> updates;           // meta "train.updates", in plan order
   std::vector<std::string> gradient_outputs;  // outputs named "<w>.grad", in plan order
 };
 

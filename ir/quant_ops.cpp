@@ -1,0 +1,115 @@
+// Shape and dtype inference for the quantized ops. Scales are attributes (x_scale, y_scale,
+// scale: per-tensor, decided by calibration) or f32 vectors (w_scale, bias, smooth_inv: one per
+// channel, so they shard with their channel dim). y_scale present = int8 out (fused
+// requantization), absent = f32 out (fused dequantization).
+#include "ir/quant_ops.h"
+
+#include "ir/shape_fns.h"
+
+namespace tessera::ir {
+namespace {
+
+using fns::fail;
+using fns::In;
+using fns::Out;
+using fns::shp;
+
+Status need(const In& in, size_t i, DType t, const char* what) {
+  if (in[i].first != t)
+    return fail("{} must be {}, got {}", what, dtype_name(t), dtype_name(in[i].first));
+  return Status::Ok();
+}
+Status positive(const Node& n, const char* key) {
+  if (!attr_has(n.attrs, key) || !(attr_float(n.attrs, key, 0) > 0))
+    return fail("attribute '{}' must be a positive float", key);
+  return Status::Ok();
+}
+bool present(const In& in, size_t i) { return in.size() > i && in[i].first != DType::kUndefined; }
+// w_scale (input 2) and the optional bias (input 3): f32 [n].
+Status channels(const In& in, int64_t n) {
+  TSR_RETURN_IF_ERROR(need(in, 2, DType::kFloat32, "w_scale"));
+  if (in[2].second != Shape{n}) return fail("w_scale {} must be [{}]", shp(in[2].second), n);
+  if (present(in, 3)) {
+    TSR_RETURN_IF_ERROR(need(in, 3, DType::kFloat32, "bias"));
+    if (in[3].second != Shape{n}) return fail("bias {} must be [{}]", shp(in[3].second), n);
+  }
+  return Status::Ok();
+}
+DType out_type(const Node& n) {
+  return attr_has(n.attrs, "y_scale") ? DType::kInt8 : DType::kFloat32;
+}
+
+// (x f32, [smooth_inv f32 [K]]) -> int8, attr scale
+Status quantize(const Node& n, const In& in, Out& out) {
+  TSR_RETURN_IF_ERROR(need(in, 0, DType::kFloat32, "x"));
+  TSR_RETURN_IF_ERROR(positive(n, "scale"));
+  if (present(in, 1)) {
+    TSR_RETURN_IF_ERROR(need(in, 1, DType::kFloat32, "smooth_inv"));
+    const Shape& x = in[0].second;
+    if (x.empty() || in[1].second != Shape{x.back()})
+      return fail("smooth_inv {} must be [K] for x {}", shp(in[1].second), shp(x));
+  }
+  out[0] = {DType::kInt8, in[0].second};
+  return Status::Ok();
+}
+
+// int8 -> f32, attr scale
+Status dequantize(const Node& n, const In& in, Out& out) {
+  TSR_RETURN_IF_ERROR(need(in, 0, DType::kInt8, "x"));
+  TSR_RETURN_IF_ERROR(positive(n, "scale"));
+  out[0] = {DType::kFloat32, in[0].second};
+  return Status::Ok();
+}
+
+// (x int8 [...,K], w int8 [N,K], w_scale [N], [bias [N]]) -> [...,N]
+Status qmatmul(const Node& n, const In& in, Out& out) {
+  TSR_RETURN_IF_ERROR(need(in, 0, DType::kInt8, "x"));
+  TSR_RETURN_IF_ERROR(need(in, 1, DType::kInt8, "w"));
+  TSR_RETURN_IF_ERROR(positive(n, "x_scale"));
+  if (attr_has(n.attrs, "y_scale")) TSR_RETURN_IF_ERROR(positive(n, "y_scale"));
+  const Shape &x = in[0].second, &w = in[1].second;
+  if (x.empty() || w.size() != 2 || w[1] != x.back())
+    return fail("x {} and w {} must be [...,K] and [N,K]", shp(x), shp(w));
+  TSR_RETURN_IF_ERROR(channels(in, w[0]));
+  Shape y(x.begin(), x.end() - 1);
+  y.push_back(w[0]);
+  out[0] = {out_type(n), y};
+  return Status::Ok();
+}
+
+// (x int8 NCHW, w int8 [M,C/g,kh,kw], w_scale [M], [bias [M]]) -> NCHW; geometry as Conv's.
+Status qconv(const Node& n, const In& in, Out& out) {
+  TSR_RETURN_IF_ERROR(need(in, 0, DType::kInt8, "x"));
+  TSR_RETURN_IF_ERROR(need(in, 1, DType::kInt8, "w"));
+  TSR_RETURN_IF_ERROR(positive(n, "x_scale"));
+  if (attr_has(n.attrs, "y_scale")) TSR_RETURN_IF_ERROR(positive(n, "y_scale"));
+  if (in[0].second.size() != 4 || in[1].second.size() != 4)
+    return fail("x {} and w {} must be 4-D (2-D convolution)", shp(in[0].second),
+                shp(in[1].second));
+  TSR_RETURN_IF_ERROR(channels(in, in[1].second[0]));
+  const In conv_in = {in[0], in[1]};
+  TSR_RETURN_IF_ERROR(fns::conv(n, conv_in, out));
+  out[0].first = out_type(n);
+  return Status::Ok();
+}
+
+}  // namespace
+
+const std::vector<OpInfo>& quant_op_table() {
+  static const std::vector<OpInfo> table = {
+      {"DequantizeI8", 1, 1, 1, dequantize, {}},
+      {"QConvI8", 3, 4, 1, qconv, {}},
+      {"QMatMulI8", 3, 4, 1, qmatmul, {}},
+      {"QuantizeI8", 1, 2, 1, quantize, {}},
+  };
+  return table;
+}
+
+const OpInfo* find_quant_op(std::string_view name) {
+  for (const OpInfo& op : quant_op_table()) {
+    if (name == op.name) return &op;
+  }
+  return nullptr;
+}
+
+}  // namespace tessera::ir

@@ -1,0 +1,183 @@
+// Stage extraction for the checkpoint pass. Costs: O(nodes + values) plus the sharding-rule
+// lookup per forward node for its FLOPs.
+#include <algorithm>
+#include <map>
+#include <regex>
+#include <set>
+
+#include "passes/checkpoint_stages.h"
+#include "passes/core/cost_model.h"
+#include "passes/core/sharding_rules.h"
+
+namespace tessera::passes {
+namespace {
+
+bool starts_with(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
+
+// Modelled forward seconds of one local node: collectives by α-β over their axes, the rest by
+// roofline with the op's FLOPs scaled to this rank's share of the output.
+double node_seconds(const ir::Graph& g, const ir::Node& n, const PipelineContext& ctx) {
+  double in = 0, out = 0, out_global = 0;
+  for (int i : n.inputs)
+    if (i >= 0) in += static_cast<double>(local_bytes(g.values[i]));
+  for (int o : n.outputs) {
+    out += static_cast<double>(local_bytes(g.values[o]));
+    out_global +=
+        static_cast<double>(num_elements(g.values[o].shape) * dtype_size(g.values[o].dtype));
+  }
+  if (ir::is_collective_op(n.op)) {
+    std::vector<int> axes;
+    for (const auto& a : attr_strs(n.attrs, "axes"))
+      if (int k = ctx.mesh.axis_index(a); k >= 0) axes.push_back(k);
+    using C = spmd::Collective;
+    const C c = n.op == "AllReduce"       ? C::kAllReduce
+                : n.op == "AllGather"     ? C::kAllGather
+                : n.op == "ReduceScatter" ? C::kReduceScatter
+                                          : C::kAllToAll;
+    if (n.op == "ShardSlice" || n.op == "MakePartial") return spmd::copy_seconds(out, ctx.cluster);
+    return spmd::collective_seconds(c, c == C::kReduceScatter ? in : out, axes, ctx.mesh,
+                                    ctx.cluster);
+  }
+  std::vector<Shape> ins, outs;
+  for (int i : n.inputs)
+    if (i >= 0) ins.push_back(g.values[i].shape);
+  for (int o : n.outputs) outs.push_back(g.values[o].shape);
+  double flops = 0;
+  if (auto rule = spmd::sharding_rule(n.op, n.attrs, ins, outs); rule.ok())
+    flops = rule->flops * (out_global > 0 ? out / out_global : 1.0);
+  return spmd::compute_seconds(flops, in + out, g.values[n.outputs[0]].dtype, ctx.cluster);
+}
+
+// "h.3", "layer.3", "layers.3", "blocks.3", "layer2.1": the block a weight belongs to.
+std::string layer_key(const std::string& weight) {
+  static const std::regex re(R"((^|[./_])(h|layer\d*|layers|blocks?)[._](\d+)([./_]|$))");
+  std::smatch m;
+  return std::regex_search(weight, m, re) ? m[2].str() + "." + m[3].str() : std::string();
+}
+
+}  // namespace
+
+int64_t local_bytes(const ir::Value& v) {
+  const Shape& s = v.local_shape.empty() ? v.shape : v.local_shape;
+  return num_elements(s) * dtype_size(v.dtype);
+}
+
+ForwardChain build_forward_chain(const ir::Graph& g, const PipelineContext& ctx) {
+  ForwardChain fc;
+  const int nn = static_cast<int>(g.nodes.size());
+  int grad0 = -1;
+  for (int i = 0; i < nn && grad0 < 0; ++i)
+    if (starts_with(g.nodes[i].name, "grad/")) grad0 = i;
+  if (grad0 < 0) return fc;
+  fc.backward_begin = grad0;
+  std::vector<std::vector<int>> readers(g.values.size());
+  for (int i = 0; i < nn; ++i)
+    for (int v : g.nodes[i].inputs)
+      if (v >= 0) readers[v].push_back(i);
+  // A collective before grad0 is forward unless every reader is backward (reshard puts a
+  // conversion right before its first consumer).
+  std::vector<bool> fwd(nn, false);
+  for (int i = grad0 - 1; i >= 0; --i) {
+    const ir::Node& n = g.nodes[i];
+    if (!ir::is_collective_op(n.op)) {
+      fwd[i] = true;
+      continue;
+    }
+    for (int o : n.outputs)
+      for (int r : readers[o]) fwd[i] = fwd[i] || (r < grad0 && fwd[r]);
+  }
+  std::vector<int> order, pos(nn, -1);
+  for (int i = 0; i < grad0; ++i)
+    if (fwd[i]) pos[i] = static_cast<int>(order.size()), order.push_back(i);
+  // Per value: last forward reader position, and whether the backward reads it.
+  std::vector<int> last_fwd(g.values.size(), -1);
+  std::vector<bool> bwd_read(g.values.size(), false);
+  int64_t largest = 0;
+  for (size_t v = 0; v < g.values.size(); ++v) {
+    for (int r : readers[v]) {
+      if (pos[r] >= 0) last_fwd[v] = std::max(last_fwd[v], pos[r]);
+      if (r >= grad0) bwd_read[v] = true;
+    }
+    if (g.values[v].producer >= 0 && pos[g.values[v].producer] >= 0)
+      largest = std::max(largest, local_bytes(g.values[v]));
+  }
+  const int64_t small = largest / 64;
+  // Sweep: the values produced so far that a later forward node reads cross the cut.
+  std::set<int> crossing;
+  std::vector<int> cur;
+  std::map<std::string, int> layer_ids;
+  std::vector<std::string> stage_layer;
+  std::string cur_layer;
+  for (size_t p = 0; p < order.size(); ++p) {
+    const ir::Node& n = g.nodes[order[p]];
+    cur.push_back(order[p]);
+    for (int w : n.inputs)
+      if (w >= 0 && g.values[w].kind == ir::ValueKind::kWeight && cur_layer.empty())
+        cur_layer = layer_key(g.values[w].name);
+    for (int o : n.outputs)
+      if (last_fwd[o] > static_cast<int>(p)) crossing.insert(o);
+    for (auto it = crossing.begin(); it != crossing.end();)
+      it = last_fwd[*it] <= static_cast<int>(p) ? crossing.erase(it) : std::next(it);
+    int large = 0;
+    for (int v : crossing) large += local_bytes(g.values[v]) >= small;
+    if (large > 1 && p + 1 < order.size()) continue;
+    core::CkptStage s;
+    s.name = g.nodes[cur.front()].name;
+    int64_t biggest = 0;
+    for (int id : cur) {
+      s.seconds += node_seconds(g, g.nodes[id], ctx);
+      for (int o : g.nodes[id].outputs) {
+        biggest = std::max(biggest, local_bytes(g.values[o]));
+        if (bwd_read[o]) s.saved += local_bytes(g.values[o]);
+      }
+    }
+    for (int v : crossing) {
+      s.out += local_bytes(g.values[v]);
+      const int prod = g.values[v].producer;
+      const bool in_stage = std::find(cur.begin(), cur.end(), prod) != cur.end();
+      if (!(bwd_read[v] && in_stage)) s.out_extra += local_bytes(g.values[v]);
+    }
+    // The backward of a stage holds about two activation-sized gradients at once (the incoming
+    // one and the one it produces); an estimate, the arena planner has the exact figure.
+    s.temp = 2 * biggest;
+    fc.problem.stages.push_back(s);
+    fc.stage_nodes.push_back(cur);
+    fc.boundary.emplace_back(crossing.begin(), crossing.end());
+    stage_layer.push_back(cur_layer);
+    cur.clear();
+    cur_layer.clear();
+  }
+  // Layers: stages without a layer weight between two stages of one layer belong to it.
+  const int ns = static_cast<int>(stage_layer.size());
+  for (int i = 0; i < ns; ++i) {
+    if (stage_layer[i].empty()) continue;
+    auto [it, fresh] = layer_ids.emplace(stage_layer[i], static_cast<int>(layer_ids.size()));
+    (void)fresh;
+    fc.problem.stages[i].layer = it->second;
+  }
+  for (int i = 0, prev = -1; i < ns; ++i) {
+    if (fc.problem.stages[i].layer >= 0) {
+      const int l = fc.problem.stages[i].layer;
+      if (prev >= 0 && fc.problem.stages[prev].layer == l)
+        for (int j = prev + 1; j < i; ++j) fc.problem.stages[j].layer = l;
+      prev = i;
+    }
+  }
+  // Fixed bytes: weights (parameters and optimizer state), inputs, graph outputs (gradients,
+  // updated states: live to the end).
+  std::set<int> outs(g.outputs.begin(), g.outputs.end());
+  for (const ir::Value& v : g.values) {
+    if (v.kind == ir::ValueKind::kWeight || v.kind == ir::ValueKind::kConstant) {
+      const bool opt = v.name.find(".adam_") != std::string::npos ||
+                       v.name.find(".momentum") != std::string::npos || v.name == "optimizer.step";
+      (opt ? fc.optimizer_bytes : fc.parameter_bytes) += local_bytes(v);
+    } else if (v.kind == ir::ValueKind::kInput) {
+      fc.input_bytes += local_bytes(v);
+    }
+  }
+  for (int o : outs) fc.gradient_bytes += local_bytes(g.values[o]);
+  fc.problem.fixed = fc.parameter_bytes + fc.optimizer_bytes + fc.input_bytes + fc.gradient_bytes;
+  return fc;
+}
+
+}  // namespace tessera::passes

@@ -1,0 +1,52 @@
+// chunk: split activation-heavy regions along a free dimension (passes/core/chunk.h) until the
+// per-rank arena fits the memory budget left after weights. Runs after partition, on local
+// shapes, so it composes with sharding; in train mode forward and backward regions are chosen
+// independently (a region never spans both: it would not be convex). Options come from the
+// graph's meta so tessera-opt sees what the driver gives: `chunk` ("auto" | "none") and
+// `chunk_count` (> 0 forces that many chunks per chosen region, a debug and test knob).
+// Records what it did in meta `chunk.regions` (one line per region) for `inspect`.
+#include <cstdio>
+
+#include "passes/core/chunk.h"
+#include "passes/pipeline.h"
+
+namespace tessera::passes {
+
+Status run_chunk(ir::Graph& g, PipelineContext& ctx) {
+  const std::string mode = attr_str(g.meta, "chunk", "auto");
+  if (mode == "none") return Status::Ok();
+  if (mode != "auto") return InvalidArgument("--chunk '" + mode + "': expected auto or none");
+  chunk::Options o;
+  o.profile = ctx.cluster;
+  o.force_count = attr_int(g.meta, "chunk_count", 0);
+  int64_t weights = 0;
+  for (const ir::Value& v : g.values)
+    if (v.kind == ir::ValueKind::kWeight || v.kind == ir::ValueKind::kConstant)
+      weights += chunk::local_bytes(v);
+  // A budget below the weights cannot be met by chunking; aim for the smallest arena then.
+  // `chunk_budget` (--chunk-budget) lets chunking aim below what spmd-search was held to:
+  // the search must find a plan before chunking exists to make it fit.
+  const int64_t budget = attr_int(g.meta, "chunk_budget", ctx.memory_budget);
+  o.activation_budget = std::max<int64_t>(1, budget - weights);
+  TSR_ASSIGN_OR_RETURN(chunk::Report rep, chunk::auto_chunk(g, o));
+  std::vector<std::string> lines;
+  for (const chunk::ChunkedRegion& r : rep.regions) {
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%s: %zu ops around '%s' dim %d, %lld chunks, peak %lld -> %lld "
+                  "bytes, +%.3g s",
+                  r.name.c_str(), r.ops.size(), r.seed.c_str(), r.dim,
+                  static_cast<long long>(r.count), static_cast<long long>(r.peak_before),
+                  static_cast<long long>(r.peak_after), r.added_seconds);
+    lines.push_back(buf);
+  }
+  if (!rep.regions.empty()) {
+    g.meta["chunk.regions"] = Attr::Strs(lines);
+    g.meta["chunk.peak_before"] = Attr::Int(rep.peak_before);
+    g.meta["chunk.peak_after"] = Attr::Int(rep.peak_after);
+    g.meta["chunk.added_seconds"] = Attr::Float(rep.added_seconds);
+  }
+  ctx.modelled_step_seconds += rep.added_seconds;
+  return Status::Ok();
+}
+
+}  // namespace tessera::passes

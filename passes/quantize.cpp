@@ -1,0 +1,330 @@
+// quantize (infer mode, before spmd-search): calibrate on the float graph, then rewrite every
+// eligible MatMul / Gemm / Conv with a weight operand into QuantizeI8 + QMatMulI8 / QConvI8 with
+// int8 weights (symmetric per output channel, stored [N,K]: K-contiguous) and a per-tensor static
+// activation scale. Options travel as graph meta (module attributes tessera.quantize,
+// tessera.calibration, ...), written by record_quantize_options. docs/quantization.md.
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <sstream>
+
+#include "passes/core/calibrate_run.h"
+#include "passes/pipeline.h"
+
+namespace tessera::passes {
+namespace {
+
+// The reference quantizer (kernels/cpu/quant_kernels.h: quantize_value), restated here so the
+// compiler's core does not include kernel headers: round half to even, saturate to +-127.
+int8_t kernels_quantize(float v, float scale) {
+  const float r = std::nearbyint(v / scale);
+  if (!(r == r)) return 0;
+  return static_cast<int8_t>(std::clamp(r, -127.0f, 127.0f));
+}
+
+struct Options {
+  std::string calibration;
+  core::CalibMethod method = core::CalibMethod::kPercentile;
+  double percentile = 99.99;
+  double alpha = 0;  // SmoothQuant migration strength; 0 = off
+  std::vector<std::string> keep_float;
+};
+
+StatusOr<Options> read_options(const ir::Graph& g) {
+  Options o;
+  o.calibration = attr_str(g.meta, "calibration", "");
+  if (o.calibration.empty()) return InvalidArgument("quantize: --calibration DIR is required");
+  TSR_ASSIGN_OR_RETURN(o.method, core::parse_calib_method(
+                                     attr_str(g.meta, "calibration_method", "percentile")));
+  o.percentile = attr_float(g.meta, "calibration_percentile", 99.99);
+  if (!(o.percentile > 0 && o.percentile <= 100))
+    return InvalidArgument("quantize: percentile must be in (0, 100]");
+  o.alpha = attr_float(g.meta, "smooth_alpha", 0.0);
+  if (o.alpha < 0 || o.alpha > 1) return InvalidArgument("quantize: --smooth-alpha must be in [0, 1]");
+  o.keep_float = attr_strs(g.meta, "keep_float");
+  return o;
+}
+
+// A rewrite candidate: node index, its activation operand x, float weight [N,K] (K-contiguous),
+// the weight's value id and an optional [N] bias.
+struct Candidate {
+  int node = -1;
+  int x = -1;
+  int weight = -1;
+  int64_t N = 0, K = 0;      // K: the reduction per output channel (Cg*kh*kw for Conv)
+  std::vector<float> w;      // [N, K], alpha folded in (Gemm)
+  std::vector<float> bias;   // [N] or empty
+  bool conv = false;
+};
+
+bool is_layer_op(const std::string& op) {
+  return op == "MatMul" || op == "Gemm" || op == "Conv" || op == "ConvTranspose";
+}
+
+const ir::TensorData* weight_data(const ir::Graph& g, int v) {
+  if (v < 0) return nullptr;
+  const ir::Value& val = g.values[v];
+  if (val.kind != ir::ValueKind::kWeight && val.kind != ir::ValueKind::kConstant) return nullptr;
+  if (!val.data || val.dtype != DType::kFloat32) return nullptr;
+  return val.data.get();
+}
+
+// Fills c from node n when n is quantizable; false (not an error) otherwise.
+bool make_candidate(const ir::Graph& g, int idx, Candidate* c) {
+  const ir::Node& n = g.nodes[idx];
+  if (n.inputs.size() < 2 || n.inputs[0] < 0) return false;
+  const ir::Value& x = g.values[n.inputs[0]];
+  const ir::TensorData* w = weight_data(g, n.inputs[1]);
+  if (x.dtype != DType::kFloat32 || !w || x.kind == ir::ValueKind::kWeight) return false;
+  c->node = idx;
+  c->x = n.inputs[0];
+  c->weight = n.inputs[1];
+  const float* wd = w->as<float>();
+  int bias_in = -1;
+  float alpha = 1, beta = 1;
+  if (n.op == "MatMul" || n.op == "Gemm") {
+    if (w->shape.size() != 2 || x.shape.size() < 2) return false;
+    const bool tb = n.op == "Gemm" && attr_int(n.attrs, "transB", 0) != 0;
+    if (n.op == "Gemm") {
+      if (attr_int(n.attrs, "transA", 0) != 0) return false;
+      alpha = static_cast<float>(attr_float(n.attrs, "alpha", 1.0));
+      beta = static_cast<float>(attr_float(n.attrs, "beta", 1.0));
+      bias_in = n.inputs.size() > 2 ? n.inputs[2] : -1;
+    }
+    c->K = w->shape[tb ? 1 : 0];
+    c->N = w->shape[tb ? 0 : 1];
+    c->w.resize(static_cast<size_t>(c->N * c->K));
+    for (int64_t k = 0; k < c->K; ++k)
+      for (int64_t j = 0; j < c->N; ++j)
+        c->w[j * c->K + k] = alpha * (tb ? wd[j * c->K + k] : wd[k * c->N + j]);
+  } else if (n.op == "Conv") {
+    if (w->shape.size() != 4 || x.shape.size() != 4) return false;
+    c->conv = true;
+    c->N = w->shape[0];
+    c->K = w->numel() / std::max<int64_t>(c->N, 1);
+    c->w.assign(wd, wd + w->numel());
+    bias_in = n.inputs.size() > 2 ? n.inputs[2] : -1;
+  } else {
+    return false;
+  }
+  if (bias_in >= 0) {
+    const ir::TensorData* b = weight_data(g, bias_in);
+    if (!b || b->numel() != c->N || (b->shape.size() > 1 && b->shape[0] != 1)) return false;
+    c->bias.assign(b->as<float>(), b->as<float>() + c->N);
+    for (float& v : c->bias) v *= beta;
+  }
+  return true;
+}
+
+bool kept_float(const Options& o, const ir::Graph& g, const Candidate& c) {
+  for (const auto& pat : o.keep_float) {
+    if (fnmatch(pat.c_str(), g.nodes[c.node].name.c_str(), 0) == 0) return true;
+    if (fnmatch(pat.c_str(), g.values[c.weight].name.c_str(), 0) == 0) return true;
+  }
+  return false;
+}
+
+// Layers are MatMul/Gemm/Conv nodes with exactly one operand that depends on a graph input;
+// the first and the last stay float (they see raw inputs and produce the logits).
+std::vector<Candidate> select(const Options& o, const ir::Graph& g) {
+  std::vector<bool> dynamic(g.values.size(), false);
+  for (int v : g.inputs) dynamic[v] = true;
+  std::vector<int> layers;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const ir::Node& n = g.nodes[i];
+    bool dyn = false;
+    for (int v : n.inputs) dyn = dyn || (v >= 0 && dynamic[v]);
+    for (int v : n.outputs) dynamic[v] = dyn;
+    if (is_layer_op(n.op) && n.inputs.size() >= 2 && n.inputs[0] >= 0 && n.inputs[1] >= 0 &&
+        dynamic[n.inputs[0]] != dynamic[n.inputs[1]])
+      layers.push_back(static_cast<int>(i));
+  }
+  std::vector<Candidate> out;
+  for (size_t l = 1; l + 1 < layers.size(); ++l) {
+    Candidate c;
+    if (make_candidate(g, layers[l], &c) && !kept_float(o, g, c)) out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// SmoothQuant: s_k = amax_x(k)^alpha / amax_w(k)^(1-alpha) over every weight reading x; x / s is
+// quantized (QuantizeI8's smooth_inv) and W * s is (the weight rows of channel k).
+void smooth(const Options& o, std::vector<Candidate>& cands, std::map<int, core::TensorCalib>& st) {
+  std::map<int, std::vector<Candidate*>> by_x;
+  for (Candidate& c : cands)
+    if (!c.conv) by_x[c.x].push_back(&c);
+  for (auto& [x, group] : by_x) {
+    core::TensorCalib& t = st.at(x);
+    const int64_t K = group[0]->K;
+    std::vector<double> wmax(static_cast<size_t>(K), 0.0);
+    for (Candidate* c : group)
+      for (int64_t j = 0; j < c->N; ++j)
+        for (int64_t k = 0; k < K; ++k)
+          wmax[k] = std::max(wmax[k], std::fabs(static_cast<double>(c->w[j * K + k])));
+    t.smooth_inv.resize(static_cast<size_t>(K));
+    std::vector<float> s(static_cast<size_t>(K));
+    for (int64_t k = 0; k < K; ++k) {
+      const double xs = std::max(t.chan_absmax[k], 1e-5), ws = std::max(wmax[k], 1e-5);
+      const double sk = std::clamp(std::pow(xs, o.alpha) / std::pow(ws, 1 - o.alpha), 1e-4, 1e4);
+      s[k] = static_cast<float>(sk);
+      t.smooth_inv[k] = static_cast<float>(1.0 / sk);
+    }
+    for (Candidate* c : group)
+      for (int64_t j = 0; j < c->N; ++j)
+        for (int64_t k = 0; k < K; ++k) c->w[j * K + k] *= s[k];
+  }
+}
+
+int add_weight(ir::Graph& g, const std::string& name, DType t, Shape shape, const void* data) {
+  auto d = std::make_shared<ir::TensorData>();
+  d->dtype = t;
+  d->shape = shape;
+  d->bytes.resize(static_cast<size_t>(num_elements(shape) * dtype_size(t)));
+  std::memcpy(d->bytes.data(), data, d->bytes.size());
+  ir::Value v;
+  v.name = name;
+  v.dtype = t;
+  v.shape = std::move(shape);
+  v.kind = ir::ValueKind::kWeight;
+  v.data = std::move(d);
+  return g.add_value(std::move(v));
+}
+
+std::string fmt_g(double v) {
+  std::ostringstream s;
+  s.precision(6);
+  s << v;
+  return s.str();
+}
+
+struct Totals {
+  int64_t ops = 0, f32 = 0, int8 = 0, scales = 0;
+};
+
+// Replaces node c.node in place by the quantized op reading xq; returns the meta line.
+std::string rewrite(ir::Graph& g, const Candidate& c, int xq, double x_scale,
+                    const core::TensorCalib& t, const Options& o, Totals& tot) {
+  ir::Node& n = g.nodes[c.node];
+  const std::string wname = g.values[c.weight].name;
+  std::vector<int8_t> q(c.w.size());
+  std::vector<float> ws(static_cast<size_t>(c.N));
+  for (int64_t j = 0; j < c.N; ++j) {
+    float amax = 0;
+    for (int64_t k = 0; k < c.K; ++k) amax = std::max(amax, std::fabs(c.w[j * c.K + k]));
+    ws[j] = amax > 0 ? amax / 127.0f : 1.0f;
+    for (int64_t k = 0; k < c.K; ++k)
+      q[j * c.K + k] = kernels_quantize(c.w[j * c.K + k], ws[j]);
+  }
+  Shape wshape = c.conv ? g.values[c.weight].shape : Shape{c.N, c.K};
+  const std::string base = n.name + "." + wname;
+  const int wq = add_weight(g, base + ".int8", DType::kInt8, wshape, q.data());
+  const int wsv = add_weight(g, base + ".w_scale", DType::kFloat32, {c.N}, ws.data());
+  std::vector<int> inputs = {xq, wq, wsv};
+  if (!c.bias.empty())
+    inputs.push_back(add_weight(g, base + ".bias", DType::kFloat32, {c.N}, c.bias.data()));
+  AttrMap attrs;
+  if (c.conv) {
+    attrs = n.attrs;
+    attrs.erase("name");
+  }
+  attrs["x_scale"] = Attr::Float(x_scale);
+  attrs["calib_range"] = Attr::Floats({t.range.min, t.range.max});
+  attrs["calib_amax"] = Attr::Float(x_scale * 127.0);
+  n.op = c.conv ? "QConvI8" : "QMatMulI8";
+  n.inputs = inputs;
+  n.attrs = attrs;
+  tot.ops += 1;
+  tot.f32 += c.N * c.K * 4;
+  tot.int8 += c.N * c.K;
+  tot.scales += c.N * 4;
+  const auto [wmin, wmax] = std::minmax_element(ws.begin(), ws.end());
+  return n.op + " x_scale=" + fmt_g(x_scale) + " range=[" + fmt_g(t.range.min) + "," +
+         fmt_g(t.range.max) + "] amax=" + fmt_g(x_scale * 127.0) + " w_scale=[" + fmt_g(*wmin) +
+         "," + fmt_g(*wmax) + "] method=" + core::calib_method_name(o.method) +
+         (t.smooth_inv.empty() ? "" : " smooth_alpha=" + fmt_g(o.alpha));
+}
+
+}  // namespace
+
+void record_quantize_options(const QuantizeOptions& q, ir::Graph& g) {
+  if (q.type.empty()) return;
+  g.meta["quantize"] = Attr::Str(q.type);
+  g.meta["calibration"] = Attr::Str(q.calibration);
+  g.meta["calibration_method"] = Attr::Str(q.method);
+  g.meta["calibration_percentile"] = Attr::Float(q.percentile);
+  g.meta["smooth_alpha"] = Attr::Float(q.smooth_alpha);
+  if (!q.keep_float.empty()) g.meta["keep_float"] = Attr::Strs(q.keep_float);
+}
+
+Status run_quantize(ir::Graph& g, PipelineContext& ctx) {
+  const std::string type = attr_str(g.meta, "quantize", "");
+  if (type.empty()) return Status::Ok();
+  if (type != "int8") return InvalidArgument("--quantize '" + type + "': only int8 is implemented");
+  if (ctx.mode != "infer") return InvalidArgument("--quantize needs --mode infer");
+  TSR_ASSIGN_OR_RETURN(Options o, read_options(g));
+  std::vector<Candidate> cands = select(o, g);
+  TSR_ASSIGN_OR_RETURN(std::vector<core::Feeds> sets, core::load_calibration_sets(o.calibration, g));
+  std::map<int, core::TensorCalib> stats;
+  for (const Candidate& c : cands) stats[c.x];
+  TSR_RETURN_IF_ERROR(core::collect_ranges(g, sets, stats));
+  if (o.alpha > 0) smooth(o, cands, stats);
+  TSR_RETURN_IF_ERROR(
+      core::collect_histograms(g, sets, stats, o.method != core::CalibMethod::kMinMax));
+  // One QuantizeI8 per activation, shared by its quantized readers (Q, K and V read one x).
+  std::map<int, std::pair<int, double>> xq;  // x -> (int8 value, scale)
+  std::map<int, ir::Node> quant_nodes;       // first reader's node index -> QuantizeI8
+  Totals tot;
+  for (const Candidate& c : cands) {
+    if (xq.count(c.x)) continue;
+    const core::TensorCalib& t = stats.at(c.x);
+    const double amax = core::calibrated_amax(o.method, t.range, t.hist.get(), o.percentile);
+    const double scale = static_cast<float>(amax / 127.0);
+    ir::Value v = g.values[c.x];
+    v.name += ".int8";
+    v.dtype = DType::kInt8;
+    v.kind = ir::ValueKind::kActivation;
+    v.data = nullptr;
+    const int vid = g.add_value(std::move(v));
+    ir::Node qn;
+    qn.name = g.values[c.x].name + ".quantize";
+    qn.op = "QuantizeI8";
+    qn.inputs = {c.x};
+    if (!t.smooth_inv.empty()) {
+      const int64_t K = static_cast<int64_t>(t.smooth_inv.size());
+      qn.inputs.push_back(add_weight(g, g.values[c.x].name + ".smooth_inv", DType::kFloat32, {K},
+                                     t.smooth_inv.data()));
+    }
+    qn.outputs = {vid};
+    qn.attrs["scale"] = Attr::Float(scale);
+    quant_nodes[c.node] = std::move(qn);
+    xq[c.x] = {vid, scale};
+  }
+  for (const Candidate& c : cands) {
+    const auto [vid, scale] = xq.at(c.x);
+    g.meta["quant." + g.nodes[c.node].name] =
+        Attr::Str(rewrite(g, c, vid, scale, stats.at(c.x), o, tot));
+  }
+  std::vector<ir::Node> old = std::move(g.nodes);
+  g.nodes.clear();
+  for (size_t i = 0; i < old.size(); ++i) {
+    auto it = quant_nodes.find(static_cast<int>(i));
+    if (it != quant_nodes.end()) g.add_node(std::move(it->second));
+    g.add_node(std::move(old[i]));
+  }
+  g.prune();
+  g.meta["quant_ops"] = Attr::Int(tot.ops);
+  g.meta["quant_weight_bytes_f32"] = Attr::Int(tot.f32);
+  g.meta["quant_weight_bytes_int8"] = Attr::Int(tot.int8);
+  g.meta["quant_scale_bytes"] = Attr::Int(tot.scales);
+  g.meta["quant_summary"] = Attr::Str(
+      std::to_string(tot.ops) + " ops quantized; their weights " + std::to_string(tot.int8) +
+      " int8 bytes + " + std::to_string(tot.scales) + " scale bytes for " +
+      std::to_string(tot.f32) + " f32 bytes; " + std::to_string(sets.size()) +
+      " calibration sets, " + core::calib_method_name(o.method));
+  return Status::Ok();
+}
+
+}  // namespace tessera::passes

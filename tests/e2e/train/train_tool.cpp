@@ -1,0 +1,224 @@
+// Helper of the training e2e tests (no onnx/numpy needed): writes data tensors and compares
+// directories of TensorProto files.
+//
+//   train_tool labels OUT.pb LOGITS.pb           int64 labels[i] = i % C, shape = logits' shape
+//                                                without its last dim, C = logits' last dim
+//   train_tool tensor OUT.pb NAME DTYPE SHAPE F  DTYPE i64|f32, SHAPE 2x16, F = mod:P (i % P)
+//                                                or next:P ((i + 1) % P)
+//   train_tool grads DUMP_DIR REF_DIR TOL FLOOR  loss.pb and every grads.json entry of REF_DIR
+//                                                against DUMP_DIR/<name>.pb: max|diff| /
+//                                                max(max|ref|, FLOOR) <= TOL
+//   train_tool same A B TOL FLOOR [SKIP_SUFFIX..] every .pb of B against A's file of that name
+//   train_tool identical A B                     every .pb of B equal byte for byte in A
+//
+// Prints one line per mismatch and a summary; exit 0 when everything matches.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tessera/tensor_io.h"
+#include "tessera/train.h"
+
+namespace {
+
+using tessera::DType;
+using tessera::HostTensor;
+
+int fail(const std::string& m) {
+  std::fprintf(stderr, "error: %s\n", m.c_str());
+  return 2;
+}
+
+double element(const HostTensor& t, int64_t i) {
+  switch (t.dtype) {
+    case DType::kFloat32:
+      return t.data<float>()[i];
+    case DType::kFloat64:
+      return t.data<double>()[i];
+    case DType::kInt64:
+      return static_cast<double>(t.data<int64_t>()[i]);
+    default:
+      return NAN;
+  }
+}
+
+// Relative difference max|a-b| / max(max|b|, floor); infinity on a shape or type mismatch.
+double rel_diff(const HostTensor& a, const HostTensor& b, double floor, double* max_ref) {
+  *max_ref = 0;
+  if (a.dtype != b.dtype || a.shape != b.shape) return INFINITY;
+  double d = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    const double x = element(a, i), y = element(b, i);
+    d = std::isnan(x) || std::isnan(y) ? INFINITY : std::max(d, std::fabs(x - y));
+    *max_ref = std::max(*max_ref, std::fabs(y));
+  }
+  return d / std::max(*max_ref, floor);
+}
+
+// Compares one pair; prints a line for a mismatch or a missing file. Returns true on match.
+bool check(const std::string& actual, const std::string& ref, double tol, double floor,
+           double* worst) {
+  auto a = tessera::read_tensor_proto(actual);
+  auto b = tessera::read_tensor_proto(ref);
+  if (!a.ok() || !b.ok()) {
+    std::printf("MISSING %s\n", (!a.ok() ? a.status() : b.status()).message().c_str());
+    return false;
+  }
+  double max_ref = 0;
+  const double r = rel_diff(*a, *b, floor, &max_ref);
+  *worst = std::max(*worst, r);
+  if (r <= tol) return true;
+  std::printf("MISMATCH %s vs %s: relative %.3g (max|ref| %.3g, %s %s vs %s %s)\n", actual.c_str(),
+              ref.c_str(), r, max_ref, tessera::dtype_name(a->dtype),
+              tessera::shape_str(a->shape).c_str(), tessera::dtype_name(b->dtype),
+              tessera::shape_str(b->shape).c_str());
+  return false;
+}
+
+int summary(int bad, int total, double worst) {
+  std::printf("%s: %d of %d tensors match, worst relative difference %.3g\n", bad ? "FAIL" : "OK",
+              total - bad, total, worst);
+  return bad ? 1 : 0;
+}
+
+std::vector<int64_t> parse_shape(const std::string& s) {
+  std::vector<int64_t> v;
+  std::stringstream ss(s);
+  for (std::string d; std::getline(ss, d, 'x');) v.push_back(std::atoll(d.c_str()));
+  return v;
+}
+
+int write(const std::string& path, HostTensor t) {
+  auto s = tessera::write_tensor_proto(path, t);
+  return s.ok() ? 0 : fail(s.message());
+}
+
+int labels(const std::string& out, const std::string& logits_path) {
+  auto logits = tessera::read_tensor_proto(logits_path);
+  if (!logits.ok()) return fail(logits.status().message());
+  if (logits->shape.empty()) return fail(logits_path + ": logits must have rank >= 1");
+  const int64_t c = logits->shape.back();
+  tessera::Shape s(logits->shape.begin(), logits->shape.end() - 1);
+  HostTensor t = HostTensor::zeros("labels", DType::kInt64, s);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<int64_t>()[i] = i % c;
+  return write(out, std::move(t));
+}
+
+int tensor(char** a) {
+  const std::string dt = a[3], f = a[5];
+  const DType dtype = dt == "i64"   ? DType::kInt64
+                      : dt == "f32" ? DType::kFloat32
+                                    : DType::kUndefined;
+  const size_t colon = f.find(':');
+  if (dtype == DType::kUndefined || colon == std::string::npos)
+    return fail("tensor: DTYPE is i64 or f32, FORMULA mod:P or next:P");
+  const int64_t p = std::atoll(f.c_str() + colon + 1), shift = f.substr(0, colon) == "next";
+  if (p <= 0) return fail("tensor: P must be positive");
+  HostTensor t = HostTensor::zeros(a[2], dtype, parse_shape(a[4]));
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const int64_t v = (i + shift) % p;
+    if (dtype == DType::kInt64)
+      t.data<int64_t>()[i] = v;
+    else
+      t.data<float>()[i] = static_cast<float>(v);
+  }
+  return write(a[1], std::move(t));
+}
+
+// grads.json: initializer name -> file; fixed and flat enough for a regex.
+std::map<std::string, std::string> read_grads_json(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string s = ss.str();
+  std::map<std::string, std::string> m;
+  const std::regex re("\"([^\"]+)\"\\s*:\\s*\\{\\s*\"file\"\\s*:\\s*\"([^\"]+)\"");
+  for (auto it = std::sregex_iterator(s.begin(), s.end(), re); it != std::sregex_iterator(); ++it)
+    m[(*it)[1]] = (*it)[2];
+  return m;
+}
+
+int grads(const std::string& dump, const std::string& ref, double tol, double floor) {
+  const auto m = read_grads_json(ref + "/grads.json");
+  if (m.empty()) return fail(ref + "/grads.json: no gradients listed");
+  int bad = 0, total = 1;
+  double worst = 0;
+  bad += !check(dump + "/loss.pb", ref + "/loss.pb", tol, floor, &worst);
+  for (const auto& [name, file] : m) {
+    ++total;
+    bad += !check(dump + "/" + tessera::runtime::tensor_file_name(name), ref + "/" + file, tol,
+                  floor, &worst);
+  }
+  return summary(bad, total, worst);
+}
+
+std::vector<std::string> pb_files(const std::string& dir) {
+  std::vector<std::string> v;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.path().extension() == ".pb") v.push_back(e.path().filename().string());
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+bool ends_with(const std::string& s, const std::string& x) {
+  return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
+}
+
+int same(const std::string& a, const std::string& b, double tol, double floor,
+         const std::vector<std::string>& skip) {
+  int bad = 0, total = 0;
+  double worst = 0;
+  for (const std::string& f : pb_files(b)) {
+    if (std::any_of(skip.begin(), skip.end(),
+                    [&](const std::string& s) { return ends_with(f, s); }))
+      continue;
+    ++total;
+    bad += !check(a + "/" + f, b + "/" + f, tol, floor, &worst);
+  }
+  if (total == 0) return fail(b + ": no .pb files to compare");
+  return summary(bad, total, worst);
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return f ? ss.str() : std::string("\x01missing");
+}
+
+int identical(const std::string& a, const std::string& b) {
+  int bad = 0, total = 0;
+  for (const std::string& f : pb_files(b)) {
+    ++total;
+    if (slurp(a + "/" + f) != slurp(b + "/" + f)) {
+      std::printf("DIFFERENT %s/%s vs %s/%s\n", a.c_str(), f.c_str(), b.c_str(), f.c_str());
+      ++bad;
+    }
+  }
+  if (total == 0) return fail(b + ": no .pb files to compare");
+  return summary(bad, total, bad ? INFINITY : 0.0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string cmd = argc > 1 ? argv[1] : "";
+  if (cmd == "labels" && argc == 4) return labels(argv[2], argv[3]);
+  if (cmd == "tensor" && argc == 7) return tensor(argv + 1);
+  if (cmd == "grads" && argc == 6)
+    return grads(argv[2], argv[3], std::atof(argv[4]), std::atof(argv[5]));
+  if (cmd == "same" && argc >= 6)
+    return same(argv[2], argv[3], std::atof(argv[4]), std::atof(argv[5]),
+                std::vector<std::string>(argv + 6, argv + argc));
+  if (cmd == "identical" && argc == 4) return identical(argv[2], argv[3]);
+  return fail("usage: see the comment at the top of tests/e2e/train/train_tool.cpp");
+}

@@ -1,0 +1,66 @@
+// RUN: tessera-opt %s -tessera-precision -split-input-file -verify-diagnostics | FileCheck %s
+
+// bf16: the f32 input gets a Cast in, weights, constants and activations become bf16, and a
+// Cast back to f32 takes the output's name.
+// CHECK-LABEL: func.func @main
+// CHECK-SAME: -> (tensor<4x3xf32> {tessera.name = "y"})
+// CHECK: %[[IN:.*]] = tessera.Cast %arg0 {name = "precision_in_x", to = 16 : i64} : (tensor<4x8xf32>) -> tensor<4x8xbf16>
+// CHECK: %[[W:.*]] = tessera.weight {name = "w"} : () -> tensor<8x3xbf16>
+// CHECK: %[[MM:.*]] = tessera.MatMul %[[IN]], %[[W]] {{.*}} -> tensor<4x3xbf16>
+// CHECK: tessera.constant {name = "half", value = dense<5.000000e-01> : tensor<bf16>}
+// CHECK: %[[A:.*]] = tessera.Mul %[[MM]]
+// CHECK: %[[OUT:.*]] = tessera.Cast %[[A]] {name = "precision_out_y", to = 1 : i64} : (tensor<4x3xbf16>) -> tensor<4x3xf32>
+// CHECK: return %[[OUT]]
+module attributes {tessera.cluster = "cpu", tessera.precision = "bf16"} {
+  func.func @main(%x: tensor<4x8xf32> {tessera.name = "x"}) -> (tensor<4x3xf32> {tessera.name = "y"}) {
+    %w = tessera.weight {name = "w"} : () -> tensor<8x3xf32>
+    %0 = tessera.MatMul %x, %w {name = "mm"} : (tensor<4x8xf32>, tensor<8x3xf32>) -> tensor<4x3xf32>
+    %h = tessera.constant {name = "half", value = dense<0.5> : tensor<f32>} : () -> tensor<f32>
+    %1 = tessera.Mul %0, %h {name = "scale"} : (tensor<4x3xf32>, tensor<f32>) -> tensor<4x3xf32>
+    return %1 : tensor<4x3xf32>
+  }
+}
+
+// -----
+
+// fp16: integer inputs stay as they are (no Cast); an embedding gather comes out in fp16; an
+// additive mask of finfo(f32).min saturates to -65504 instead of becoming -inf; a Cast to f32
+// inside the graph now produces fp16.
+// CHECK-LABEL: func.func @main
+// CHECK-NOT: precision_in_
+// CHECK: tessera.Gather {{.*}} -> tensor<2x4x8xf16>
+// CHECK: value = dense<-6.550400e+04> : tensor<f16>
+// CHECK: tessera.Cast {{.*}}to = 10 : i64{{.*}} -> tensor<2x4x8xf16>
+// CHECK: tessera.Cast {{.*}}name = "precision_out_y", to = 1 : i64
+module attributes {tessera.cluster = "cpu", tessera.precision = "fp16"} {
+  func.func @main(%ids: tensor<2x4xi64> {tessera.name = "ids"}) -> (tensor<2x4x8xf32> {tessera.name = "y"}) {
+    %e = tessera.weight {name = "emb"} : () -> tensor<16x8xf32>
+    %0 = tessera.Gather %e, %ids {axis = 0 : i64, name = "g"} : (tensor<16x8xf32>, tensor<2x4xi64>) -> tensor<2x4x8xf32>
+    %m = tessera.constant {name = "mask", value = dense<-3.40282347E+38> : tensor<f32>} : () -> tensor<f32>
+    %1 = tessera.Add %0, %m {name = "masked"} : (tensor<2x4x8xf32>, tensor<f32>) -> tensor<2x4x8xf32>
+    %2 = tessera.Cast %1 {name = "again", to = 1 : i64} : (tensor<2x4x8xf32>) -> tensor<2x4x8xf32>
+    return %2 : tensor<2x4x8xf32>
+  }
+}
+
+// -----
+
+// Train mode is refused: it needs f32 master weights and loss scaling.
+// expected-error @+1 {{train mode}}
+module attributes {tessera.cluster = "cpu", tessera.mode = "train", tessera.precision = "bf16"} {
+  func.func @main(%x: tensor<4x8xf32> {tessera.name = "x"}) -> (tensor<4x8xf32> {tessera.name = "y"}) {
+    %0 = tessera.Relu %x {name = "r"} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+    return %0 : tensor<4x8xf32>
+  }
+}
+
+// -----
+
+// An unknown precision is an error naming the choices.
+// expected-error @+1 {{expected fp32, bf16 or fp16}}
+module attributes {tessera.cluster = "cpu", tessera.precision = "fp8"} {
+  func.func @main(%x: tensor<4x8xf32> {tessera.name = "x"}) -> (tensor<4x8xf32> {tessera.name = "y"}) {
+    %0 = tessera.Relu %x {name = "r"} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+    return %0 : tensor<4x8xf32>
+  }
+}

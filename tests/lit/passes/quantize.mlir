@@ -1,0 +1,36 @@
+// RUN: rm -rf %t && quant_data gen normal 4x8 %t/calib 2 7
+// RUN: sed 's|@CALIB@|%t/calib|' %s | tessera-opt -tessera-quantize -split-input-file -verify-diagnostics | FileCheck %s
+
+// The middle MatMul becomes QuantizeI8 + QMatMulI8 reading an int8 [N,K] weight (K-contiguous)
+// and its per-channel scales; the first and last layers stay float.
+// CHECK-LABEL: func.func @main
+// CHECK: tessera.MatMul {{.*}}name = "first"
+// CHECK: tessera.QuantizeI8 {{.*}}scale = {{.*}} : (tensor<4x8xf32>) -> tensor<4x8xi8>
+// CHECK: tessera.QMatMulI8 {{.*}}name = "mid"{{.*}}x_scale = {{.*}} : (tensor<4x8xi8>, tensor<6x8xi8>, tensor<6xf32>) -> tensor<4x6xf32>
+// CHECK: tessera.MatMul {{.*}}name = "last"
+module attributes {tessera.quantize = "int8", tessera.calibration = "@CALIB@"} {
+  func.func @main(%x: tensor<4x8xf32> {tessera.name = "x"}) -> (tensor<4x4xf32> {tessera.name = "y"}) {
+    %w0 = tessera.weight {name = "w0", value = dense<0.1> : tensor<8x8xf32>} : () -> tensor<8x8xf32>
+    %0 = tessera.MatMul %x, %w0 {name = "first"} : (tensor<4x8xf32>, tensor<8x8xf32>) -> tensor<4x8xf32>
+    %1 = tessera.Tanh %0 {name = "t"} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+    %w1 = tessera.weight {name = "w1", value = dense<0.25> : tensor<8x6xf32>} : () -> tensor<8x6xf32>
+    %2 = tessera.MatMul %1, %w1 {name = "mid"} : (tensor<4x8xf32>, tensor<8x6xf32>) -> tensor<4x6xf32>
+    %w2 = tessera.weight {name = "w2", value = dense<0.5> : tensor<6x4xf32>} : () -> tensor<6x4xf32>
+    %3 = tessera.MatMul %2, %w2 {name = "last"} : (tensor<4x6xf32>, tensor<6x4xf32>) -> tensor<4x4xf32>
+    return %3 : tensor<4x4xf32>
+  }
+}
+
+// -----
+
+// Calibration data is required; a missing directory is an error on the module.
+// expected-error @+1 {{calibration directory}}
+module attributes {tessera.quantize = "int8", tessera.calibration = "/nonexistent/calib"} {
+  func.func @main(%x: tensor<4x8xf32> {tessera.name = "x"}) -> (tensor<4x8xf32> {tessera.name = "y"}) {
+    %w0 = tessera.weight {name = "w0", value = dense<0.1> : tensor<8x8xf32>} : () -> tensor<8x8xf32>
+    %0 = tessera.MatMul %x, %w0 {name = "a"} : (tensor<4x8xf32>, tensor<8x8xf32>) -> tensor<4x8xf32>
+    %1 = tessera.MatMul %0, %w0 {name = "b"} : (tensor<4x8xf32>, tensor<8x8xf32>) -> tensor<4x8xf32>
+    %2 = tessera.MatMul %1, %w0 {name = "c"} : (tensor<4x8xf32>, tensor<8x8xf32>) -> tensor<4x8xf32>
+    return %2 : tensor<4x8xf32>
+  }
+}

@@ -1,0 +1,74 @@
+// Calibration cores: thresholds of known distributions, order independence, the all-zero case.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "passes/core/calibration.h"
+
+namespace tessera::core {
+namespace {
+
+std::vector<float> gaussian(size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0, 1);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+TEST(Calibration, ParsesMethods) {
+  EXPECT_EQ(*parse_calib_method("entropy"), CalibMethod::kEntropy);
+  EXPECT_FALSE(parse_calib_method("kl").ok());
+}
+
+TEST(Calibration, MinMaxIsTheAbsMax) {
+  RangeStats r;
+  std::vector<float> v = {-3, 1, 2.5f, NAN};
+  r.add(v.data(), 4);
+  EXPECT_EQ(r.min, -3);
+  EXPECT_EQ(r.max, 2.5);
+  EXPECT_EQ(calibrated_amax(CalibMethod::kMinMax, r, nullptr, 99.99), 3.0);
+  RangeStats zero;
+  std::vector<float> z(8, 0.0f);
+  zero.add(z.data(), 8);
+  EXPECT_EQ(calibrated_amax(CalibMethod::kMinMax, zero, nullptr, 99.99), 1.0);
+}
+
+TEST(Calibration, PercentileOfUniformIsItsQuantile) {
+  AbsHistogram h(1.0);
+  std::vector<float> v(100000);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>((i + 0.5) / v.size());
+  h.add(v.data(), static_cast<int64_t>(v.size()));
+  EXPECT_NEAR(amax_percentile(h, 90), 0.9, 1.0 / AbsHistogram::kBins);
+  EXPECT_NEAR(amax_percentile(h, 100), 1.0, 1e-12);
+}
+
+TEST(Calibration, PercentileAndEntropyClipOutliers) {
+  auto v = gaussian(200000, 3);
+  v[0] = 40;  // one outlier: minmax would waste almost all levels on it
+  RangeStats r;
+  r.add(v.data(), static_cast<int64_t>(v.size()));
+  AbsHistogram h(r.absmax());
+  h.add(v.data(), static_cast<int64_t>(v.size()));
+  const double p = calibrated_amax(CalibMethod::kPercentile, r, &h, 99.99);
+  const double e = calibrated_amax(CalibMethod::kEntropy, r, &h, 99.99);
+  EXPECT_GT(p, 3.0);
+  EXPECT_LT(p, 5.5);
+  EXPECT_GT(e, 2.0);  // KL calibration on a Gaussian lands a few sigma out
+  EXPECT_LT(e, 8.0);
+}
+
+TEST(Calibration, HistogramsAddUpInAnyOrder) {
+  auto a = gaussian(5000, 1), b = gaussian(5000, 2);
+  AbsHistogram h1(5.0), h2(5.0);
+  h1.add(a.data(), 5000);
+  h1.add(b.data(), 5000);
+  h2.add(b.data(), 5000);
+  h2.add(a.data(), 5000);
+  EXPECT_EQ(h1.counts, h2.counts);
+  EXPECT_EQ(amax_entropy(h1), amax_entropy(h2));
+}
+
+}  // namespace
+}  // namespace tessera::core

@@ -1,0 +1,192 @@
+// Quantized CPU kernels against the plain-loop references (kernels/cpu/quant_ref.cpp) and the
+// reference quantizer: every output must be bit-identical (memcmp), not merely close.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "cpu/quant_kernels.h"
+
+namespace tessera::kernels {
+namespace {
+
+using quant::quantize_value;
+
+std::vector<int8_t> random_i8(size_t n, std::mt19937& rng) {
+  std::uniform_int_distribution<int> d(-127, 127);
+  std::vector<int8_t> v(n);
+  for (auto& x : v) x = static_cast<int8_t>(d(rng));
+  return v;
+}
+std::vector<float> random_f(size_t n, std::mt19937& rng, float lo, float hi) {
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+template <class T>
+TensorRef ref(DType t, Shape s, std::vector<T>& v) {
+  return TensorRef{t, std::move(s), v.data()};
+}
+
+TEST(QuantKernels, ReferenceQuantizerRoundsHalfToEvenAndSaturates) {
+  EXPECT_EQ(quantize_value(0.5f, 1.0f), 0);
+  EXPECT_EQ(quantize_value(1.5f, 1.0f), 2);
+  EXPECT_EQ(quantize_value(2.5f, 1.0f), 2);
+  EXPECT_EQ(quantize_value(-2.5f, 1.0f), -2);
+  EXPECT_EQ(quantize_value(-0.49f, 1.0f), 0);
+  EXPECT_EQ(quantize_value(1000.0f, 1.0f), 127);
+  EXPECT_EQ(quantize_value(-1000.0f, 1.0f), -127);  // never -128: symmetric
+  EXPECT_EQ(quantize_value(std::nanf(""), 1.0f), 0);
+  EXPECT_EQ(quantize_value(INFINITY, 0.1f), 127);
+  EXPECT_EQ(quantize_value(0.3f, 0.1f), 3);
+}
+
+TEST(QuantKernels, TableSortedAndReachableThroughFindCpuKernel) {
+  const auto& t = cpu_quant_kernel_table();
+  EXPECT_TRUE(std::is_sorted(t.begin(), t.end(), [](const KernelEntry& a, const KernelEntry& b) {
+    return std::string_view(a.op) < std::string_view(b.op);
+  }));
+  for (const auto& e : t) EXPECT_EQ(find_cpu_kernel(e.op), e.fn) << e.op;
+}
+
+TEST(QuantKernels, QuantizeAndDequantizeMatchReference) {
+  std::mt19937 rng(1);
+  auto x = random_f(4 * 8, rng, -3, 3);
+  auto s = random_f(8, rng, 0.5f, 2);
+  std::vector<int8_t> q(x.size()), qs(x.size());
+  AttrMap a{{"scale", Attr::Float(0.02)}};
+  ASSERT_TRUE(run_cpu_kernel("QuantizeI8", a, {ref(DType::kFloat32, {4, 8}, x)},
+                             {ref(DType::kInt8, {4, 8}, q)})
+                  .ok());
+  ASSERT_TRUE(run_cpu_kernel("QuantizeI8", a,
+                             {ref(DType::kFloat32, {4, 8}, x), ref(DType::kFloat32, {8}, s)},
+                             {ref(DType::kInt8, {4, 8}, qs)})
+                  .ok());
+  std::vector<float> d(x.size());
+  ASSERT_TRUE(run_cpu_kernel("DequantizeI8", a, {ref(DType::kInt8, {4, 8}, q)},
+                             {ref(DType::kFloat32, {4, 8}, d)})
+                  .ok());
+  for (size_t i = 0; i < x.size(); ++i) {
+    EXPECT_EQ(q[i], quantize_value(x[i], 0.02f));
+    EXPECT_EQ(qs[i], quantize_value(x[i] * s[i % 8], 0.02f));
+    EXPECT_EQ(d[i], static_cast<float>(q[i]) * 0.02f);
+  }
+}
+
+struct MatCase {
+  Shape x;  // [..., K]
+  int64_t N;
+  bool bias, requant;
+};
+
+class QMatMul : public ::testing::TestWithParam<MatCase> {};
+
+TEST_P(QMatMul, BitExactAgainstReference) {
+  const MatCase c = GetParam();
+  std::mt19937 rng(42);
+  const int64_t K = c.x.back(), M = num_elements(c.x) / K, N = c.N;
+  auto x = random_i8(M * K, rng);
+  auto w = random_i8(N * K, rng);
+  x[0] = -128;  // the kernels accept the full int8 range even though quantizers never emit -128
+  auto ws = random_f(N, rng, 1e-3f, 1e-2f);
+  auto b = random_f(N, rng, -1, 1);
+  AttrMap a{{"x_scale", Attr::Float(0.05)}};
+  if (c.requant) a["y_scale"] = Attr::Float(0.25);
+  Shape ys(c.x.begin(), c.x.end() - 1);
+  ys.push_back(N);
+  std::vector<TensorRef> in = {ref(DType::kInt8, c.x, x), ref(DType::kInt8, {N, K}, w),
+                               ref(DType::kFloat32, {N}, ws)};
+  if (c.bias) in.push_back(ref(DType::kFloat32, {N}, b));
+  std::vector<float> yf(M * N), rf(M * N);
+  std::vector<int8_t> yq(M * N), rq(M * N);
+  TensorRef out = c.requant ? ref(DType::kInt8, ys, yq) : ref(DType::kFloat32, ys, yf);
+  Status st = run_cpu_kernel("QMatMulI8", a, in, {out});
+  ASSERT_TRUE(st.ok()) << st.message();
+  quant::qmatmul_ref(x.data(), w.data(), ws.data(), c.bias ? b.data() : nullptr, M, N, K, 0.05f,
+                     c.requant ? 0.25f : 0.0f, rf.data(), rq.data());
+  if (c.requant)
+    EXPECT_EQ(std::memcmp(yq.data(), rq.data(), yq.size()), 0);
+  else
+    EXPECT_EQ(std::memcmp(yf.data(), rf.data(), yf.size() * 4), 0);
+  // The int32 accumulator is exact: against a double evaluation of the dequantized product.
+  if (!c.requant && !c.bias) {
+    double acc = 0;
+    for (int64_t k = 0; k < K; ++k) acc += double(x[k]) * double(w[k]);
+    EXPECT_EQ(yf[0], static_cast<float>(acc) * (0.05f * ws[0]));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, QMatMul,
+    ::testing::Values(MatCase{{4, 16}, 8, true, false}, MatCase{{2, 3, 64}, 33, false, false},
+                      MatCase{{5, 100}, 7, true, true}, MatCase{{1, 4096}, 3, false, true},
+                      MatCase{{3, 1}, 1, true, false}));
+
+TEST(QuantKernels, QMatMulRejectsMismatchedScalesAndMissingAttrs) {
+  std::vector<int8_t> x(8), w(8), y8(4);
+  std::vector<float> ws(2), y(4);
+  std::vector<TensorRef> in = {ref(DType::kInt8, {2, 4}, x), ref(DType::kInt8, {2, 4}, w),
+                               ref(DType::kFloat32, {2}, ws)};
+  EXPECT_FALSE(run_cpu_kernel("QMatMulI8", {}, in, {ref(DType::kFloat32, {2, 2}, y)}).ok());
+  AttrMap a{{"x_scale", Attr::Float(1)}, {"y_scale", Attr::Float(1)}};
+  EXPECT_FALSE(run_cpu_kernel("QMatMulI8", a, in, {ref(DType::kFloat32, {2, 2}, y)}).ok());
+  EXPECT_TRUE(run_cpu_kernel("QMatMulI8", a, in, {ref(DType::kInt8, {2, 2}, y8)}).ok());
+  in[2].shape = {3};
+  EXPECT_FALSE(run_cpu_kernel("QMatMulI8", a, in, {ref(DType::kInt8, {2, 2}, y8)}).ok());
+}
+
+struct ConvCase {
+  int64_t B, C, H, W, M, kh, kw, group, stride, pad, dil;
+  bool bias, requant;
+};
+
+class QConv : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(QConv, BitExactAgainstReference) {
+  const ConvCase c = GetParam();
+  std::mt19937 rng(7);
+  quant::ConvGeom g{c.B, c.C, c.H, c.W, c.M, c.kh, c.kw, 0, 0, c.group,
+                    c.stride, c.stride, c.dil, c.dil, c.pad, c.pad};
+  g.OH = (c.H + 2 * c.pad - (c.kh - 1) * c.dil - 1) / c.stride + 1;
+  g.OW = (c.W + 2 * c.pad - (c.kw - 1) * c.dil - 1) / c.stride + 1;
+  auto x = random_i8(c.B * c.C * c.H * c.W, rng);
+  auto w = random_i8(c.M * (c.C / c.group) * c.kh * c.kw, rng);
+  auto ws = random_f(c.M, rng, 1e-3f, 1e-2f);
+  auto b = random_f(c.M, rng, -1, 1);
+  AttrMap a{{"x_scale", Attr::Float(0.03)},
+            {"strides", Attr::Ints({c.stride, c.stride})},
+            {"pads", Attr::Ints({c.pad, c.pad, c.pad, c.pad})},
+            {"dilations", Attr::Ints({c.dil, c.dil})},
+            {"group", Attr::Int(c.group)}};
+  if (c.requant) a["y_scale"] = Attr::Float(0.5);
+  const Shape ys = {c.B, c.M, g.OH, g.OW};
+  const int64_t n = num_elements(ys);
+  std::vector<TensorRef> in = {ref(DType::kInt8, {c.B, c.C, c.H, c.W}, x),
+                               ref(DType::kInt8, {c.M, c.C / c.group, c.kh, c.kw}, w),
+                               ref(DType::kFloat32, {c.M}, ws)};
+  if (c.bias) in.push_back(ref(DType::kFloat32, {c.M}, b));
+  std::vector<float> yf(n), rf(n);
+  std::vector<int8_t> yq(n), rq(n);
+  TensorRef out = c.requant ? ref(DType::kInt8, ys, yq) : ref(DType::kFloat32, ys, yf);
+  Status st = run_cpu_kernel("QConvI8", a, in, {out});
+  ASSERT_TRUE(st.ok()) << st.message();
+  quant::qconv_ref(x.data(), w.data(), ws.data(), c.bias ? b.data() : nullptr, g, 0.03f,
+                   c.requant ? 0.5f : 0.0f, rf.data(), rq.data());
+  if (c.requant)
+    EXPECT_EQ(std::memcmp(yq.data(), rq.data(), n), 0);
+  else
+    EXPECT_EQ(std::memcmp(yf.data(), rf.data(), n * 4), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, QConv,
+                         ::testing::Values(ConvCase{2, 3, 9, 9, 4, 3, 3, 1, 1, 1, 1, true, false},
+                                           ConvCase{1, 8, 8, 8, 6, 3, 3, 2, 2, 1, 1, false, false},
+                                           ConvCase{2, 4, 7, 7, 4, 3, 3, 4, 1, 2, 2, true, true},
+                                           ConvCase{1, 16, 4, 4, 8, 1, 1, 1, 1, 0, 1, true, false},
+                                           ConvCase{1, 3, 11, 11, 5, 7, 7, 1, 2, 3, 1, true, true}));
+
+}  // namespace
+}  // namespace tessera::kernels

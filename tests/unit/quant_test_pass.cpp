@@ -1,0 +1,182 @@
+// The quantize pass on small graphs: which nodes it rewrites, how close the quantized graph stays
+// to the float one, that SmoothQuant helps on an outlier channel, and the new ops' sharding rules.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <random>
+
+#include "passes/core/interpreter.h"
+#include "passes/core/sharding_rules.h"
+#include "passes/pipeline.h"
+#include "tessera/tensor_io.h"
+
+namespace tessera::passes {
+namespace {
+
+std::shared_ptr<ir::TensorData> tensor(Shape s, std::mt19937& rng, float sd) {
+  auto d = std::make_shared<ir::TensorData>();
+  d->dtype = DType::kFloat32;
+  d->shape = s;
+  d->bytes.resize(num_elements(s) * 4);
+  std::normal_distribution<float> n(0, sd);
+  for (int64_t i = 0; i < num_elements(s); ++i) reinterpret_cast<float*>(d->bytes.data())[i] = n(rng);
+  return d;
+}
+
+int weight(ir::Graph& g, const std::string& name, std::shared_ptr<ir::TensorData> d) {
+  ir::Value v;
+  v.name = name;
+  v.dtype = d->dtype;
+  v.shape = d->shape;
+  v.kind = ir::ValueKind::kWeight;
+  v.data = std::move(d);
+  return g.add_value(std::move(v));
+}
+int act(ir::Graph& g, const std::string& name, Shape s) {
+  ir::Value v;
+  v.name = name;
+  v.dtype = DType::kFloat32;
+  v.shape = std::move(s);
+  return g.add_value(std::move(v));
+}
+void node(ir::Graph& g, const std::string& op, std::vector<int> in, int out, AttrMap a = {}) {
+  ir::Node n;
+  n.name = op + std::to_string(g.nodes.size());
+  n.op = op;
+  n.inputs = std::move(in);
+  n.outputs = {out};
+  n.attrs = std::move(a);
+  g.add_node(std::move(n));
+}
+
+// x[8,16] -MatMul W0-> h0[8,32] -Mul outlier-> h1 -Gemm W1,b1-> h2[8,32] -Relu-> h3
+//   -MatMul W2-> y[8,8]. First and last MatMul stay float; the Gemm is quantized.
+ir::Graph model(float outlier) {
+  std::mt19937 rng(5);
+  ir::Graph g;
+  int x = act(g, "x", {8, 16});
+  g.values[x].kind = ir::ValueKind::kInput;
+  g.inputs = {x};
+  auto scale = tensor({32}, rng, 0.1f);
+  auto* s = reinterpret_cast<float*>(scale->bytes.data());
+  for (int i = 0; i < 32; ++i) s[i] = 1.0f + std::fabs(s[i]);
+  s[3] = outlier;
+  int h0 = act(g, "h0", {8, 32}), h1 = act(g, "h1", {8, 32}), h2 = act(g, "h2", {8, 32});
+  int h3 = act(g, "h3", {8, 32}), y = act(g, "y", {8, 8});
+  node(g, "MatMul", {x, weight(g, "W0", tensor({16, 32}, rng, 0.25f))}, h0);
+  node(g, "Mul", {h0, weight(g, "outlier", scale)}, h1);
+  node(g, "Gemm", {h1, weight(g, "W1", tensor({32, 32}, rng, 0.2f)), weight(g, "b1", tensor({32}, rng, 0.1f))}, h2,
+       {{"transB", Attr::Int(0)}});
+  node(g, "Relu", {h2}, h3);
+  node(g, "MatMul", {h3, weight(g, "W2", tensor({32, 8}, rng, 0.2f))}, y);
+  g.outputs = {y};
+  return g;
+}
+
+std::string calib_dir(int sets) {
+  auto dir = std::filesystem::temp_directory_path() / "tessera_quant_test_calib";
+  std::filesystem::remove_all(dir);
+  std::mt19937 rng(11);
+  for (int i = 0; i < sets; ++i) {
+    std::filesystem::create_directories(dir / std::to_string(i));
+    auto d = tensor({8, 16}, rng, 1.0f);
+    HostTensor t;
+    t.dtype = DType::kFloat32;
+    t.shape = d->shape;
+    t.bytes = d->bytes;
+    EXPECT_TRUE(write_tensor_proto((dir / std::to_string(i) / "input_0.pb").string(), t).ok());
+  }
+  return dir.string();
+}
+
+// Relative L2 error of the quantized graph's output against the float graph's on fresh inputs.
+double rel_error(const ir::Graph& f, const ir::Graph& q) {
+  std::mt19937 rng(99);
+  double num = 0, den = 0;
+  for (int r = 0; r < 4; ++r) {
+    core::Feeds feeds{{"x", *tensor({8, 16}, rng, 1.0f)}};
+    auto a = core::interpret(f, feeds);
+    auto b = core::interpret(q, feeds);
+    EXPECT_TRUE(a.ok() && b.ok());
+    const float *pa = (*a)[0].as<float>(), *pb = (*b)[0].as<float>();
+    for (int64_t i = 0; i < (*a)[0].numel(); ++i) {
+      num += (pa[i] - pb[i]) * (pa[i] - pb[i]);
+      den += pa[i] * pa[i];
+    }
+  }
+  return std::sqrt(num / den);
+}
+
+ir::Graph quantized(float outlier, const std::string& method, double alpha) {
+  ir::Graph g = model(outlier);
+  record_quantize_options({"int8", calib_dir(6), method, 99.99, alpha, {}}, g);
+  auto ctx = make_context("", "cpu", 0, "infer", "");
+  EXPECT_TRUE(ctx.ok());
+  Status st = run_quantize(g, *ctx);
+  EXPECT_TRUE(st.ok()) << st.message();
+  return g;
+}
+
+TEST(QuantizePass, RewritesTheMiddleLayerOnly) {
+  ir::Graph g = quantized(1.0f, "percentile", 0);
+  std::vector<std::string> ops;
+  for (const auto& n : g.nodes) ops.push_back(n.op);
+  EXPECT_EQ(ops, (std::vector<std::string>{"MatMul", "Mul", "QuantizeI8", "QMatMulI8", "Relu",
+                                           "MatMul"}));
+  const ir::Node& q = g.nodes[3];
+  EXPECT_EQ(g.values[q.inputs[1]].dtype, DType::kInt8);
+  EXPECT_EQ(g.values[q.inputs[1]].shape, (Shape{32, 32}));  // [N,K]: K-contiguous
+  EXPECT_EQ(attr_int(g.meta, "quant_ops", 0), 1);
+  EXPECT_EQ(attr_int(g.meta, "quant_weight_bytes_int8", 0) * 4,
+            attr_int(g.meta, "quant_weight_bytes_f32", 0));
+  EXPECT_TRUE(attr_has(g.meta, "quant." + g.nodes[3].name));
+  for (const auto& v : g.values) EXPECT_NE(v.name, "W1");  // the float weight is gone
+  EXPECT_LT(rel_error(model(1.0f), g), 0.03);  // 48 calibration rows, K = 32
+}
+
+TEST(QuantizePass, EveryMethodStaysClose) {
+  for (const char* m : {"minmax", "percentile", "entropy"})
+    EXPECT_LT(rel_error(model(1.0f), quantized(1.0f, m, 0)), 0.05) << m;
+}
+
+TEST(QuantizePass, SmoothQuantTamesAnOutlierChannel) {
+  const double plain = rel_error(model(60.0f), quantized(60.0f, "minmax", 0));
+  const double smooth = rel_error(model(60.0f), quantized(60.0f, "minmax", 0.5));
+  EXPECT_LT(smooth, plain * 0.7) << plain << " vs " << smooth;
+}
+
+TEST(QuantizePass, KeepFloatAndErrors) {
+  ir::Graph g = model(1.0f);
+  record_quantize_options({"int8", calib_dir(2), "percentile", 99.99, 0, {"Gemm*"}}, g);
+  auto ctx = make_context("", "cpu", 0, "infer", "");
+  ASSERT_TRUE(run_quantize(g, *ctx).ok());
+  for (const auto& n : g.nodes) EXPECT_NE(n.op, "QMatMulI8");
+  ir::Graph h = model(1.0f);
+  record_quantize_options({"int8", "/nonexistent", "percentile", 99.99, 0, {}}, h);
+  EXPECT_FALSE(run_quantize(h, *ctx).ok());
+}
+
+TEST(QuantShardingRules, ScalesFollowTheirChannels) {
+  auto r = spmd::sharding_rule("QMatMulI8", {{"x_scale", Attr::Float(0.1)}},
+                               {{2, 16, 64}, {128, 64}, {128}, {128}}, {{2, 16, 128}});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->to_string(), "QMatMulI8 (a=2 b=16 c=128 d=64r): abd, cd, c, c -> abc");
+  EXPECT_TRUE(r->summed_into_result[3]);
+  auto rq = spmd::sharding_rule("QMatMulI8", {{"x_scale", Attr::Float(0.1)}, {"y_scale", Attr::Float(1)}},
+                                {{4, 64}, {8, 64}, {8}}, {{4, 8}});
+  ASSERT_TRUE(rq.ok());
+  EXPECT_FALSE(rq->factors.back().cannot_split.empty());
+  auto c = spmd::sharding_rule("QConvI8", {{"x_scale", Attr::Float(0.1)}},
+                               {{2, 16, 8, 8}, {32, 16, 3, 3}, {32}, {32}}, {{2, 32, 6, 6}});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->inputs[2], c->inputs[3]);
+  EXPECT_EQ(c->inputs[2][0], c->outputs[0][1]);
+  auto q = spmd::sharding_rule("QuantizeI8", {}, {{4, 64}, {64}}, {{4, 64}});
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->inputs[1][0], q->outputs[0][1]);
+}
+
+}  // namespace
+}  // namespace tessera::passes
