@@ -1,12 +1,13 @@
 // Plan quality: the searched plan's modelled step time against hand-plan families scored by the
 // same cost model in the same run (benchmarks/baselines.h), per model, mesh and mode; then a
 // memory budget where pure data parallelism does not fit. Ratios searched/baseline: goal <= 1.
-//   plan_quality [--models DIR] [--only gpt2|bert] [--modes infer,train] [--meshes dp=8,...]
+//   plan_quality [--models DIR] [--only gpt2|bert] [--modes infer,train] [--meshes tp=8:dp=2,tp=4]
+//   (":" separates meshes)
 // Search times are CPU seconds of this process (the build machine is shared: wall time there
 // measures the neighbours).
-#include <ctime>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -157,8 +158,8 @@ int main(int argc, char** argv) {
         continue;
       }
       for (auto& mc : meshes)
-        if (mesh_list.empty() || (":" + mesh_list + ":").find(":" + std::string(mc[0]) + ":") !=
-                                     std::string::npos)
+        if (mesh_list.empty() ||
+            (":" + mesh_list + ":").find(":" + std::string(mc[0]) + ":") != std::string::npos)
           bench::compare(m.label, mode, *t, mc[0], mc[1]);
     }
   }

@@ -68,6 +68,7 @@ StatusOr<passes::TrainOptions> train_options(const CompileOptions& o) {
   t.weight_decay = o.weight_decay;
   t.momentum = o.momentum;
   t.gradients_only = o.gradients_only;
+  t.output_gradients = o.output_gradients;
   return t;
 }
 
@@ -107,6 +108,8 @@ Status compile(const CompileOptions& o, CompileSummary* summary) {
          } else {
            TSR_ASSIGN_OR_RETURN(gr, onnx_fe::import_onnx(o.model, io));
          }
+         // For `tessera run --export-onnx`: the trained weights go back into this file.
+         gr.meta["source_model"] = Attr::Str(std::filesystem::absolute(o.model).string());
          // Counted before resharding may add per-layout copies of a weight.
          gr.meta["parameters"] = Attr::Int(gr.parameter_count());
          return Status::Ok();
@@ -114,6 +117,7 @@ Status compile(const CompileOptions& o, CompileSummary* summary) {
       {"autodiff", [&](ir::Graph& gr) -> Status {
          if (o.mode != "train") return Status::Ok();
          TSR_RETURN_IF_ERROR(select_trainable(gr, o, train));
+         gr.meta["checkpoint"] = Attr::Str(o.checkpoint);  // spmd-search reads it too
          return passes::run_autodiff(gr, train);
        }},
       {"quantize", [&](ir::Graph& gr) -> Status {

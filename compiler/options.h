@@ -25,6 +25,7 @@ struct CompileOptions {
   std::string batchnorm = "eval";
   std::vector<std::string> freeze;  // globs of weight names kept out of the optimizer
   bool gradients_only = false;      // outputs = loss and "<weight>.grad", no optimizer
+  bool output_gradients = false;    // with the optimizer, also output "<weight>.grad"
   std::string checkpoint = "auto";  // auto | none | every-layer | sqrt-n (train mode)
   std::string chunk = "auto";       // auto | none: chunk regions to fit the memory budget
   int64_t chunk_budget = 0;         // bytes the chunk pass aims for; 0 = memory_budget

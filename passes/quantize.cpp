@@ -37,13 +37,14 @@ StatusOr<Options> read_options(const ir::Graph& g) {
   Options o;
   o.calibration = attr_str(g.meta, "calibration", "");
   if (o.calibration.empty()) return InvalidArgument("quantize: --calibration DIR is required");
-  TSR_ASSIGN_OR_RETURN(o.method, core::parse_calib_method(
-                                     attr_str(g.meta, "calibration_method", "percentile")));
+  TSR_ASSIGN_OR_RETURN(
+      o.method, core::parse_calib_method(attr_str(g.meta, "calibration_method", "percentile")));
   o.percentile = attr_float(g.meta, "calibration_percentile", 99.99);
   if (!(o.percentile > 0 && o.percentile <= 100))
     return InvalidArgument("quantize: percentile must be in (0, 100]");
   o.alpha = attr_float(g.meta, "smooth_alpha", 0.0);
-  if (o.alpha < 0 || o.alpha > 1) return InvalidArgument("quantize: --smooth-alpha must be in [0, 1]");
+  if (o.alpha < 0 || o.alpha > 1)
+    return InvalidArgument("quantize: --smooth-alpha must be in [0, 1]");
   o.keep_float = attr_strs(g.meta, "keep_float");
   return o;
 }
@@ -54,9 +55,9 @@ struct Candidate {
   int node = -1;
   int x = -1;
   int weight = -1;
-  int64_t N = 0, K = 0;      // K: the reduction per output channel (Cg*kh*kw for Conv)
-  std::vector<float> w;      // [N, K], alpha folded in (Gemm)
-  std::vector<float> bias;   // [N] or empty
+  int64_t N = 0, K = 0;     // K: the reduction per output channel (Cg*kh*kw for Conv)
+  std::vector<float> w;     // [N, K], alpha folded in (Gemm)
+  std::vector<float> bias;  // [N] or empty
   bool conv = false;
 };
 
@@ -215,8 +216,7 @@ std::string rewrite(ir::Graph& g, const Candidate& c, int xq, double x_scale,
     float amax = 0;
     for (int64_t k = 0; k < c.K; ++k) amax = std::max(amax, std::fabs(c.w[j * c.K + k]));
     ws[j] = amax > 0 ? amax / 127.0f : 1.0f;
-    for (int64_t k = 0; k < c.K; ++k)
-      q[j * c.K + k] = kernels_quantize(c.w[j * c.K + k], ws[j]);
+    for (int64_t k = 0; k < c.K; ++k) q[j * c.K + k] = kernels_quantize(c.w[j * c.K + k], ws[j]);
   }
   Shape wshape = c.conv ? g.values[c.weight].shape : Shape{c.N, c.K};
   const std::string base = n.name + "." + wname;
@@ -266,7 +266,8 @@ Status run_quantize(ir::Graph& g, PipelineContext& ctx) {
   if (ctx.mode != "infer") return InvalidArgument("--quantize needs --mode infer");
   TSR_ASSIGN_OR_RETURN(Options o, read_options(g));
   std::vector<Candidate> cands = select(o, g);
-  TSR_ASSIGN_OR_RETURN(std::vector<core::Feeds> sets, core::load_calibration_sets(o.calibration, g));
+  TSR_ASSIGN_OR_RETURN(std::vector<core::Feeds> sets,
+                       core::load_calibration_sets(o.calibration, g));
   std::map<int, core::TensorCalib> stats;
   for (const Candidate& c : cands) stats[c.x];
   TSR_RETURN_IF_ERROR(core::collect_ranges(g, sets, stats));

@@ -245,7 +245,11 @@ Status run_spmd_search(ir::Graph& g, PipelineContext& ctx) {
   TSR_RETURN_IF_ERROR(check_overrides_used(forced));
   for (size_t ni = 0; ni < g.nodes.size(); ++ni) b.add_edges(ni);
   spmd::SolverOptions opt;
-  if (ctx.memory_budget > 0) opt.memory_budget = static_cast<double>(ctx.memory_budget);
+  // Two-stage design (sharding, then checkpoint placement): when checkpointing may recompute
+  // activations, the budget is enforced by the checkpoint pass, which knows what recomputation
+  // saves; constraining here would reject plans that recomputation makes fit.
+  bool elastic = ctx.mode == "train" && attr_str(g.meta, "checkpoint", "auto") != "none";
+  if (ctx.memory_budget > 0 && !elastic) opt.memory_budget = static_cast<double>(ctx.memory_budget);
   auto sol = spmd::solve_ilp(b.sg, opt);
   if (!sol.ok()) return InvalidArgument("spmd-search: " + sol.status().message());
   if (sol->seconds >= kForbidden)

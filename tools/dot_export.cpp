@@ -36,7 +36,7 @@ std::string node_line(const InspectModel& m, int ins) {
     std::string axes;
     for (const auto& a : c.axes) axes += (axes.empty() ? "" : ",") + a;
     std::string label =
-        c.op + "{" + axes + "}\\n" + human_bytes(c.bytes) + ", " + human_seconds(c.seconds);
+        c.op + "{" + axes + "}\n" + human_bytes(c.bytes) + ", " + human_seconds(c.seconds);
     return "    " + id + " [label=\"" + dot_escape(label) + "\", shape=hexagon, style=filled, " +
            "fillcolor=\"" + collective_colour(c.op) + "\"];\n";
   }

@@ -47,6 +47,8 @@ void add_compile(CLI::App& app, tessera::compiler::CompileOptions& o, std::strin
       ->delimiter(',');
   c->add_flag("--gradients-only", o.gradients_only,
               "Train mode: outputs are the loss and each weight's gradient, no update");
+  c->add_flag("--output-gradients", o.output_gradients,
+              "Train mode: also output each weight's gradient (for run --dump-gradients)");
   c->add_option("--checkpoint", o.checkpoint,
                 "Train mode: recompute activations: auto (fit --memory-budget at least added "
                 "time), none, every-layer, sqrt-n")

@@ -19,8 +19,8 @@ Status conv_geom(const AttrMap& attrs, const Shape& x, const Shape& w, quant::Co
   TSR_RETURN_IF_ERROR(parse_window(attrs, 2, &wk, &win));
   g->group = attr_int(attrs, "group", 1);
   if (g->group < 1 || x[1] != w[1] * g->group || w[0] % g->group != 0)
-    return InvalidArgument("channels: x " + shape_str(x) + ", w " + shape_str(w) +
-                           ", group " + std::to_string(g->group));
+    return InvalidArgument("channels: x " + shape_str(x) + ", w " + shape_str(w) + ", group " +
+                           std::to_string(g->group));
   g->B = x[0], g->C = x[1], g->H = x[2], g->W = x[3], g->M = w[0], g->kh = w[2], g->kw = w[3];
   g->sh = win.strides[0], g->sw = win.strides[1], g->dh = win.dilations[0];
   g->dw = win.dilations[1], g->pt = win.pads[0], g->pl = win.pads[1];
@@ -61,7 +61,8 @@ Status QConvI8(const AttrMap& attrs, const Ins& in, const Ins& out) {
   quant::ConvGeom g{};
   TSR_RETURN_IF_ERROR(conv_geom(attrs, in[0].shape, in[1].shape, &g));
   const int64_t cg = g.C / g.group, mg = g.M / g.group, kk = cg * g.kh * g.kw;
-  if (kk > quant::kMaxK) return Unimplemented("reduction " + std::to_string(kk) + " overflows int32");
+  if (kk > quant::kMaxK)
+    return Unimplemented("reduction " + std::to_string(kk) + " overflows int32");
   TSR_RETURN_IF_ERROR(check_quant_channels(in, g.M));
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], {g.B, g.M, g.OH, g.OW}));
   float x_scale = 0, y_scale = 0;

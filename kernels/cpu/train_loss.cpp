@@ -109,8 +109,8 @@ Status SoftmaxCrossEntropyLoss(const AttrMap& a, const Ins& in, const Ins& out) 
   TSR_RETURN_IF_ERROR(check_labels(in[1], in[0].shape[0], in[0].shape[1]));
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], {}, "loss"));
   TSR_RETURN_IF_ERROR(check_out_shape(out[1], in[0].shape, "softmax"));
-  return dispatch_float(
-      in[0], "logits", [&](auto t) { return sce_loss<decltype(t)>(in[0], in[1], out[0], out[1], attr_int(a, "rows", in[0].shape[0]));
+  return dispatch_float(in[0], "logits", [&](auto t) {
+    return sce_loss<decltype(t)>(in[0], in[1], out[0], out[1], attr_int(a, "rows", in[0].shape[0]));
   });
 }
 
@@ -121,11 +121,9 @@ Status SoftmaxCrossEntropyGrad(const AttrMap& a, const Ins& in, const Ins& out) 
   TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[1], "dloss"));
   TSR_RETURN_IF_ERROR(check_labels(in[2], in[1].shape[0], in[1].shape[1]));
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], in[1].shape, "dlogits"));
-  return dispatch_float(in[1], "softmax",
-                        [&](auto t) {
-                          return sce_grad<decltype(t)>(in[0], in[1], in[2], out[0],
-                                                       attr_int(a, "rows", in[1].shape[0]));
-                        });
+  return dispatch_float(in[1], "softmax", [&](auto t) {
+    return sce_grad<decltype(t)>(in[0], in[1], in[2], out[0], attr_int(a, "rows", in[1].shape[0]));
+  });
 }
 
 Status ReluGrad(const AttrMap&, const Ins& in, const Ins& out) {

@@ -29,6 +29,9 @@ struct TrainOptions {
   std::vector<std::string> frozen;
   // Stop after the gradients: outputs are [loss, "<weight>.grad"...], no optimizer.
   bool gradients_only = false;
+  // With the optimizer: also output "<weight>.grad" (tessera run --dump-gradients reads them;
+  // costs keeping every gradient alive to the end of the step).
+  bool output_gradients = false;
 };
 
 // (weight value id, gradient value id), in weight-id order.

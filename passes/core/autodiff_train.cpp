@@ -163,7 +163,7 @@ Status build_training_graph(ir::Graph& g, const TrainOptions& o) {
   TSR_ASSIGN_OR_RETURN(const int loss, append_loss(g, o));
   TSR_ASSIGN_OR_RETURN(const GradList grads, append_backward(g, loss, wrt, o));
   std::vector<int> outs = {loss};
-  if (o.gradients_only) {
+  if (o.gradients_only || o.output_gradients) {
     Builder b(g);
     for (const auto& [w, grad] : grads) {
       b.set_scope("grad/out");
@@ -172,7 +172,8 @@ Status build_training_graph(ir::Graph& g, const TrainOptions& o) {
       g.values[id].name = g.values[w].name + ".grad";
       outs.push_back(id);
     }
-  } else {
+  }
+  if (!o.gradients_only) {
     TSR_ASSIGN_OR_RETURN(const std::vector<int> upd, append_optimizer(g, grads, o));
     outs.insert(outs.end(), upd.begin(), upd.end());
   }

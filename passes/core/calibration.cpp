@@ -15,9 +15,12 @@ StatusOr<CalibMethod> parse_calib_method(const std::string& s) {
 
 const char* calib_method_name(CalibMethod m) {
   switch (m) {
-    case CalibMethod::kMinMax: return "minmax";
-    case CalibMethod::kPercentile: return "percentile";
-    case CalibMethod::kEntropy: return "entropy";
+    case CalibMethod::kMinMax:
+      return "minmax";
+    case CalibMethod::kPercentile:
+      return "percentile";
+    case CalibMethod::kEntropy:
+      return "entropy";
   }
   return "?";
 }

@@ -91,10 +91,13 @@ Candidate grow(const ir::Graph& g, int seed, int d) {
   return c;
 }
 
-// Counts to try: divisors of the extent (equal chunks), thinned to about a geometric series.
+// Counts to try: divisors of the extent (equal chunks), thinned to about a geometric series,
+// at most kMaxChunks: the rewrite is unrolled, so K chunks cost K copies of the region in the
+// plan (and in every candidate's scoring).
+constexpr int64_t kMaxChunks = 64;
 std::vector<int64_t> count_choices(int64_t extent) {
   std::vector<int64_t> out;
-  for (int64_t k = 2; k <= extent; ++k) {
+  for (int64_t k = 2; k <= std::min(extent, kMaxChunks); ++k) {
     if (extent % k) continue;
     if (out.empty() || k >= out.back() * 3 / 2 || k == extent) out.push_back(k);
   }

@@ -91,8 +91,8 @@ StatusOr<OpRule> pool_grad(const std::string&, const AttrMap&, const std::vector
                            const std::vector<Shape>&);
 StatusOr<OpRule> gather_grad(const std::string&, const AttrMap&, const std::vector<Shape>&,
                              const std::vector<Shape>&);
-StatusOr<OpRule> gather_elements_grad(const std::string&, const AttrMap&,
-                                      const std::vector<Shape>&, const std::vector<Shape>&);
+StatusOr<OpRule> gather_elements_grad(const std::string&, const AttrMap&, const std::vector<Shape>&,
+                                      const std::vector<Shape>&);
 StatusOr<OpRule> optimizer(const std::string&, const AttrMap&, const std::vector<Shape>&,
                            const std::vector<Shape>&);
 

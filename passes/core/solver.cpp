@@ -123,8 +123,22 @@ void memory_rows(const SolverGraph& g, Model& m) {
   for (size_t a : kept) m.mem_rows.push_back(std::move(rows[a]));
 }
 
+// Edge matrices incident to each class, with whether the class indexes their rows; built once so
+// a dominance test visits a class's own edges, not every pair in the model.
+using Incident = std::vector<std::vector<std::pair<const Matrix*, bool>>>;
+
+Incident incident_pairs(const Model& m) {
+  Incident inc(m.lin.size());
+  for (const auto& [kk, mat] : m.pairs) {
+    inc[kk.first].emplace_back(&mat, true);
+    inc[kk.second].emplace_back(&mat, false);
+  }
+  return inc;
+}
+
 // Is strategy i of class k no better than j in cost, memory and every incident edge?
-bool dominated(const SolverGraph& g, const Model& m, bool memory, int k, int i, int j) {
+bool dominated(const SolverGraph& g, const Model& m, const Incident& inc, bool memory, int k, int i,
+               int j) {
   if (m.lin[k][i] < m.lin[k][j]) return false;
   if (memory) {
     for (int v : m.members[k]) {
@@ -133,12 +147,13 @@ bool dominated(const SolverGraph& g, const Model& m, bool memory, int k, int i, 
       if (!n.param_bytes.empty() && n.param_bytes[i] < n.param_bytes[j]) return false;
     }
   }
-  for (const auto& [kk, mat] : m.pairs) {
-    if (kk.first == k) {
+  for (const auto& [matp, rows] : inc[k]) {
+    const Matrix& mat = *matp;
+    if (rows) {
       for (size_t c = 0; c < mat[i].size(); ++c) {
         if (mat[i][c] < mat[j][c]) return false;
       }
-    } else if (kk.second == k) {
+    } else {
       for (size_t r = 0; r < mat.size(); ++r) {
         if (mat[r][i] < mat[r][j]) return false;
       }
@@ -149,14 +164,15 @@ bool dominated(const SolverGraph& g, const Model& m, bool memory, int k, int i, 
 
 // Drops dominated strategies; of equal ones the lowest index stays (deterministic).
 void prune(const SolverGraph& g, Model& m, bool memory) {
+  const Incident inc = incident_pairs(m);
   for (size_t k = 0; k < m.lin.size(); ++k) {
     int n = static_cast<int>(m.lin[k].size());
+    int kk = static_cast<int>(k);
     for (int i = 0; i < n; ++i) {
       for (int j = 0; j < n && m.alive[k][i]; ++j) {
         if (j == i || !m.alive[k][j]) continue;
-        bool dom = dominated(g, m, memory, static_cast<int>(k), i, j);
-        if (dom && (j < i || !dominated(g, m, memory, static_cast<int>(k), j, i)))
-          m.alive[k][i] = 0;
+        bool dom = dominated(g, m, inc, memory, kk, i, j);
+        if (dom && (j < i || !dominated(g, m, inc, memory, kk, j, i))) m.alive[k][i] = 0;
       }
     }
   }
@@ -237,9 +253,15 @@ std::vector<int> choice_of(const Model& m, const Built& b, const std::vector<dou
   return c;
 }
 
+// GiB for model-sized budgets, smaller units where GiB would print 0.00.
 std::string gib(double bytes) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / (1 << 30));
+  if (bytes >= (1 << 30))
+    std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / (1 << 30));
+  else if (bytes >= (1 << 20))
+    std::snprintf(buf, sizeof buf, "%.2f MiB", bytes / (1 << 20));
+  else
+    std::snprintf(buf, sizeof buf, "%.1f KiB", bytes / 1024);
   return buf;
 }
 

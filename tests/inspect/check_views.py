@@ -3,6 +3,7 @@ a comm thread, memory counters) and the version message for a plan from another 
 usage: check_views.py BIN_DIR PLAN_DIR {dot|trace|version} [SCHEMA_DIR (version)]"""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -79,7 +80,10 @@ if WHAT == "dot":
     check(dot.count("shape=hexagon") == info["counts"]["collectives"], "collective nodes")
     check(svg.count('class="cluster"') == len(layers), "svg clusters")
     check(svg.count('class="node"') == info["counts"]["instructions"], "svg nodes")
-    check("KiB" in dot or " B," in dot, "collective labels carry bytes")
+    check(re.search(r'shape=hexagon', dot) and
+          all(re.search(r'label="\w+\{[\w,]+\}\\n[\d.]+ (B|KiB|MiB|GiB), ', l)
+              for l in dot.splitlines() if "hexagon" in l), "collective labels: kind, bytes")
+    check("\\\\" not in dot, "double-escaped label")
 
 elif WHAT == "trace":
     tessera("inspect", PLAN, "--trace", f"{DIR}/g.trace.json")

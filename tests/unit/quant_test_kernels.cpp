@@ -119,11 +119,12 @@ TEST_P(QMatMul, BitExactAgainstReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, QMatMul,
-    ::testing::Values(MatCase{{4, 16}, 8, true, false}, MatCase{{2, 3, 64}, 33, false, false},
-                      MatCase{{5, 100}, 7, true, true}, MatCase{{1, 4096}, 3, false, true},
-                      MatCase{{3, 1}, 1, true, false}));
+INSTANTIATE_TEST_SUITE_P(Cases, QMatMul,
+                         ::testing::Values(MatCase{{4, 16}, 8, true, false},
+                                           MatCase{{2, 3, 64}, 33, false, false},
+                                           MatCase{{5, 100}, 7, true, true},
+                                           MatCase{{1, 4096}, 3, false, true},
+                                           MatCase{{3, 1}, 1, true, false}));
 
 TEST(QuantKernels, QMatMulRejectsMismatchedScalesAndMissingAttrs) {
   std::vector<int8_t> x(8), w(8), y8(4);
@@ -148,8 +149,8 @@ class QConv : public ::testing::TestWithParam<ConvCase> {};
 TEST_P(QConv, BitExactAgainstReference) {
   const ConvCase c = GetParam();
   std::mt19937 rng(7);
-  quant::ConvGeom g{c.B, c.C, c.H, c.W, c.M, c.kh, c.kw, 0, 0, c.group,
-                    c.stride, c.stride, c.dil, c.dil, c.pad, c.pad};
+  quant::ConvGeom g{c.B, c.C,     c.H,      c.W,      c.M,   c.kh,  c.kw,  0,
+                    0,   c.group, c.stride, c.stride, c.dil, c.dil, c.pad, c.pad};
   g.OH = (c.H + 2 * c.pad - (c.kh - 1) * c.dil - 1) / c.stride + 1;
   g.OW = (c.W + 2 * c.pad - (c.kw - 1) * c.dil - 1) / c.stride + 1;
   auto x = random_i8(c.B * c.C * c.H * c.W, rng);
@@ -186,7 +187,8 @@ INSTANTIATE_TEST_SUITE_P(Cases, QConv,
                                            ConvCase{1, 8, 8, 8, 6, 3, 3, 2, 2, 1, 1, false, false},
                                            ConvCase{2, 4, 7, 7, 4, 3, 3, 4, 1, 2, 2, true, true},
                                            ConvCase{1, 16, 4, 4, 8, 1, 1, 1, 1, 0, 1, true, false},
-                                           ConvCase{1, 3, 11, 11, 5, 7, 7, 1, 2, 3, 1, true, true}));
+                                           ConvCase{1, 3, 11, 11, 5, 7, 7, 1, 2, 3, 1, true,
+                                                    true}));
 
 }  // namespace
 }  // namespace tessera::kernels

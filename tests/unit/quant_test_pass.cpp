@@ -21,7 +21,8 @@ std::shared_ptr<ir::TensorData> tensor(Shape s, std::mt19937& rng, float sd) {
   d->shape = s;
   d->bytes.resize(num_elements(s) * 4);
   std::normal_distribution<float> n(0, sd);
-  for (int64_t i = 0; i < num_elements(s); ++i) reinterpret_cast<float*>(d->bytes.data())[i] = n(rng);
+  for (int64_t i = 0; i < num_elements(s); ++i)
+    reinterpret_cast<float*>(d->bytes.data())[i] = n(rng);
   return d;
 }
 
@@ -67,8 +68,9 @@ ir::Graph model(float outlier) {
   int h3 = act(g, "h3", {8, 32}), y = act(g, "y", {8, 8});
   node(g, "MatMul", {x, weight(g, "W0", tensor({16, 32}, rng, 0.25f))}, h0);
   node(g, "Mul", {h0, weight(g, "outlier", scale)}, h1);
-  node(g, "Gemm", {h1, weight(g, "W1", tensor({32, 32}, rng, 0.2f)), weight(g, "b1", tensor({32}, rng, 0.1f))}, h2,
-       {{"transB", Attr::Int(0)}});
+  node(g, "Gemm",
+       {h1, weight(g, "W1", tensor({32, 32}, rng, 0.2f)), weight(g, "b1", tensor({32}, rng, 0.1f))},
+       h2, {{"transB", Attr::Int(0)}});
   node(g, "Relu", {h2}, h3);
   node(g, "MatMul", {h3, weight(g, "W2", tensor({32, 8}, rng, 0.2f))}, y);
   g.outputs = {y};
@@ -133,7 +135,7 @@ TEST(QuantizePass, RewritesTheMiddleLayerOnly) {
             attr_int(g.meta, "quant_weight_bytes_f32", 0));
   EXPECT_TRUE(attr_has(g.meta, "quant." + g.nodes[3].name));
   for (const auto& v : g.values) EXPECT_NE(v.name, "W1");  // the float weight is gone
-  EXPECT_LT(rel_error(model(1.0f), g), 0.03);  // 48 calibration rows, K = 32
+  EXPECT_LT(rel_error(model(1.0f), g), 0.03);              // 48 calibration rows, K = 32
 }
 
 TEST(QuantizePass, EveryMethodStaysClose) {
@@ -164,8 +166,9 @@ TEST(QuantShardingRules, ScalesFollowTheirChannels) {
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->to_string(), "QMatMulI8 (a=2 b=16 c=128 d=64r): abd, cd, c, c -> abc");
   EXPECT_TRUE(r->summed_into_result[3]);
-  auto rq = spmd::sharding_rule("QMatMulI8", {{"x_scale", Attr::Float(0.1)}, {"y_scale", Attr::Float(1)}},
-                                {{4, 64}, {8, 64}, {8}}, {{4, 8}});
+  auto rq =
+      spmd::sharding_rule("QMatMulI8", {{"x_scale", Attr::Float(0.1)}, {"y_scale", Attr::Float(1)}},
+                          {{4, 64}, {8, 64}, {8}}, {{4, 8}});
   ASSERT_TRUE(rq.ok());
   EXPECT_FALSE(rq->factors.back().cannot_split.empty());
   auto c = spmd::sharding_rule("QConvI8", {{"x_scale", Attr::Float(0.1)}},

@@ -12,8 +12,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <string>
 
@@ -39,8 +39,8 @@ int gen(const std::string& kind, const Shape& shape, const std::string& dir, int
         unsigned seed) {
   std::mt19937_64 rng(seed);
   for (int i = 0; i < count; ++i) {
-    HostTensor t = HostTensor::zeros("input_0", kind == "tokens" ? DType::kInt64 : DType::kFloat32,
-                                     shape);
+    HostTensor t =
+        HostTensor::zeros("input_0", kind == "tokens" ? DType::kInt64 : DType::kFloat32, shape);
     if (kind == "tokens") {
       std::uniform_int_distribution<int64_t> d(0, 511);
       for (int64_t j = 0; j < t.numel(); ++j) t.data<int64_t>()[j] = d(rng);
@@ -126,10 +126,11 @@ int weights(const std::string& fplan, const std::string& qplan) {
   }
   const double i8 = q->ints["quant_weight_bytes_int8"], f32 = q->ints["quant_weight_bytes_f32"];
   const double sc = q->ints["quant_scale_bytes"];
-  std::printf("%s\nquantized layers: int8 %.0f B + scales %.0f B for f32 %.0f B (%.1f%%, %.1f%% "
-              "with scales); plan weights %lld -> %lld B\n",
-              q->strs["quant_summary"].c_str(), i8, sc, f32, 100 * i8 / f32, 100 * (i8 + sc) / f32,
-              static_cast<long long>(f->weight_bytes), static_cast<long long>(q->weight_bytes));
+  std::printf(
+      "%s\nquantized layers: int8 %.0f B + scales %.0f B for f32 %.0f B (%.1f%%, %.1f%% "
+      "with scales); plan weights %lld -> %lld B\n",
+      q->strs["quant_summary"].c_str(), i8, sc, f32, 100 * i8 / f32, 100 * (i8 + sc) / f32,
+      static_cast<long long>(f->weight_bytes), static_cast<long long>(q->weight_bytes));
   int bad = 0;
   for (const auto& n : q->quant_nodes) {
     auto it = q->strs.find("quant." + n);
