@@ -162,7 +162,9 @@ StatusOr<OpRule> reduce(const std::string& op, const AttrMap& attrs, const std::
     for (size_t d = 0; d < x.size(); ++d) axes.push_back(static_cast<int64_t>(d));
   }
   bool keep = attr_int(attrs, "keepdims", 1) != 0;
-  bool summable = op == "ReduceSum" || op == "ReduceMean";
+  // ReduceMean is not summable shard by shard: each local mean divides by the local count, so
+  // the partial results would add up to n_shards times the mean.
+  bool summable = op == "ReduceSum";
   Builder b(op, in, out);
   int od = 0;
   for (int d = 0; d < static_cast<int>(x.size()); ++d) {
@@ -170,7 +172,9 @@ StatusOr<OpRule> reduce(const std::string& op, const AttrMap& attrs, const std::
     int f = !reduced ? b.factor(x[d])
             : summable
                 ? b.factor(x[d], FactorKind::kReduction)
-                : b.factor(x[d], FactorKind::kReduction, op + ": a partial result is not a sum");
+                : b.factor(x[d], FactorKind::kReduction,
+                           op + (op == "ReduceMean" ? ": local means divide by the local count"
+                                                    : ": a partial result is not a sum"));
     b.in_dim(0, d, f);
     if (!reduced || keep) {
       if (od >= static_cast<int>(out[0].size())) {

@@ -65,6 +65,10 @@ TEST(SpmdRules, ReduceMaxIsNotASum) {
   EXPECT_EQ(R("ReduceSum", {{4, 8}}, {{4}}, a).to_string(), "ReduceSum (a=4 b=8r): ab -> a");
   OpRule m = R("ReduceMax", {{4, 8}}, {{4}}, a);
   EXPECT_EQ(m.factors[1].cannot_split, "ReduceMax: a partial result is not a sum");
+  // Local means divide by the local count: summing them would scale the mean by the shards.
+  OpRule mean = R("ReduceMean", {{4, 8}}, {{4}}, a);
+  EXPECT_EQ(mean.factors[1].cannot_split, "ReduceMean: local means divide by the local count");
+  EXPECT_TRUE(mean.factors[0].cannot_split.empty());
 }
 
 TEST(SpmdRules, MoreOps) {
