@@ -6,6 +6,7 @@
 // `chunk_count` (> 0 forces that many chunks per chosen region, a debug and test knob).
 // Records what it did in meta `chunk.regions` (one line per region) for `inspect`.
 #include <cstdio>
+#include <cstdlib>
 
 #include "passes/core/chunk.h"
 #include "passes/pipeline.h"
@@ -38,6 +39,7 @@ Status run_chunk(ir::Graph& g, PipelineContext& ctx) {
                   static_cast<long long>(r.count), static_cast<long long>(r.peak_before),
                   static_cast<long long>(r.peak_after), r.added_seconds);
     lines.push_back(buf);
+    if (std::getenv("TSR_CHUNK_DEBUG")) std::fprintf(stderr, "%s\n", buf);
   }
   if (!rep.regions.empty()) {
     g.meta["chunk.regions"] = Attr::Strs(lines);

@@ -265,14 +265,15 @@ std::string gib(double bytes) {
   return buf;
 }
 
-// The least peak memory any plan needs (a second solve, minimising memory alone).
-StatusOr<double> least_memory(const SolverGraph& g, const Model& m, double time_limit) {
+// The plan needing the least peak memory (a second solve, minimising memory alone).
+StatusOr<std::vector<int>> least_memory_plan(const SolverGraph& g, const Model& m,
+                                             double time_limit) {
   Built b = build(m, 0, true);
   std::vector<double> x;
   if (solve_mip(b.mip, time_limit, &x) == MipResult::kInfeasible || x.empty()) {
     return Internal("minimum-memory solve failed");
   }
-  return plan_peak_bytes(g, choice_of(m, b, x));
+  return choice_of(m, b, x);
 }
 
 }  // namespace
@@ -290,11 +291,17 @@ StatusOr<Solution> solve_ilp(const SolverGraph& g, const SolverOptions& opt) {
   MipResult r = solve_mip(b.mip, opt.time_limit_s, &x);
   if (r == MipResult::kInfeasible || x.empty()) {
     if (!budget) return Internal("strategy ILP reported infeasible without a memory budget");
-    TSR_ASSIGN_OR_RETURN(double least, least_memory(g, m, opt.time_limit_s));
-    return Status(Code::kOutOfMemory, "no sharding plan fits: it needs at least " + gib(least) +
-                                          " per device, budget is " + gib(opt.memory_budget));
+    TSR_ASSIGN_OR_RETURN(std::vector<int> least, least_memory_plan(g, m, opt.time_limit_s));
+    double need = plan_peak_bytes(g, least);
+    if (r == MipResult::kInfeasible || need > opt.memory_budget)
+      return Status(Code::kOutOfMemory, "no sharding plan fits: it needs at least " + gib(need) +
+                                            " per device, budget is " + gib(opt.memory_budget));
+    // CBC ran out of time before finding any plan within the budget, but the least-memory
+    // plan fits: take it (feasible, possibly slower than the optimum) rather than fail.
+    s.choice = std::move(least);
+  } else {
+    s.choice = choice_of(m, b, x);
   }
-  s.choice = choice_of(m, b, x);
   s.seconds = plan_seconds(g, s.choice);
   s.peak_bytes = plan_peak_bytes(g, s.choice);
   s.ilp_columns = static_cast<int>(b.mip.obj.size());
