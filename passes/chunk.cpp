@@ -33,7 +33,8 @@ Status run_chunk(ir::Graph& g, PipelineContext& ctx) {
   std::vector<std::string> lines;
   for (const chunk::ChunkedRegion& r : rep.regions) {
     char buf[256];
-    std::snprintf(buf, sizeof buf, "%s: %zu ops around '%s' dim %d, %lld chunks, peak %lld -> %lld "
+    std::snprintf(buf, sizeof buf,
+                  "%s: %zu ops around '%s' dim %d, %lld chunks, peak %lld -> %lld "
                   "bytes, +%.3g s",
                   r.name.c_str(), r.ops.size(), r.seed.c_str(), r.dim,
                   static_cast<long long>(r.count), static_cast<long long>(r.peak_before),

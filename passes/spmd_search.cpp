@@ -86,6 +86,7 @@ struct Builder {
   std::vector<std::vector<spmd::Strategy>> strat;  // per graph node
   spmd::SolverGraph sg;
   spmd::ReshardCostCache cache;
+  bool activations_elastic = false;
 
   Builder(ir::Graph& graph, PipelineContext& c)
       : g(graph), ctx(c), cache(c.mesh, c.cluster) {}
@@ -103,7 +104,8 @@ struct Builder {
     sn.name = n.name;
     for (const auto& s : strat[ni]) {
       sn.cost.push_back(s.compute_seconds);
-      sn.out_bytes.push_back(static_cast<double>(s.output_bytes));
+      // Activations left to the checkpoint pass count nothing here (see run_spmd_search).
+      sn.out_bytes.push_back(activations_elastic ? 0.0 : static_cast<double>(s.output_bytes));
       double params = 0, leaf_cost = 0;
       for (size_t k = 0; k < n.inputs.size(); ++k) {
         if (n.inputs[k] < 0 || !is_leaf(g.values[n.inputs[k]])) continue;
@@ -222,6 +224,12 @@ void record_candidates(ir::Graph& g, const PipelineContext& ctx, const Builder& 
 Status run_spmd_search(ir::Graph& g, PipelineContext& ctx) {
   record_context(ctx, g);
   Builder b(g, ctx);
+  // Two-stage design (sharding, then checkpoint placement): when checkpointing may recompute
+  // activations, the ILP's memory rows hold parameters, gradients' and optimizer state only;
+  // the checkpoint pass then fits the activations into what is left, knowing what
+  // recomputation saves. Constraining activations here would reject plans recomputation fits.
+  b.activations_elastic =
+      ctx.mode == "train" && attr_str(g.meta, "checkpoint", "auto") != "none";
   StrategyOverrides forced;
   if (!ctx.strategy_file.empty()) {
     TSR_ASSIGN_OR_RETURN(forced, load_strategy_file(ctx.strategy_file));
@@ -245,11 +253,7 @@ Status run_spmd_search(ir::Graph& g, PipelineContext& ctx) {
   TSR_RETURN_IF_ERROR(check_overrides_used(forced));
   for (size_t ni = 0; ni < g.nodes.size(); ++ni) b.add_edges(ni);
   spmd::SolverOptions opt;
-  // Two-stage design (sharding, then checkpoint placement): when checkpointing may recompute
-  // activations, the budget is enforced by the checkpoint pass, which knows what recomputation
-  // saves; constraining here would reject plans that recomputation makes fit.
-  bool elastic = ctx.mode == "train" && attr_str(g.meta, "checkpoint", "auto") != "none";
-  if (ctx.memory_budget > 0 && !elastic) opt.memory_budget = static_cast<double>(ctx.memory_budget);
+  if (ctx.memory_budget > 0) opt.memory_budget = static_cast<double>(ctx.memory_budget);
   auto sol = spmd::solve_ilp(b.sg, opt);
   if (!sol.ok()) return InvalidArgument("spmd-search: " + sol.status().message());
   if (sol->seconds >= kForbidden)

@@ -81,8 +81,9 @@ int64_t choose_count(const std::vector<int64_t>& counts, int64_t target, PeakFn 
     const int64_t p = peak_of(k);
     const double c = cost_of(k);
     const bool fits = p <= target;
-    const bool better = best < 0 || (fits && (!best_fits || c < best_cost)) ||
-                        (!fits && !best_fits && (p < best_peak || (p == best_peak && c < best_cost)));
+    const bool better =
+        best < 0 || (fits && (!best_fits || c < best_cost)) ||
+        (!fits && !best_fits && (p < best_peak || (p == best_peak && c < best_cost)));
     if (better) best = k, best_peak = p, best_cost = c, best_fits = fits;
   }
   return best;
@@ -96,7 +97,7 @@ struct Options {
 };
 
 struct ChunkedRegion {
-  std::string name;  // tag of the block: "chunk<N>"
+  std::string name;              // tag of the block: "chunk<N>"
   std::vector<std::string> ops;  // names of the original nodes
   std::string seed;              // the large value the region was grown around
   int dim = 0;                   // chunk dim of the seed

@@ -59,8 +59,8 @@ std::vector<int> topo_order(const ir::Graph& g, const std::vector<std::pair<int,
 
 }  // namespace
 
-Status chunk_region(ir::Graph& g, const std::vector<int>& nodes_in, const Trace& t,
-                    int64_t count, const std::string& tag, int* first, int* last) {
+Status chunk_region(ir::Graph& g, const std::vector<int>& nodes_in, const Trace& t, int64_t count,
+                    const std::string& tag, int* first, int* last) {
   if (!t.legal) return InvalidArgument("chunk: region is not legal: " + t.why);
   if (count < 2 || count > t.extent)
     return InvalidArgument("chunk: count " + std::to_string(count) + " for a dim of " +
@@ -98,6 +98,9 @@ Status chunk_region(ir::Graph& g, const std::vector<int>& nodes_in, const Trace&
     for (int ni : nodes) {
       ir::Node n = g.nodes[ni];
       n.name += sfx;
+      // The search's per-node seconds, split by the share of the dim this chunk holds (the
+      // re-read of whole inputs is charged by chunk::region_seconds, not here).
+      n.modelled_seconds *= static_cast<double>(len) / static_cast<double>(t.extent);
       std::vector<ir::TypeShape> in_types;
       for (int& in : n.inputs) {
         if (in >= 0 && now.count(in)) in = now[in];
@@ -105,7 +108,8 @@ Status chunk_region(ir::Graph& g, const std::vector<int>& nodes_in, const Trace&
                                   : ir::TypeShape{g.values[in].dtype, local_shape(g.values[in])});
       }
       for (int& o : n.outputs) {
-        const int cv = g.add_value(chunk_value(g.values[o], t.dim.at(o), len, g.values[o].name + sfx));
+        const int cv =
+            g.add_value(chunk_value(g.values[o], t.dim.at(o), len, g.values[o].name + sfx));
         now[o] = cv;
         if (std::binary_search(t.outputs.begin(), t.outputs.end(), o)) pieces[o].push_back(cv);
         o = cv;
@@ -115,8 +119,8 @@ Status chunk_region(ir::Graph& g, const std::vector<int>& nodes_in, const Trace&
         n.attrs["shape"] = Attr::Ints(local_shape(g.values[n.outputs[0]]));
       auto inferred = ir::infer(n, in_types);
       if (!inferred.ok())
-        return Internal("chunk: clone '" + n.name + "' does not type-check: " +
-                        inferred.status().message());
+        return Internal("chunk: clone '" + n.name +
+                        "' does not type-check: " + inferred.status().message());
       for (size_t k = 0; k < n.outputs.size(); ++k)
         if ((*inferred)[k].second != local_shape(g.values[n.outputs[k]]))
           return Internal("chunk: clone '" + n.name + "' output " + std::to_string(k) +

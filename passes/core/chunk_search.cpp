@@ -24,7 +24,8 @@ double node_seconds(const ir::Graph& g, const ir::Node& n, const spmd::ClusterPr
   double bytes = 0;
   for (int v : n.inputs)
     if (v >= 0) in.push_back(local_shape(g.values[v])), bytes += local_bytes(g.values[v]);
-  for (int v : n.outputs) out.push_back(local_shape(g.values[v])), bytes += local_bytes(g.values[v]);
+  for (int v : n.outputs)
+    out.push_back(local_shape(g.values[v])), bytes += local_bytes(g.values[v]);
   auto r = spmd::sharding_rule(n.op, n.attrs, in, out);
   const double flops = r.ok() ? r->flops : 0;
   if (r.ok() && r->is_view) return kInstructionOverheadSeconds;
@@ -72,8 +73,7 @@ Candidate grow(const ir::Graph& g, int seed, int d) {
       if (local_bytes(g.values[v]) >= big)
         for (int r : readers[v]) next.push_back(r);
     for (int n : next) {
-      if (rejected.count(n) || std::find(region.begin(), region.end(), n) != region.end())
-        continue;
+      if (rejected.count(n) || std::find(region.begin(), region.end(), n) != region.end()) continue;
       std::vector<int> bigger = region;
       bigger.push_back(n);
       std::sort(bigger.begin(), bigger.end());
@@ -199,7 +199,8 @@ StatusOr<Report> auto_chunk(ir::Graph& g, const Options& o) {
         key.push_back(-1 - c.trace.dim.at(v));
         if (!tried.insert(key).second) continue;
         bool clone = false;
-        for (int ni : c.nodes) clone = clone || g.nodes[ni].name.find(".chunk") != std::string::npos;
+        for (int ni : c.nodes)
+          clone = clone || g.nodes[ni].name.find(".chunk") != std::string::npos;
         if (clone) continue;
         const int first = c.nodes.front(), last = c.nodes.back();
         int64_t before = 0;
@@ -228,8 +229,8 @@ StatusOr<Report> auto_chunk(ir::Graph& g, const Options& o) {
         // Prefer a region that brings the peak under the target at least cost; else the
         // largest reduction.
         const bool fits = after <= target, best_fits = best_k && best_after <= target;
-        const bool better = (fits && (!best_fits || cost < best_cost)) ||
-                            (!fits && !best_fits && gain > best_gain);
+        const bool better =
+            (fits && (!best_fits || cost < best_cost)) || (!fits && !best_fits && gain > best_gain);
         if (gain > 0 && better) {
           best_gain = gain, best_cost = cost, best_k = k, best_after = after, best = c;
         }
@@ -248,7 +249,14 @@ StatusOr<Report> auto_chunk(ir::Graph& g, const Options& o) {
     r.count = best_k;
     r.peak_before = cur.peak;
     r.added_seconds = best_cost;
-    TSR_RETURN_IF_ERROR(chunk_region(g, best.nodes, best.trace, best_k, r.name));
+    int lo = 0, hi = -1;
+    TSR_RETURN_IF_ERROR(chunk_region(g, best.nodes, best.trace, best_k, r.name, &lo, &hi));
+    for (int i = lo; i <= hi; ++i) {  // the copies the rewrite added
+      ir::Node& n = g.nodes[i];
+      if ((n.op == "Slice" || n.op == "Concat") && n.modelled_seconds == 0)
+        n.modelled_seconds =
+            spmd::copy_seconds(static_cast<double>(local_bytes(g.values[n.outputs[0]])), o.profile);
+    }
     cur = liveness(g);
     r.peak_after = cur.peak;
     rep.added_seconds += best_cost;

@@ -16,7 +16,8 @@ struct G {
   ir::Graph g;
   int input(const std::string& name, Shape s) {
     ir::Value v;
-    v.name = name, v.dtype = DType::kFloat32, v.shape = std::move(s), v.kind = ir::ValueKind::kInput;
+    v.name = name, v.dtype = DType::kFloat32, v.shape = std::move(s),
+    v.kind = ir::ValueKind::kInput;
     const int id = g.add_value(v);
     g.inputs.push_back(id);
     return id;
@@ -237,9 +238,9 @@ TEST(ChunkSearch, AutoChunkFitsTheBudget) {
 TEST(ChunkConvexity, RegionWithAnOutsidePathBackIsNotConvex) {
   G b;
   int x = b.input("x", {4, 4});
-  int r = b.op("Relu", {x});       // 0: in region
-  int n = b.op("Neg", {r});        // 1: outside
-  b.op("Add", {r, n});             // 2: in region, reads the outside path
+  int r = b.op("Relu", {x});  // 0: in region
+  int n = b.op("Neg", {r});   // 1: outside
+  b.op("Add", {r, n});        // 2: in region, reads the outside path
   EXPECT_FALSE(is_convex(b.g, {0, 2}));
   EXPECT_TRUE(is_convex(b.g, {0, 1, 2}));
   EXPECT_TRUE(is_convex(b.g, {1, 2}));
