@@ -21,7 +21,7 @@ run_np() {
 compile_train() {
   local out=$1 mesh=$2; shift 2
   local mesh_flag=(); [ "$mesh" != "-" ] && mesh_flag=(--mesh "$mesh")
-  "$TSRC" compile "$MODEL/model.onnx" --mode train "${mesh_flag[@]}" -q -o "$out" "$@"
+  "$TSRC" compile "$MODEL/${TSR_MODEL_FILE:-model.onnx}" --mode train "${mesh_flag[@]}" -q -o "$out" "$@"
 }
 
 # reference_batch DIR: the model's test input with labels[i] = i % C (train_reference's labels).
