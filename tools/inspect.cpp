@@ -66,11 +66,47 @@ std::vector<int> select_ops(const InspectModel& m, const std::string& pattern, i
   return rows;
 }
 
+// Colossal-AI's notation for a tensor's layout: per dim R (replicated) or S<mesh axis indices>,
+// e.g. [S01,R]; partial-sum axes, which it has no letter for, as " P<indices>".
+std::string colossal_spec(const plan::Plan& p, int tensor) {
+  if (tensor < 0 || tensor >= p.tensors_size()) return "";
+  auto index = [&](const std::string& axis) {
+    for (int i = 0; i < p.mesh().axes_size(); ++i)
+      if (p.mesh().axes(i).name() == axis) return std::to_string(i);
+    return std::string("?");
+  };
+  const plan::TensorInfo& t = p.tensors(tensor);
+  std::string s = "[";
+  for (int d = 0; d < t.global_shape_size(); ++d) {
+    if (d) s += ",";
+    const auto* dims = d < t.dims_size() ? &t.dims(d) : nullptr;
+    if (!dims || dims->axes().empty()) {
+      s += "R";
+      continue;
+    }
+    s += "S";
+    for (const auto& a : dims->axes()) s += index(a);
+  }
+  s += "]";
+  if (!t.partial_axes().empty()) {
+    s += " P";
+    for (const auto& a : t.partial_axes()) s += index(a);
+  }
+  return s;
+}
+
+void use_colossal(const plan::Plan& p, InspectModel& m) {
+  for (OpRow& op : m.ops)
+    for (auto* refs : {&op.inputs, &op.outputs})
+      for (TensorRef& r : *refs) r.spec = colossal_spec(p, r.id);
+}
+
 int inspect_plan(const std::string& path, const InspectOptions& opts) {
   auto f = open_plan_for_inspect(path);
   if (!f.ok()) return fail(f.status().message());
   const plan::Plan& p = (*f)->plan();
-  const InspectModel m = build_inspect_model(p);
+  InspectModel m = build_inspect_model(p);
+  if (opts.colossal) use_colossal(p, m);
   const std::vector<int> rows = select_ops(m, opts.op_pattern, opts.top);
   const std::string out = opts.json ? inspect_json(m, rows, path) : inspect_text(m, rows);
   std::fwrite(out.data(), 1, out.size(), stdout);

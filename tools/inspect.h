@@ -16,6 +16,7 @@ struct InspectOptions {
   std::string op_pattern;  // --op: glob over op type or node name; empty = every op
   int top = 0;             // --top N: the N ops with the most modelled seconds; 0 = all
   std::string dot_file, trace_file, html_file;
+  bool colossal = false;   // --colossal: specs in Colossal-AI notation ([S01,R], P for partial)
 };
 
 int inspect_plan(const std::string& path, const InspectOptions& opts);

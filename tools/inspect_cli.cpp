@@ -14,6 +14,8 @@ void add_inspect_commands(CLI::App& app, InspectCli& c) {
   i->add_option("--trace", c.inspect.trace_file,
                 "Write the modelled schedule as Chrome trace JSON to FILE (Perfetto)");
   i->add_option("--html", c.inspect.html_file, "Write a self-contained HTML report to FILE");
+  i->add_flag("--colossal", c.inspect.colossal,
+              "Print specs in Colossal-AI notation ([S01,R]; P<axes> = partial sum)");
   c.inspect_cmd = i;
   auto* e = app.add_subcommand(
       "explain", "Show the strategies considered for one op and why the chosen one won");
