@@ -2,6 +2,7 @@
 
 #include "ir/bridge.h"
 #include "ir/op_table.h"
+#include "tessera/collectives.h"
 #include "ir/quant_ops.h"
 #include "ir/train_ops.h"
 #include "ir/shape_infer.h"
@@ -13,8 +14,6 @@ MLIR_DEFINE_EXPLICIT_TYPE_ID(tessera::ir::TesseraDialect)
 
 namespace tessera::ir {
 
-const char* const kCollectiveOps[] = {"AllReduce", "AllGather",  "ReduceScatter", "AllToAll",
-                                      "ShardSlice", "MakePartial", nullptr};
 
 namespace {
 
@@ -72,7 +71,7 @@ TesseraDialect::TesseraDialect(mlir::MLIRContext* ctx)
   // Every table find_op consults: forward, training and quantized ops.
   for (const auto* table : {&op_table(), &train_op_table(), &quant_op_table()})
     for (const OpInfo& info : *table) registerOp(info.name, true);
-  for (const char* const* c = kCollectiveOps; *c; ++c) registerOp(*c, false);
+  for (const char* c : tessera::kCollectiveOps) registerOp(c, false);
   for (const char* leaf : {"weight", "constant"}) {
     auto def = mlir::DynamicOpDefinition::get(
         leaf, this, [](mlir::Operation* op) { return verify_leaf(op); },

@@ -21,8 +21,6 @@ class TesseraDialect : public mlir::ExtensibleDialect {
 
 void register_dialects(mlir::DialectRegistry& registry);
 
-// Ops the dialect defines beyond canonical ONNX ops.
-extern const char* const kCollectiveOps[];  // as ir::is_collective_op (ir/graph.h)
 
 }  // namespace tessera::ir
 

@@ -2,17 +2,13 @@
 // values), run once per import, so it stays simple rather than incremental.
 #include "ir/graph.h"
 
+#include "tessera/collectives.h"
+
 #include <utility>
 
 namespace tessera::ir {
 
-bool is_collective_op(const std::string& op) {
-  static const char* const kOps[] = {"AllReduce", "AllGather",  "ReduceScatter",
-                                     "AllToAll",  "ShardSlice", "MakePartial"};
-  for (const char* c : kOps)
-    if (op == c) return true;
-  return false;
-}
+bool is_collective_op(const std::string& op) { return tessera::is_collective_op(op); }
 
 int Graph::add_node(Node n) {
   const int id = static_cast<int>(nodes.size());

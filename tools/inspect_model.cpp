@@ -5,6 +5,7 @@
 #include <map>
 
 #include "inspect_layers.h"
+#include "tessera/collectives.h"
 
 namespace tessera::tools {
 namespace {
@@ -156,10 +157,7 @@ void attribute_collectives(const plan::Plan& p, InspectModel& m) {
 
 }  // namespace
 
-bool is_collective_op(const std::string& op) {
-  return op == "AllReduce" || op == "AllGather" || op == "ReduceScatter" || op == "AllToAll" ||
-         op == "ShardSlice" || op == "MakePartial";
-}
+bool is_collective_op(const std::string& op) { return tessera::is_collective_op(op); }
 
 std::string rank_coords(const plan::Plan& p, int64_t rank) {
   std::string out;
