@@ -196,7 +196,7 @@ MlpRef make_sharded_mlp() {
 
 void check_session(std::shared_ptr<Comm> comm) {
   MlpRef m = make_sharded_mlp();
-  const std::string path = "build-runtime/mpi_session_check.tsp";
+  const std::string path = testing::scratch_dir(true) + "/mpi_session_check.tsp";
   if (comm->rank() == 0) expect_ok(planfile::write_file(path, m.plan, m.weights), "write plan");
   expect_ok(comm->barrier(), "barrier after write");
   auto plan = Plan::load(path);

@@ -62,7 +62,8 @@ TEST(PlanFile, RoundTripAndLayout) {
 
 TEST(PlanFile, DeterministicWriteAndFileLoad) {
   testing::MlpPlan m = make_mlp_plan();
-  const std::string a = "build-runtime/plan_det_a.tsp", b = "build-runtime/plan_det_b.tsp";
+  const std::string a = testing::scratch_dir() + "/plan_det_a.tsp",
+                    b = testing::scratch_dir() + "/plan_det_b.tsp";
   ASSERT_TRUE(planfile::write_file(a, m.plan, m.weights).ok());
   ASSERT_TRUE(planfile::write_file(b, make_mlp_plan().plan, m.weights).ok());
   std::ifstream fa(a, std::ios::binary), fb(b, std::ios::binary);
@@ -78,7 +79,7 @@ TEST(PlanFile, DeterministicWriteAndFileLoad) {
 }
 
 TEST(PlanFile, MissingFile) {
-  auto pf = PlanFile::open("build-runtime/no_such_plan.tsp");
+  auto pf = PlanFile::open(testing::scratch_dir() + "/no_such_plan.tsp");
   ASSERT_FALSE(pf.ok());
   EXPECT_EQ(pf.status().code(), Code::kNotFound);
   EXPECT_NE(pf.status().message().find("no_such_plan.tsp"), std::string::npos);

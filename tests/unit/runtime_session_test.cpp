@@ -28,7 +28,7 @@ HostTensor make_x() {
 
 TEST(Session, MlpMatchesFloat64Reference) {
   testing::MlpPlan m = testing::make_mlp_plan();
-  const std::string path = "build-runtime/session_mlp.tsp";
+  const std::string path = testing::scratch_dir() + "/session_mlp.tsp";
   ASSERT_TRUE(planfile::write_file(path, m.plan, m.weights).ok());
   auto plan = Plan::load(path);
   ASSERT_TRUE(plan.ok()) << plan.status().to_string();
@@ -161,7 +161,7 @@ namespace tessera::runtime {
 namespace {
 
 TEST(RunCli, ReadsInputsWritesOutputs) {
-  const std::string dir = "build-runtime/run_cli_test";
+  const std::string dir = testing::scratch_dir() + "/run_cli_test";
   ::mkdir(dir.c_str(), 0755);
   testing::MlpPlan m = testing::make_mlp_plan();
   ASSERT_TRUE(planfile::write_file(dir + "/mlp.tsp", m.plan, m.weights).ok());

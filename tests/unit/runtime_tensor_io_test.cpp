@@ -4,6 +4,7 @@
 
 #include "tensor.pb.h"
 #include "tessera/tensor_io.h"
+#include "runtime_test_util.h"
 
 namespace tessera {
 namespace {
@@ -24,7 +25,7 @@ TEST(TensorIo, RawRoundTripEveryDType) {
     for (size_t i = 0; i < t.bytes.size(); ++i) t.bytes[i] = static_cast<uint8_t>(i * 7 + 1);
     if (dt == DType::kBool)
       for (auto& b : t.bytes) b &= 1;
-    const std::string path = "build-runtime/tensor_rt.pb";
+    const std::string path = testing::scratch_dir() + "/tensor_rt.pb";
     ASSERT_TRUE(write_tensor_proto(path, t).ok());
     auto r = read_tensor_proto(path);
     ASSERT_TRUE(r.ok()) << r.status().to_string();
@@ -99,7 +100,7 @@ TEST(TensorIo, TypedFields) {
 }
 
 TEST(TensorIo, Errors) {
-  auto missing = read_tensor_proto("build-runtime/nope.pb");
+  auto missing = read_tensor_proto(testing::scratch_dir() + "/nope.pb");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), Code::kNotFound);
   EXPECT_NE(missing.status().message().find("nope.pb"), std::string::npos);

@@ -1,6 +1,9 @@
 // Helpers for runtime tests: build small plans programmatically.
 #pragma once
+#include <unistd.h>
+
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -8,6 +11,17 @@
 #include "tessera/plan_file.h"
 
 namespace tessera::testing {
+
+// A scratch directory for files the tests write, private to this process (or, with `shared`,
+// to every rank started by the same mpirun, which is their common parent). Tests must not
+// write into the source tree or a build directory that a clean checkout lacks.
+inline std::string scratch_dir(bool shared = false) {
+  const pid_t id = shared ? getppid() : getpid();
+  std::filesystem::path d =
+      std::filesystem::temp_directory_path() / ("tessera-runtime-test-" + std::to_string(id));
+  std::filesystem::create_directories(d);
+  return d.string();
+}
 
 // Appends a tensor; ARENA tensors get 64-aligned offsets after `arena_end`.
 inline int add_tensor(plan::Plan* p, const std::string& name, DType dt, Shape shape,
