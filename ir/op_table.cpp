@@ -115,11 +115,14 @@ const std::vector<OpInfo>& op_table() {
   return table;
 }
 
-const OpInfo* find_op(std::string_view name) {
-  const auto& t = op_table();
+const OpInfo* find_in_table(const std::vector<OpInfo>& t, std::string_view name) {
   auto it = std::lower_bound(t.begin(), t.end(), name,
                              [](const OpInfo& a, std::string_view n) { return a.name < n; });
-  if (it != t.end() && it->name == name) return &*it;
+  return it != t.end() && it->name == name ? &*it : nullptr;
+}
+
+const OpInfo* find_op(std::string_view name) {
+  if (const OpInfo* op = find_in_table(op_table(), name)) return op;
   if (const OpInfo* op = find_train_op(name)) return op;  // training ops (ir/train_ops.cpp)
   return find_quant_op(name);  // quantized ops (ir/quant_ops.cpp)
 }

@@ -32,6 +32,8 @@ struct OpInfo {
 };
 
 const OpInfo* find_op(std::string_view name);
+// Binary search of one table sorted by name (every op table is; tests check the order).
+const OpInfo* find_in_table(const std::vector<OpInfo>& table, std::string_view name);
 const std::vector<OpInfo>& op_table();
 
 }  // namespace tessera::ir

@@ -106,10 +106,7 @@ const std::vector<OpInfo>& quant_op_table() {
 }
 
 const OpInfo* find_quant_op(std::string_view name) {
-  for (const OpInfo& op : quant_op_table()) {
-    if (name == op.name) return &op;
-  }
-  return nullptr;
+  return find_in_table(quant_op_table(), name);
 }
 
 }  // namespace tessera::ir

@@ -186,10 +186,7 @@ const std::vector<OpInfo>& train_op_table() {
 }
 
 const OpInfo* find_train_op(std::string_view name) {
-  for (const OpInfo& op : train_op_table()) {
-    if (name == op.name) return &op;
-  }
-  return nullptr;
+  return find_in_table(train_op_table(), name);
 }
 
 }  // namespace tessera::ir

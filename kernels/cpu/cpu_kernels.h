@@ -33,6 +33,8 @@ struct KernelEntry {
 
 // The table, sorted by op name. Returns nullptr when the op has no CPU kernel.
 KernelFn find_cpu_kernel(std::string_view op);
+// Binary search of one table sorted by op name (every kernel table is; tests check the order).
+KernelFn find_in_table(const std::vector<KernelEntry>& table, std::string_view op);
 const std::vector<KernelEntry>& cpu_kernel_table();
 
 // Runs one op; wraps a kernel error with the op name.

@@ -15,10 +15,7 @@ const std::vector<KernelEntry>& cpu_quant_kernel_table() {
 }
 
 KernelFn find_cpu_quant_kernel(std::string_view op) {
-  for (const KernelEntry& e : cpu_quant_kernel_table()) {
-    if (op == e.op) return e.fn;
-  }
-  return nullptr;
+  return find_in_table(cpu_quant_kernel_table(), op);
 }
 
 }  // namespace tessera::kernels

@@ -85,12 +85,15 @@ const std::vector<KernelEntry>& cpu_kernel_table() {
   return table;
 }
 
-KernelFn find_cpu_kernel(std::string_view op) {
-  const auto& t = cpu_kernel_table();
+KernelFn find_in_table(const std::vector<KernelEntry>& t, std::string_view op) {
   auto it = std::lower_bound(t.begin(), t.end(), op, [](const KernelEntry& e, std::string_view o) {
     return std::string_view(e.op) < o;
   });
-  if (it != t.end() && std::string_view(it->op) == op) return it->fn;
+  return it != t.end() && std::string_view(it->op) == op ? it->fn : nullptr;
+}
+
+KernelFn find_cpu_kernel(std::string_view op) {
+  if (KernelFn fn = find_in_table(cpu_kernel_table(), op)) return fn;
   if (KernelFn fn = find_cpu_train_kernel(op)) return fn;  // training ops (train_table.cpp)
   return find_cpu_quant_kernel(op);  // quantized ops (quant_table.cpp)
 }

@@ -23,10 +23,7 @@ const std::vector<KernelEntry>& cpu_train_kernel_table() {
 }
 
 KernelFn find_cpu_train_kernel(std::string_view op) {
-  for (const KernelEntry& e : cpu_train_kernel_table()) {
-    if (op == e.op) return e.fn;
-  }
-  return nullptr;
+  return find_in_table(cpu_train_kernel_table(), op);
 }
 
 }  // namespace tessera::kernels
