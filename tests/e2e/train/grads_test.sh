@@ -8,4 +8,4 @@ MESH=$1; NP=$2
 compile_train "$WORK/g.tsr" "$MESH" --gradients-only --batchnorm eval
 reference_batch "$WORK/data"
 run_np "$NP" "$TSR" run "$WORK/g.tsr" --data "$WORK/data" --steps 1 --dump-gradients "$WORK/grads"
-"$TOOL" grads "$WORK/grads" "$MODEL/train_reference" 1e-4 1e-5
+"$TOOL" grads "$WORK/grads" "$MODEL/train_reference" 1e-4 1e-5 "${TSR_GRAD_MATCH:-name}"

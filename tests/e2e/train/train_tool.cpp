@@ -5,9 +5,11 @@
 //                                                without its last dim, C = logits' last dim
 //   train_tool tensor OUT.pb NAME DTYPE SHAPE F  DTYPE i64|f32, SHAPE 2x16, F = mod:P (i % P)
 //                                                or next:P ((i + 1) % P)
-//   train_tool grads DUMP_DIR REF_DIR TOL FLOOR  loss.pb and every grads.json entry of REF_DIR
-//                                                against DUMP_DIR/<name>.pb: max|diff| /
-//                                                max(max|ref|, FLOOR) <= TOL
+//   train_tool grads DUMP_DIR REF_DIR TOL FLOOR [BY]  loss.pb and every grads.json entry of
+//                                                REF_DIR against DUMP_DIR/<name>.pb: max|diff| /
+//                                                max(max|ref|, FLOOR) <= TOL; BY = name (the
+//                                                key, default) or torch_param (PyTorch's name
+//                                                and layout)
 //   train_tool same A B TOL FLOOR [SKIP_SUFFIX..] every .pb of B against A's file of that name
 //   train_tool identical A B                     every .pb of B equal byte for byte in A
 //
@@ -133,29 +135,70 @@ int tensor(char** a) {
   return write(a[1], std::move(t));
 }
 
-// grads.json: initializer name -> file; fixed and flat enough for a regex.
-std::map<std::string, std::string> read_grads_json(const std::string& path) {
+// One grads.json entry: the exporter's gradient name, its file, the PyTorch parameter it is the
+// gradient of, and whether the file holds it transposed (ONNX exporters pre-transpose Linear
+// weights into new initializers named val_N).
+struct GradEntry {
+  std::string name, file, torch_param, stored_as;
+};
+
+std::string json_field(const std::string& block, const std::string& key) {
+  const std::regex re("\"" + key + "\"\\s*:\\s*\"([^\"]*)\"");
+  std::smatch m;
+  return std::regex_search(block, m, re) ? m[1].str() : std::string();
+}
+
+// grads.json: fixed and flat enough for a regex (one {...} object per gradient).
+std::vector<GradEntry> read_grads_json(const std::string& path) {
   std::ifstream f(path);
   std::stringstream ss;
   ss << f.rdbuf();
   const std::string s = ss.str();
-  std::map<std::string, std::string> m;
-  const std::regex re("\"([^\"]+)\"\\s*:\\s*\\{\\s*\"file\"\\s*:\\s*\"([^\"]+)\"");
-  for (auto it = std::sregex_iterator(s.begin(), s.end(), re); it != std::sregex_iterator(); ++it)
-    m[(*it)[1]] = (*it)[2];
-  return m;
+  std::vector<GradEntry> v;
+  const std::regex re("\"([^\"]+)\"\\s*:\\s*\\{([^{}]*\"file\"[^{}]*)\\}");
+  for (auto it = std::sregex_iterator(s.begin(), s.end(), re); it != std::sregex_iterator(); ++it) {
+    const std::string block = (*it)[2];
+    v.push_back({(*it)[1], json_field(block, "file"), json_field(block, "torch_param"),
+                 json_field(block, "stored_as")});
+  }
+  return v;
 }
 
-int grads(const std::string& dump, const std::string& ref, double tol, double floor) {
-  const auto m = read_grads_json(ref + "/grads.json");
-  if (m.empty()) return fail(ref + "/grads.json: no gradients listed");
+// The reference as the PyTorch parameter is laid out (undoes "stored_as": "transposed").
+bool untranspose(const std::string& ref, const std::string& out) {
+  auto t = tessera::read_tensor_proto(ref);
+  if (!t.ok() || t->shape.size() != 2 || t->dtype != DType::kFloat32) return false;
+  const int64_t r = t->shape[0], c = t->shape[1];
+  HostTensor u = HostTensor::zeros(t->name, DType::kFloat32, {c, r});
+  for (int64_t i = 0; i < r; ++i)
+    for (int64_t j = 0; j < c; ++j) u.data<float>()[j * r + i] = t->data<float>()[i * c + j];
+  return tessera::write_tensor_proto(out, u).ok();
+}
+
+// BY "name": DUMP_DIR/<grads.json key>.pb (ONNX initializer names). BY "torch_param":
+// DUMP_DIR/<torch_param>.pb in PyTorch's layout (TorchScript imports name weights by their
+// state_dict path; a tied weight is dumped once under its named_parameters() name, which is
+// what torch_param holds for every use of it).
+int grads(const std::string& dump, const std::string& ref, double tol, double floor,
+          const std::string& by) {
+  const auto entries = read_grads_json(ref + "/grads.json");
+  if (entries.empty()) return fail(ref + "/grads.json: no gradients listed");
+  if (by != "name" && by != "torch_param") return fail("grads: BY is name or torch_param");
   int bad = 0, total = 1;
   double worst = 0;
   bad += !check(dump + "/loss.pb", ref + "/loss.pb", tol, floor, &worst);
-  for (const auto& [name, file] : m) {
+  for (const GradEntry& e : entries) {
     ++total;
-    bad += !check(dump + "/" + tessera::runtime::tensor_file_name(name), ref + "/" + file, tol,
-                  floor, &worst);
+    const bool by_param = by == "torch_param";
+    const std::string name = by_param ? e.torch_param : e.name;
+    std::string ref_file = ref + "/" + e.file;
+    if (by_param && e.stored_as == "transposed") {
+      const std::string t = dump + "/.ref_" + e.file;
+      if (!untranspose(ref_file, t)) return fail(ref_file + ": cannot transpose (not 2-D f32)");
+      ref_file = t;
+    }
+    bad += !check(dump + "/" + tessera::runtime::tensor_file_name(name), ref_file, tol, floor,
+                  &worst);
   }
   return summary(bad, total, worst);
 }
@@ -214,8 +257,9 @@ int main(int argc, char** argv) {
   const std::string cmd = argc > 1 ? argv[1] : "";
   if (cmd == "labels" && argc == 4) return labels(argv[2], argv[3]);
   if (cmd == "tensor" && argc == 7) return tensor(argv + 1);
-  if (cmd == "grads" && argc == 6)
-    return grads(argv[2], argv[3], std::atof(argv[4]), std::atof(argv[5]));
+  if (cmd == "grads" && (argc == 6 || argc == 7))
+    return grads(argv[2], argv[3], std::atof(argv[4]), std::atof(argv[5]),
+                 argc == 7 ? argv[6] : "name");
   if (cmd == "same" && argc >= 6)
     return same(argv[2], argv[3], std::atof(argv[4]), std::atof(argv[5]),
                 std::vector<std::string>(argv + 6, argv + argc));
