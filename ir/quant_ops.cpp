@@ -35,13 +35,25 @@ Status channels(const In& in, int64_t n) {
   }
   return Status::Ok();
 }
+// Float out is f32 unless the precision pass asked for bf16/f16 (attribute out_dtype, a DType
+// code): the epilogue then writes the 16-bit type directly instead of f32 plus a Cast.
 DType out_type(const Node& n) {
-  return attr_has(n.attrs, "y_scale") ? DType::kInt8 : DType::kFloat32;
+  if (attr_has(n.attrs, "y_scale")) return DType::kInt8;
+  return static_cast<DType>(attr_int(n.attrs, "out_dtype", static_cast<int64_t>(DType::kFloat32)));
+}
+bool float_act(DType t) {
+  return t == DType::kFloat32 || t == DType::kBFloat16 || t == DType::kFloat16;
+}
+Status check_out_dtype(const Node& n) {
+  if (attr_has(n.attrs, "y_scale") || float_act(out_type(n))) return Status::Ok();
+  return fail("attribute 'out_dtype' {} is not f32, bf16 or f16",
+              attr_int(n.attrs, "out_dtype", 0));
 }
 
-// (x f32, [smooth_inv f32 [K]]) -> int8, attr scale
+// (x f32|bf16|f16, [smooth_inv f32 [K]]) -> int8, attr scale
 Status quantize(const Node& n, const In& in, Out& out) {
-  TSR_RETURN_IF_ERROR(need(in, 0, DType::kFloat32, "x"));
+  if (!float_act(in[0].first))
+    return fail("x must be f32, bf16 or f16, got {}", dtype_name(in[0].first));
   TSR_RETURN_IF_ERROR(positive(n, "scale"));
   if (present(in, 1)) {
     TSR_RETURN_IF_ERROR(need(in, 1, DType::kFloat32, "smooth_inv"));
@@ -57,7 +69,8 @@ Status quantize(const Node& n, const In& in, Out& out) {
 Status dequantize(const Node& n, const In& in, Out& out) {
   TSR_RETURN_IF_ERROR(need(in, 0, DType::kInt8, "x"));
   TSR_RETURN_IF_ERROR(positive(n, "scale"));
-  out[0] = {DType::kFloat32, in[0].second};
+  TSR_RETURN_IF_ERROR(check_out_dtype(n));
+  out[0] = {out_type(n), in[0].second};
   return Status::Ok();
 }
 
@@ -73,6 +86,7 @@ Status qmatmul(const Node& n, const In& in, Out& out) {
   TSR_RETURN_IF_ERROR(channels(in, w[0]));
   Shape y(x.begin(), x.end() - 1);
   y.push_back(w[0]);
+  TSR_RETURN_IF_ERROR(check_out_dtype(n));
   out[0] = {out_type(n), y};
   return Status::Ok();
 }
@@ -89,6 +103,7 @@ Status qconv(const Node& n, const In& in, Out& out) {
   TSR_RETURN_IF_ERROR(channels(in, in[1].second[0]));
   const In conv_in = {in[0], in[1]};
   TSR_RETURN_IF_ERROR(fns::conv(n, conv_in, out));
+  TSR_RETURN_IF_ERROR(check_out_dtype(n));
   out[0].first = out_type(n);
   return Status::Ok();
 }
@@ -105,8 +120,6 @@ const std::vector<OpInfo>& quant_op_table() {
   return table;
 }
 
-const OpInfo* find_quant_op(std::string_view name) {
-  return find_in_table(quant_op_table(), name);
-}
+const OpInfo* find_quant_op(std::string_view name) { return find_in_table(quant_op_table(), name); }
 
 }  // namespace tessera::ir

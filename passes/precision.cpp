@@ -71,6 +71,24 @@ ir::Node cast_node(const std::string& name, int in, int out, DType to) {
   return n;
 }
 
+// Inputs of quantized ops that hold f32 per-channel numbers (w_scale, bias, smooth_inv).
+std::vector<bool> quant_params(const ir::Graph& g) {
+  std::vector<bool> keep(g.values.size(), false);
+  for (const ir::Node& n : g.nodes) {
+    const size_t first = n.op == "QuantizeI8"                         ? 1
+                         : (n.op == "QMatMulI8" || n.op == "QConvI8") ? 2
+                                                                      : 0;
+    for (size_t i = first; first > 0 && i < n.inputs.size(); ++i)
+      if (n.inputs[i] >= 0) keep[n.inputs[i]] = true;
+  }
+  return keep;
+}
+
+bool is_quant_float_out(const ir::Node& n) {
+  return (n.op == "QMatMulI8" || n.op == "QConvI8" || n.op == "DequantizeI8") &&
+         !attr_has(n.attrs, "y_scale") && !n.outputs.empty();
+}
+
 }  // namespace
 
 Status run_precision(ir::Graph& g, PipelineContext& ctx) {
@@ -89,19 +107,25 @@ Status run_precision(ir::Graph& g, PipelineContext& ctx) {
     return r;
   }();
 
-  // 1. Every f32 value that is not a graph input becomes 16-bit; data is rounded once.
+  // 1. Every f32 value that is not a graph input becomes 16-bit; data is rounded once. The
+  // quantized ops' per-channel vectors stay f32 (their epilogue arithmetic is defined in f32).
+  const std::vector<bool> keep = quant_params(g);
   std::vector<bool> changed(g.values.size(), false);
   for (size_t v = 0; v < g.values.size(); ++v) {
     ir::Value& val = g.values[v];
-    if (val.dtype != DType::kFloat32 || is_input[v]) continue;
+    if (val.dtype != DType::kFloat32 || is_input[v] || keep[v]) continue;
     val.dtype = t;
     if (val.data) val.data = convert_data(*val.data, t);
     changed[v] = true;
   }
-  // Casts inside the graph that produced f32 now produce the 16-bit type.
-  for (ir::Node& n : g.nodes)
+  // Casts inside the graph that produced f32 now produce the 16-bit type; so do the quantized
+  // ops' dequantizing epilogues (out_dtype: the 16-bit value is written directly).
+  for (ir::Node& n : g.nodes) {
     if (n.op == "Cast" && attr_int(n.attrs, "to", 0) == static_cast<int64_t>(DType::kFloat32))
       n.attrs["to"] = Attr::Int(static_cast<int64_t>(t));
+    if (is_quant_float_out(n) && n.outputs[0] >= 0 && changed[n.outputs[0]])
+      n.attrs["out_dtype"] = Attr::Int(static_cast<int64_t>(t));
+  }
 
   // 2. f32 graph inputs: one Cast each, its result replacing the input in every consumer.
   std::vector<ir::Node> head;

@@ -64,3 +64,26 @@ module attributes {tessera.cluster = "cpu", tessera.precision = "fp8"} {
     return %0 : tensor<4x8xf32>
   }
 }
+
+// -----
+
+// Quantized ops under bf16: QuantizeI8 reads the bf16 activation; the per-channel w_scale and
+// bias and the SmoothQuant vector stay f32 (the epilogue is defined in f32), and QMatMulI8
+// writes bf16 directly (out_dtype = 16) instead of f32 plus a Cast.
+// CHECK-LABEL: func.func @main
+// CHECK: tessera.weight {name = "smooth"} : () -> tensor<8xf32>
+// CHECK: tessera.QuantizeI8 {{.*}} : (tensor<4x8xbf16>, tensor<8xf32>) -> tensor<4x8xi8>
+// CHECK: tessera.weight {name = "w_scale"} : () -> tensor<3xf32>
+// CHECK: tessera.weight {name = "bias"} : () -> tensor<3xf32>
+// CHECK: tessera.QMatMulI8 {{.*}}out_dtype = 16 : i64{{.*}} -> tensor<4x3xbf16>
+module attributes {tessera.cluster = "cpu", tessera.precision = "bf16"} {
+  func.func @main(%x: tensor<4x8xf32> {tessera.name = "x"}) -> (tensor<4x3xf32> {tessera.name = "y"}) {
+    %w = tessera.weight {name = "w"} : () -> tensor<3x8xi8>
+    %s = tessera.weight {name = "w_scale"} : () -> tensor<3xf32>
+    %b = tessera.weight {name = "bias"} : () -> tensor<3xf32>
+    %sm = tessera.weight {name = "smooth"} : () -> tensor<8xf32>
+    %q = tessera.QuantizeI8 %x, %sm {name = "q", scale = 0.5 : f32} : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xi8>
+    %y = tessera.QMatMulI8 %q, %w, %s, %b {name = "mm", x_scale = 0.5 : f32} : (tensor<4x8xi8>, tensor<3x8xi8>, tensor<3xf32>, tensor<3xf32>) -> tensor<4x3xf32>
+    return %y : tensor<4x3xf32>
+  }
+}
