@@ -1,8 +1,7 @@
 // Comm base class: mesh bookkeeping, group resolution, and the tensor-level collectives built
-// on the backends' contiguous-block primitives. Also SingleComm and launcher detection.
+// on the backends' contiguous-block primitives, and SingleComm. Launchers: launcher.cpp.
 #include "tessera/comm.h"
 
-#include <cstdlib>
 #include <cstring>
 
 #include "comm_internal.h"
@@ -70,14 +69,6 @@ class SingleComm final : public Comm {
  private:
   static Status bad() { return Internal("single-rank communicator asked for a group > 1"); }
 };
-
-int env_int(const char* name, int dflt) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) return dflt;
-  char* end = nullptr;
-  long x = std::strtol(v, &end, 10);
-  return (*end == 0 && x >= 0 && x < (1 << 24)) ? static_cast<int>(x) : dflt;
-}
 
 }  // namespace
 
@@ -211,29 +202,5 @@ Status Comm::shard_slice(const std::vector<std::string>& axes, int64_t dim, cons
 }
 
 std::shared_ptr<Comm> make_single_comm() { return std::make_shared<SingleComm>(); }
-
-LauncherInfo detect_launcher() {
-  // Order: the most specific claim first. SLURM_STEP_NUM_TASKS is the size of this srun step;
-  // SLURM_NTASKS alone may describe a batch allocation whose script runs as one process.
-  if (int w = env_int("OMPI_COMM_WORLD_SIZE", 0))
-    return {"OpenMPI", w, env_int("OMPI_COMM_WORLD_RANK", 0)};
-  if (int w = env_int("SLURM_STEP_NUM_TASKS", 0)) return {"Slurm", w, env_int("SLURM_PROCID", 0)};
-  if (std::getenv("SLURM_PROCID") && env_int("SLURM_NTASKS", 0))
-    return {"Slurm", env_int("SLURM_NTASKS", 0), env_int("SLURM_PROCID", 0)};
-  if (int w = env_int("WORLD_SIZE", 0)) return {"torchrun", w, env_int("RANK", 0)};
-  if (std::getenv("PMIX_RANK")) return {"PMIx", -1, env_int("PMIX_RANK", 0)};
-  return {"", 0, 0};
-}
-
-StatusOr<std::shared_ptr<Comm>> comm_from_environment() {
-  const LauncherInfo li = detect_launcher();
-  if (li.world == 0 || li.world == 1) return make_single_comm();
-#ifdef TESSERA_HAVE_MPI
-  return make_mpi_comm(li);
-#else
-  return Status(Code::kComm, li.name + " launcher says " + std::to_string(li.world) +
-                                 " ranks, but this runtime was built without MPI");
-#endif
-}
 
 }  // namespace tessera::runtime

@@ -4,6 +4,7 @@
 //   ./model.bin --inputs DIR --output-dir DIR            one rank
 //   mpirun -np 4 ./model.bin --inputs DIR --output-dir DIR
 //   srun -n 4 --mpi=pmix ./model.bin --inputs DIR --output-dir DIR
+//   RANK=r WORLD_SIZE=4 MASTER_ADDR=host MASTER_PORT=port ./model.bin ...   (torchrun-style)
 //
 // Every failure prints one line `error: ...` and exits non-zero; a failing rank aborts the job.
 #include <cstdio>
@@ -16,27 +17,18 @@
 namespace {
 
 const char kUsage[] =
-    "usage: %s --inputs DIR --output-dir DIR [-v] [--profile] [--no-verify-hash]\n"
+    "usage: %s --inputs DIR --output-dir DIR [--backend cpu|cuda|auto] [-v] [--profile]\n"
+    "          [--no-verify-hash]\n"
     "Runs the compiled plan attached to this executable. Input i is DIR/input_i.pb (an ONNX\n"
     "TensorProto); output i is written to OUTDIR/output_i.pb by rank 0. Launch one process per\n"
-    "rank with mpirun -np N or srun -n N --mpi=pmix; N must equal the plan's mesh size.\n";
+    "rank with mpirun -np N, srun -n N --mpi=pmix, or torchrun-style variables (RANK,\n"
+    "WORLD_SIZE, MASTER_ADDR, MASTER_PORT: TCP collectives); N must equal the plan's mesh size.\n"
+    "--backend (default cpu): cuda runs rank r on GPU (local rank mod visible GPUs); auto\n"
+    "picks cuda when this build has it and a GPU is visible.\n";
 
 int fail(const std::string& msg) {
   std::fprintf(stderr, "error: %s\n", msg.c_str());
   return 2;
-}
-
-// The CPU backend moves data through MPI, which torchrun does not start; without this check
-// MPI would come up as a singleton and the launcher-size check would report a confusing 1-of-N.
-tessera::Status check_torchrun_alone() {
-  const tessera::runtime::LauncherInfo li = tessera::runtime::detect_launcher();
-  if (li.name != "torchrun" || li.world <= 1) return tessera::Status::Ok();
-  const std::string n = std::to_string(li.world);
-  return tessera::Status(tessera::Code::kComm,
-                         "torchrun-style variables say WORLD_SIZE=" + n +
-                             ", but the CPU backend exchanges data through MPI, which needs an "
-                             "MPI/PMIx launcher: use `mpirun -np " +
-                             n + "` or `srun -n " + n + " --mpi=pmix`");
 }
 
 }  // namespace
@@ -54,6 +46,8 @@ int main(int argc, char** argv) {
       inputs = argv[++i];
     } else if (a == "--output-dir" && has_value) {
       outdir = argv[++i];
+    } else if (a == "--backend" && has_value) {
+      o.backend = argv[++i];
     } else if (a == "-v" || a == "--verbose") {
       o.verbose = true;
     } else if (a == "--profile") {
@@ -65,8 +59,8 @@ int main(int argc, char** argv) {
     }
   }
   if (inputs.empty() || outdir.empty()) return fail("--inputs and --output-dir are required");
-  tessera::Status s = check_torchrun_alone();
-  if (!s.ok()) return fail(s.to_string());
+  auto backend = tessera::runtime::parse_backend(o.backend);
+  if (!backend.ok()) return fail("--backend: " + backend.status().message());
   auto exe = tessera::runner::self_exe_path();
   if (!exe.ok()) return fail(exe.status().to_string());
   const std::string path = *exe;

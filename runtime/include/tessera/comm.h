@@ -102,8 +102,32 @@ struct LauncherInfo {
 };
 LauncherInfo detect_launcher();
 
-// Single rank without touching MPI when no launcher claims more than one rank; otherwise MPI,
-// whose world size must equal the launcher's claim (never a silent singleton).
+// This process's rank among the ranks of its host, from the launcher that started it:
+// OMPI_COMM_WORLD_LOCAL_RANK (mpirun), MPI_LOCALRANKID (MPICH/Hydra), SLURM_LOCALID (srun),
+// LOCAL_RANK (torchrun), PMIX_LOCAL_RANK; 0 without any.
+int local_rank_from_environment();
+// The GPU a local rank uses: local_rank modulo the visible devices, so that CUDA_VISIBLE_DEVICES
+// (which renumbers what the process sees from 0) is respected and oversubscription wraps.
+// -1 when no device is visible.
+int device_for_local_rank(int local_rank, int visible_devices);
+
+// The TCP communicator (comm_tcp.cpp): torchrun-style launches without MPI. Rank 0 listens on
+// master_port; the others connect to master_addr:master_port, retrying for connect_timeout_s.
+// CPU only and not built for speed (one direct exchange per collective, full mesh of sockets).
+struct TcpCommOptions {
+  int rank = 0;
+  int world = 1;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 0;
+  double connect_timeout_s = 60;  // TSR_CONNECT_TIMEOUT
+  double timeout_s = 0;           // TSR_COMM_TIMEOUT: per collective; 0 waits for ever
+};
+StatusOr<std::shared_ptr<Comm>> make_tcp_comm(const TcpCommOptions& options);
+
+// The communicator the launcher's environment asks for. A world of one without touching MPI
+// when no launcher claims more than one rank; MPI under mpirun, srun --mpi=pmix or PMIx; the
+// TCP communicator for torchrun-style variables (WORLD_SIZE > 1 with MASTER_ADDR and
+// MASTER_PORT). A claim of N ranks that cannot be met is an error, never a silent singleton.
 StatusOr<std::shared_ptr<Comm>> comm_from_environment();
 
 }  // namespace tessera::runtime
