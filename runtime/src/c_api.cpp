@@ -92,15 +92,15 @@ Status make_host_tensor(const char* name, int32_t dtype, const int64_t* dims, in
 }
 
 tessera_status create_session(const tessera_plan* plan,
-                              tessera::StatusOr<std::shared_ptr<Comm>> comm,
-                              tessera_session** out) {
+                              tessera::StatusOr<std::shared_ptr<Comm>> comm, tessera_session** out,
+                              const SessionOptions& opts = {}) {
   return guarded([&]() -> Status {
     if (!plan || !out) return tessera::InvalidArgument("null plan or out pointer");
     *out = nullptr;
     TSR_RETURN_IF_ERROR(comm.status());
     auto s = std::make_unique<tessera_session>();
     s->comm = *comm;
-    TSR_ASSIGN_OR_RETURN(s->session, Session::create(plan->plan, s->comm));
+    TSR_ASSIGN_OR_RETURN(s->session, Session::create(plan->plan, s->comm, opts));
     *out = s.release();
     return Status::Ok();
   });
@@ -188,6 +188,15 @@ tessera_status tessera_session_create_mpi(const tessera_plan* plan, int mpi_comm
               "an MPI communicator was passed in, but this runtime was built "
               "without MPI");
 #endif
+}
+
+tessera_status tessera_session_create_nccl(const tessera_plan* plan, void* nccl_comm,
+                                           tessera_session** out) {
+  if (!nccl_comm) return fail(Code::kInvalidArgument, "null NCCL communicator");
+  SessionOptions opts;
+  opts.backend = Backend::kCuda;
+  opts.nccl_comm = nccl_comm;
+  return create_session(plan, comm_from_environment(), out, opts);
 }
 
 void tessera_session_free(tessera_session* session) { delete session; }

@@ -50,6 +50,15 @@ Status check_outputs_replicated(const plan::Plan& p, const std::string& file,
 
 }  // namespace
 
+Status check_external_world(const char* what, int rank, int size, const Comm& comm) {
+  if (rank == comm.rank() && size == comm.size()) return Status::Ok();
+  return Status(Code::kComm, std::string("the handed-in ") + what + " is rank " +
+                                 std::to_string(rank) + " of " + std::to_string(size) +
+                                 ", but the session's communicator (" + comm.backend() +
+                                 ") is rank " + std::to_string(comm.rank()) + " of " +
+                                 std::to_string(comm.size()));
+}
+
 StatusOr<std::shared_ptr<const Plan>> Plan::load(const std::string& path,
                                                  const planfile::LoadOptions& opts) {
   TSR_ASSIGN_OR_RETURN(std::unique_ptr<planfile::PlanFile> f, planfile::PlanFile::open(path, opts));
@@ -113,7 +122,9 @@ StatusOr<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Plan> p
   s->impl_->opts = opts;
   Backend backend = opts.backend;
   if (backend == Backend::kAuto)
-    backend = cuda_backend_available() ? Backend::kCuda : Backend::kCpu;
+    backend = opts.nccl_comm || cuda_backend_available() ? Backend::kCuda : Backend::kCpu;
+  if (opts.nccl_comm && backend != Backend::kCuda)
+    return InvalidArgument("a handed-in NCCL communicator needs backend 'cuda' (got 'cpu')");
   if (backend == Backend::kCuda) {
     TSR_ASSIGN_OR_RETURN(s->impl_->device, create_cuda_session(*plan, *comm, opts));
   } else {

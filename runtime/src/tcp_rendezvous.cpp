@@ -15,6 +15,8 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -34,6 +36,12 @@ struct Endpoint {
 };
 
 Status comm_error(std::string m) { return Status(Code::kComm, std::move(m)); }
+
+std::string secs(double s) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%g s", s);
+  return b;
+}
 
 int ms_left(Clock::time_point deadline) {
   const auto d = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -118,7 +126,11 @@ StatusOr<Socket> connect_to(const std::string& host, uint32_t port, Clock::time_
       Socket s(::socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
       if (!s.valid()) continue;
       int rc = ::connect(s.fd(), a->ai_addr, a->ai_addrlen);
-      if (rc < 0 && errno == EINPROGRESS && wait_fd(s.fd(), POLLOUT, deadline)) {
+      if (rc < 0 && errno == EINPROGRESS) {
+        if (!wait_fd(s.fd(), POLLOUT, deadline)) {
+          if (last == "no attempt") last = "connect timed out";  // else keep the refusal
+          continue;
+        }
         socklen_t len = sizeof rc;
         ::getsockopt(s.fd(), SOL_SOCKET, SO_ERROR, &rc, &len);
         errno = rc;
@@ -203,7 +215,7 @@ Status rank0(const RendezvousOptions& o, const std::string& master, Clock::time_
     if (!s.ok())
       return comm_error("rank 0: rank(s) " + missing(*peers, 0, 1) + " of " +
                         std::to_string(o.world) + " did not connect to " + master + " within " +
-                        std::to_string(o.connect_timeout_s) + " s (TSR_CONNECT_TIMEOUT)");
+                        secs(o.connect_timeout_s) + " (TSR_CONNECT_TIMEOUT)");
     uint32_t hdr[3] = {0, 0, 0};
     Endpoint e;
     if (!read_full(s->fd(), hdr, sizeof hdr, dl, "a new connection").ok() || hdr[0] != kHello ||
@@ -255,8 +267,8 @@ Status other_rank(const RendezvousOptions& o, const std::string& master, Clock::
   auto m = connect_to(o.master_addr, static_cast<uint32_t>(o.master_port), dl);
   if (!m.ok())
     return comm_error(me + ": cannot reach rank 0 at MASTER_ADDR:MASTER_PORT " + master +
-                      " within " + std::to_string(o.connect_timeout_s) + " s (" +
-                      m.status().message() + "; is rank 0 running? TSR_CONNECT_TIMEOUT)");
+                      " within " + secs(o.connect_timeout_s) + " (" + m.status().message() +
+                      "; is rank 0 running? TSR_CONNECT_TIMEOUT)");
   Endpoint self;
   TSR_ASSIGN_OR_RETURN(Socket l, own_listener(m->fd(), &self));
   std::vector<uint8_t> hello;

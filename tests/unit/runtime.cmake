@@ -2,6 +2,7 @@
 tessera_add_gtest(runtime_test
   SOURCES runtime_plan_file_test.cpp runtime_tensor_io_test.cpp runtime_comm_test.cpp
           runtime_session_test.cpp runtime_tcp_test.cpp runtime_launcher_test.cpp
+          runtime_nccl_handoff_test.cpp
   LIBS tessera_runtime tessera_kernels_cpu)
 
 # Collectives on a 2x2 mesh over MPI: every collective kind, single- and multi-axis groups.

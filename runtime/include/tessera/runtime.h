@@ -3,7 +3,7 @@
 // the plan's instruction loop (kernels on the CPU, collectives through a Comm).
 //
 //   auto plan = Plan::load("model.tsp");              // StatusOr<shared_ptr<const Plan>>
-//   auto comm = comm_from_environment();              // world of 1, or MPI under a launcher
+//   auto comm = comm_from_environment();              // world of 1, MPI, or TCP (torchrun)
 //   auto sess = Session::create(*plan, *comm);
 //   sess->bind_input("x", global_x); sess->run(); sess->output("y");
 #pragma once
@@ -59,6 +59,12 @@ struct SessionOptions {
   // get deterministic random values instead of the refusal, so speed and memory can be
   // measured; outputs then mean nothing, and tools must not write them as results.
   bool random_weights = false;
+  // An ncclComm_t the application already has, as void* so this header needs no nccl.h; not
+  // owned. CUDA backend only (auto then means cuda). The session uses the communicator's GPU
+  // and splits its per-mesh-axis-group communicators from it (ncclCommSplit, collective over
+  // it) instead of bootstrapping its own world; its rank and size must equal the comm's, which
+  // still carries the host side (plan-hash check). Never aborted or destroyed by the session.
+  void* nccl_comm = nullptr;
 };
 
 class Session {

@@ -25,7 +25,7 @@
 extern "C" {
 #endif
 
-#define TESSERA_C_API_VERSION 1
+#define TESSERA_C_API_VERSION 2 /* 2: tessera_session_create_nccl */
 
 /* Values equal tessera::Code. */
 typedef enum tessera_status {
@@ -87,7 +87,8 @@ tessera_status tessera_plan_output(const tessera_plan* plan, int index, tessera_
 
 /* ---- Sessions: one rank's execution state -------------------------------------------------- */
 /* Ranks from the environment: one rank without a launcher; MPI_COMM_WORLD under mpirun or
- * srun --mpi=pmix (initialising MPI if the application has not). */
+ * srun --mpi=pmix (initialising MPI if the application has not); TCP sockets under
+ * torchrun-style variables (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT). */
 tessera_status tessera_session_create(const tessera_plan* plan, tessera_session** out);
 /* Rank and size the application already knows. world_size 1 needs no MPI; otherwise they must
  * match this process's place in MPI_COMM_WORLD (an error names both, never a silent mismatch). */
@@ -97,6 +98,15 @@ tessera_status tessera_session_create_with_rank(const tessera_plan* plan, int ra
  * (MPI_Comm_c2f(comm)) so that this header needs no mpi.h. The runtime duplicates it. */
 tessera_status tessera_session_create_mpi(const tessera_plan* plan, int mpi_comm_fortran,
                                           tessera_session** out);
+/* Over an NCCL communicator the application already has (an ncclComm_t passed as void*, so
+ * this header needs no nccl.h), on the CUDA backend: the session runs on that communicator's
+ * GPU and splits its per-mesh-axis-group communicators from it (collective: every rank calls
+ * this) instead of bootstrapping its own. Host-side ranks still come from the environment as
+ * in tessera_session_create (mpirun, srun, torchrun variables) and must equal the NCCL
+ * communicator's rank and size. The communicator stays the application's: it must outlive the
+ * session, which never destroys or aborts it. */
+tessera_status tessera_session_create_nccl(const tessera_plan* plan, void* nccl_comm,
+                                           tessera_session** out);
 void tessera_session_free(tessera_session* session); /* NULL is fine */
 int tessera_session_rank(const tessera_session* session);
 int tessera_session_world_size(const tessera_session* session);

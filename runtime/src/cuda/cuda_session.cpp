@@ -42,14 +42,6 @@ const char* env(const char* n) {
   return v && *v ? v : nullptr;
 }
 
-// Rank on this host, from whichever launcher started us; 0 without one.
-int local_rank() {
-  for (const char* n : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID",
-                        "LOCAL_RANK", "PMIX_LOCAL_RANK"})
-    if (const char* v = env(n)) return std::atoi(v);
-  return 0;
-}
-
 struct PinnedFree {
   void operator()(uint8_t* p) const { cudaFreeHost(p); }
 };
@@ -141,7 +133,12 @@ Status CudaSession::create(const Plan& plan, Comm& comm, const SessionOptions& o
   int count = 0;
   TSR_RETURN_IF_ERROR(cu(cudaGetDeviceCount(&count), "cudaGetDeviceCount"));
   if (count == 0) return Unimplemented("backend 'cuda': no GPU is visible");
-  device_ = local_rank() % count;  // CUDA_VISIBLE_DEVICES already renumbered what we see
+  // CUDA_VISIBLE_DEVICES already renumbered what we see (launcher.cpp, unit-tested there). A
+  // handed-in NCCL communicator is bound to its GPU: work must run there.
+  device_ = device_for_local_rank(local_rank_from_environment(), count);
+  if (opts.nccl_comm &&
+      ncclCommCuDevice(static_cast<ncclComm_t>(opts.nccl_comm), &device_) != ncclSuccess)
+    return InvalidArgument("the handed-in NCCL communicator is not a valid ncclComm_t");
   TSR_RETURN_IF_ERROR(cu(cudaSetDevice(device_), "cudaSetDevice " + std::to_string(device_)));
 
   // Steps first: a plan with ops we cannot run fails before any device memory is taken.
@@ -234,7 +231,8 @@ Status CudaSession::create(const Plan& plan, Comm& comm, const SessionOptions& o
   }
   const char* to = env("TESSERA_NCCL_TIMEOUT_S");
   nccl_ = std::make_unique<NcclGroups>();
-  return nccl_->init(comm, axes_lists, to ? std::atof(to) : 300.0);
+  return nccl_->init(comm, axes_lists, to ? std::atof(to) : 300.0,
+                     static_cast<ncclComm_t>(opts.nccl_comm));
 }
 
 Status CudaSession::collective(const Step& st) {

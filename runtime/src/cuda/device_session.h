@@ -29,11 +29,15 @@ class DeviceSession {
   virtual const std::vector<double>& instruction_seconds() const = 0;
 };
 
+// A communicator the application handed in (what: "NCCL communicator") must be the same
+// rank of the same world size as the session's Comm; the error names both (session.cpp).
+Status check_external_world(const char* what, int rank, int size, const Comm& comm);
+
 // True when the runtime was built with CUDA and at least one GPU is visible.
 bool cuda_backend_available();
-// Selects the GPU by local rank, uploads this rank's weights once, builds NCCL communicators
-// for the plan's collectives, and checks that every kernel op has a CUDA kernel (all missing
-// ops named in one error).
+// Selects the GPU by local rank (or the handed-in NCCL communicator's GPU), uploads this rank's
+// weights once, builds NCCL communicators for the plan's collectives, and checks that every kernel
+// op has a CUDA kernel (all missing ops named in one error).
 StatusOr<std::unique_ptr<DeviceSession>> create_cuda_session(const Plan& plan, Comm& comm,
                                                              const SessionOptions& opts);
 

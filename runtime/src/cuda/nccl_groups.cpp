@@ -1,5 +1,7 @@
 #include "cuda/nccl_groups.h"
 
+#include "cuda/device_session.h"
+
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -52,7 +54,7 @@ NcclGroups::~NcclGroups() {
   // Clean shutdown: finalize (flushes outstanding work), then destroy. On error, abort.
   std::vector<ncclComm_t> all;
   for (auto& kv : by_key_) all.push_back(kv.second);
-  if (world_) all.push_back(world_);
+  if (world_ && owns_world_) all.push_back(world_);
   for (ncclComm_t c : all) {
     if (!settle(c, ncclCommFinalize(c), "ncclCommFinalize").ok()) return;  // aborted all
   }
@@ -63,7 +65,7 @@ void NcclGroups::abort_all() {
   if (aborted_) return;
   aborted_ = true;
   for (auto& kv : by_key_) ncclCommAbort(kv.second);
-  if (world_) ncclCommAbort(world_);
+  if (world_ && owns_world_) ncclCommAbort(world_);
 }
 
 Status NcclGroups::fail(const std::string& what, const std::string& why) {
@@ -111,9 +113,20 @@ Status NcclGroups::wait_stream(cudaStream_t s, const std::string& what) {
 }
 
 Status NcclGroups::init(Comm& comm, const std::vector<std::vector<std::string>>& axes_lists,
-                        double timeout_s) {
+                        double timeout_s, ncclComm_t external) {
   timeout_s_ = timeout_s;
+  if (external) {
+    int n = 0, r = 0;
+    if (ncclCommCount(external, &n) != ncclSuccess || ncclCommUserRank(external, &r) != ncclSuccess)
+      return InvalidArgument("the handed-in NCCL communicator is not a valid ncclComm_t");
+    TSR_RETURN_IF_ERROR(check_external_world("NCCL communicator", r, n, comm));
+  }
   if (comm.size() == 1 || axes_lists.empty()) return Status::Ok();
+  if (external) {
+    world_ = external;
+    owns_world_ = false;
+    return split_groups(comm, axes_lists);
+  }
   ncclUniqueId id;
   std::vector<uint8_t> bytes(sizeof id, 0);
   if (comm.rank() == 0) {
@@ -131,12 +144,17 @@ Status NcclGroups::init(Comm& comm, const std::vector<std::vector<std::string>>&
     return Status(Code::kComm, std::string("ncclCommInitRankConfig: ") + ncclGetErrorString(r));
   TSR_RETURN_IF_ERROR(
       settle(world_, r, "ncclCommInitRankConfig (world of " + std::to_string(comm.size()) + ")"));
+  return split_groups(comm, axes_lists);
+}
+
+Status NcclGroups::split_groups(Comm& comm,
+                                const std::vector<std::vector<std::string>>& axes_lists) {
   for (const auto& axes : axes_lists) {
     TSR_ASSIGN_OR_RETURN(Group g, comm.group(axes));
     if (by_key_.count(g.key) || g.size == 1) continue;
     ncclComm_t child = nullptr;
-    cfg = nonblocking_config();
-    r = ncclCommSplit(world_, g.color, g.rank, &child, &cfg);
+    ncclConfig_t cfg = nonblocking_config();
+    const ncclResult_t r = ncclCommSplit(world_, g.color, g.rank, &child, &cfg);
     const std::string what = "ncclCommSplit over mesh axes '" + g.key + "'";
     TSR_RETURN_IF_ERROR(settle(world_, r, what));
     // Nonblocking split: NCCL's background job stores the child handle when it has made it
