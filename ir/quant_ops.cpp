@@ -1,7 +1,9 @@
 // Shape and dtype inference for the quantized ops. Scales are attributes (x_scale, y_scale,
 // scale: per-tensor, decided by calibration) or f32 vectors (w_scale, bias, smooth_inv: one per
 // channel, so they shard with their channel dim). y_scale present = int8 out (fused
-// requantization), absent = f32 out (fused dequantization).
+// requantization), absent = f32 out (fused dequantization). Asymmetric activations: QuantizeI8's
+// zero_point and the layer's x_zero_point (int attributes, default 0) with the int32 [n] input 4
+// acc_offset = -x_zero_point * sum_k w[n,k], added to the accumulator (docs/quantization.md).
 #include "ir/quant_ops.h"
 
 #include "ir/shape_fns.h"
@@ -25,13 +27,26 @@ Status positive(const Node& n, const char* key) {
   return Status::Ok();
 }
 bool present(const In& in, size_t i) { return in.size() > i && in[i].first != DType::kUndefined; }
-// w_scale (input 2) and the optional bias (input 3): f32 [n].
-Status channels(const In& in, int64_t n) {
+Status zero_point(const Node& n, const char* key) {
+  const int64_t zp = attr_int(n.attrs, key, 0);
+  if (zp < -128 || zp > 127) return fail("attribute '{}' {} is not in [-128, 127]", key, zp);
+  return Status::Ok();
+}
+// w_scale (input 2) and the optional bias (input 3): f32 [n]; the optional acc_offset (input 4):
+// int32 [n], required when x_zero_point != 0.
+Status channels(const Node& nd, const In& in, int64_t n) {
   TSR_RETURN_IF_ERROR(need(in, 2, DType::kFloat32, "w_scale"));
   if (in[2].second != Shape{n}) return fail("w_scale {} must be [{}]", shp(in[2].second), n);
   if (present(in, 3)) {
     TSR_RETURN_IF_ERROR(need(in, 3, DType::kFloat32, "bias"));
     if (in[3].second != Shape{n}) return fail("bias {} must be [{}]", shp(in[3].second), n);
+  }
+  TSR_RETURN_IF_ERROR(zero_point(nd, "x_zero_point"));
+  if (present(in, 4)) {
+    TSR_RETURN_IF_ERROR(need(in, 4, DType::kInt32, "acc_offset"));
+    if (in[4].second != Shape{n}) return fail("acc_offset {} must be [{}]", shp(in[4].second), n);
+  } else if (attr_int(nd.attrs, "x_zero_point", 0) != 0) {
+    return fail("x_zero_point needs the acc_offset input");
   }
   return Status::Ok();
 }
@@ -50,11 +65,12 @@ Status check_out_dtype(const Node& n) {
               attr_int(n.attrs, "out_dtype", 0));
 }
 
-// (x f32|bf16|f16, [smooth_inv f32 [K]]) -> int8, attr scale
+// (x f32|bf16|f16, [smooth_inv f32 [K]]) -> int8, attrs scale, [zero_point]
 Status quantize(const Node& n, const In& in, Out& out) {
   if (!float_act(in[0].first))
     return fail("x must be f32, bf16 or f16, got {}", dtype_name(in[0].first));
   TSR_RETURN_IF_ERROR(positive(n, "scale"));
+  TSR_RETURN_IF_ERROR(zero_point(n, "zero_point"));
   if (present(in, 1)) {
     TSR_RETURN_IF_ERROR(need(in, 1, DType::kFloat32, "smooth_inv"));
     const Shape& x = in[0].second;
@@ -74,7 +90,7 @@ Status dequantize(const Node& n, const In& in, Out& out) {
   return Status::Ok();
 }
 
-// (x int8 [...,K], w int8 [N,K], w_scale [N], [bias [N]]) -> [...,N]
+// (x int8 [...,K], w int8 [N,K], w_scale [N], [bias [N]], [acc_offset i32 [N]]) -> [...,N]
 Status qmatmul(const Node& n, const In& in, Out& out) {
   TSR_RETURN_IF_ERROR(need(in, 0, DType::kInt8, "x"));
   TSR_RETURN_IF_ERROR(need(in, 1, DType::kInt8, "w"));
@@ -83,7 +99,7 @@ Status qmatmul(const Node& n, const In& in, Out& out) {
   const Shape &x = in[0].second, &w = in[1].second;
   if (x.empty() || w.size() != 2 || w[1] != x.back())
     return fail("x {} and w {} must be [...,K] and [N,K]", shp(x), shp(w));
-  TSR_RETURN_IF_ERROR(channels(in, w[0]));
+  TSR_RETURN_IF_ERROR(channels(n, in, w[0]));
   Shape y(x.begin(), x.end() - 1);
   y.push_back(w[0]);
   TSR_RETURN_IF_ERROR(check_out_dtype(n));
@@ -91,7 +107,8 @@ Status qmatmul(const Node& n, const In& in, Out& out) {
   return Status::Ok();
 }
 
-// (x int8 NCHW, w int8 [M,C/g,kh,kw], w_scale [M], [bias [M]]) -> NCHW; geometry as Conv's.
+// (x int8 NCHW, w int8 [M,C/g,kh,kw], w_scale [M], [bias [M]], [acc_offset i32 [M]]) -> NCHW;
+// geometry as Conv's.
 Status qconv(const Node& n, const In& in, Out& out) {
   TSR_RETURN_IF_ERROR(need(in, 0, DType::kInt8, "x"));
   TSR_RETURN_IF_ERROR(need(in, 1, DType::kInt8, "w"));
@@ -100,7 +117,7 @@ Status qconv(const Node& n, const In& in, Out& out) {
   if (in[0].second.size() != 4 || in[1].second.size() != 4)
     return fail("x {} and w {} must be 4-D (2-D convolution)", shp(in[0].second),
                 shp(in[1].second));
-  TSR_RETURN_IF_ERROR(channels(in, in[1].second[0]));
+  TSR_RETURN_IF_ERROR(channels(n, in, in[1].second[0]));
   const In conv_in = {in[0], in[1]};
   TSR_RETURN_IF_ERROR(fns::conv(n, conv_in, out));
   TSR_RETURN_IF_ERROR(check_out_dtype(n));
@@ -113,8 +130,8 @@ Status qconv(const Node& n, const In& in, Out& out) {
 const std::vector<OpInfo>& quant_op_table() {
   static const std::vector<OpInfo> table = {
       {"DequantizeI8", 1, 1, 1, dequantize, {}},
-      {"QConvI8", 3, 4, 1, qconv, {}},
-      {"QMatMulI8", 3, 4, 1, qmatmul, {}},
+      {"QConvI8", 3, 5, 1, qconv, {}},
+      {"QMatMulI8", 3, 5, 1, qmatmul, {}},
       {"QuantizeI8", 1, 2, 1, quantize, {}},
   };
   return table;

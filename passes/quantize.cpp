@@ -1,8 +1,10 @@
 // quantize (infer mode, before spmd-search): calibrate on the float graph, then rewrite every
 // eligible MatMul / Gemm / Conv with a weight operand into QuantizeI8 + QMatMulI8 / QConvI8 with
 // int8 weights (symmetric per output channel, stored [N,K]: K-contiguous) and a per-tensor static
-// activation scale. Options travel as graph meta (module attributes tessera.quantize,
-// tessera.calibration, ...), written by record_quantize_options. docs/quantization.md.
+// activation scale and zero point (asymmetric when the calibrated range is lopsided; the layer
+// then gets the exact int32 correction acc_offset = -zp * sum_k w[n,k]). Options travel as graph
+// meta (module attributes tessera.quantize, tessera.calibration, ...), written by
+// record_quantize_options. docs/quantization.md.
 #include <fnmatch.h>
 
 #include <algorithm>
@@ -24,6 +26,9 @@ int8_t kernels_quantize(float v, float scale) {
   if (!(r == r)) return 0;
   return static_cast<int8_t>(std::clamp(r, -127.0f, 127.0f));
 }
+// kernels/cpu/quant_kernels.h kMaxKZeroPoint: with a zero point, sum_k (x_k - zp) w_k fits int32
+// only for K <= 2^16; longer reductions keep the symmetric grid.
+constexpr int64_t kMaxKZeroPoint = int64_t{1} << 16;
 
 struct Options {
   std::string calibration;
@@ -205,9 +210,28 @@ struct Totals {
   int64_t ops = 0, f32 = 0, int8 = 0, scales = 0;
 };
 
+// The quantized activation a layer reads: its int8 value and grid.
+struct QuantX {
+  int value = -1;
+  core::ActGrid grid;
+  double amax = 0;
+};
+
+// -zp * sum_k q[n,k] per output channel: removes the zero point from the int32 accumulator
+// exactly (|.| <= 128 * 127 * K fits int32 for K <= 2^16).
+std::vector<int32_t> acc_offsets(const std::vector<int8_t>& q, int64_t N, int64_t K, int32_t zp) {
+  std::vector<int32_t> off(static_cast<size_t>(N));
+  for (int64_t j = 0; j < N; ++j) {
+    int32_t s = 0;
+    for (int64_t k = 0; k < K; ++k) s += q[j * K + k];
+    off[j] = -zp * s;
+  }
+  return off;
+}
+
 // Replaces node c.node in place by the quantized op reading xq; returns the meta line.
-std::string rewrite(ir::Graph& g, const Candidate& c, int xq, double x_scale,
-                    const core::TensorCalib& t, const Options& o, Totals& tot) {
+std::string rewrite(ir::Graph& g, const Candidate& c, const QuantX& xq, const core::TensorCalib& t,
+                    const Options& o, Totals& tot) {
   ir::Node& n = g.nodes[c.node];
   const std::string wname = g.values[c.weight].name;
   std::vector<int8_t> q(c.w.size());
@@ -222,7 +246,8 @@ std::string rewrite(ir::Graph& g, const Candidate& c, int xq, double x_scale,
   const std::string base = n.name + "." + wname;
   const int wq = add_weight(g, base + ".int8", DType::kInt8, wshape, q.data());
   const int wsv = add_weight(g, base + ".w_scale", DType::kFloat32, {c.N}, ws.data());
-  std::vector<int> inputs = {xq, wq, wsv};
+  const core::ActGrid& grid = xq.grid;
+  std::vector<int> inputs = {xq.value, wq, wsv};
   if (!c.bias.empty())
     inputs.push_back(add_weight(g, base + ".bias", DType::kFloat32, {c.N}, c.bias.data()));
   AttrMap attrs;
@@ -230,9 +255,16 @@ std::string rewrite(ir::Graph& g, const Candidate& c, int xq, double x_scale,
     attrs = n.attrs;
     attrs.erase("name");
   }
-  attrs["x_scale"] = Attr::Float(x_scale);
+  if (grid.zero_point != 0) {
+    if (c.bias.empty()) inputs.push_back(-1);
+    const std::vector<int32_t> off = acc_offsets(q, c.N, c.K, grid.zero_point);
+    inputs.push_back(add_weight(g, base + ".acc_offset", DType::kInt32, {c.N}, off.data()));
+    attrs["x_zero_point"] = Attr::Int(grid.zero_point);
+    tot.scales += c.N * 4;
+  }
+  attrs["x_scale"] = Attr::Float(grid.scale);
   attrs["calib_range"] = Attr::Floats({t.range.min, t.range.max});
-  attrs["calib_amax"] = Attr::Float(x_scale * 127.0);
+  attrs["calib_amax"] = Attr::Float(xq.amax);
   n.op = c.conv ? "QConvI8" : "QMatMulI8";
   n.inputs = inputs;
   n.attrs = attrs;
@@ -241,9 +273,10 @@ std::string rewrite(ir::Graph& g, const Candidate& c, int xq, double x_scale,
   tot.int8 += c.N * c.K;
   tot.scales += c.N * 4;
   const auto [wmin, wmax] = std::minmax_element(ws.begin(), ws.end());
-  return n.op + " x_scale=" + fmt_g(x_scale) + " range=[" + fmt_g(t.range.min) + "," +
-         fmt_g(t.range.max) + "] amax=" + fmt_g(x_scale * 127.0) + " w_scale=[" + fmt_g(*wmin) +
-         "," + fmt_g(*wmax) + "] method=" + core::calib_method_name(o.method) +
+  return n.op + " x_scale=" + fmt_g(grid.scale) + " zero_point=" + std::to_string(grid.zero_point) +
+         " range=[" + fmt_g(t.range.min) + "," + fmt_g(t.range.max) + "] clip=[" + fmt_g(grid.lo) +
+         "," + fmt_g(grid.hi) + "] amax=" + fmt_g(xq.amax) + " w_scale=[" + fmt_g(*wmin) + "," +
+         fmt_g(*wmax) + "] method=" + core::calib_method_name(o.method) +
          (t.smooth_inv.empty() ? "" : " smooth_alpha=" + fmt_g(o.alpha));
 }
 
@@ -275,14 +308,17 @@ Status run_quantize(ir::Graph& g, PipelineContext& ctx) {
   TSR_RETURN_IF_ERROR(
       core::collect_histograms(g, sets, stats, o.method != core::CalibMethod::kMinMax));
   // One QuantizeI8 per activation, shared by its quantized readers (Q, K and V read one x).
-  std::map<int, std::pair<int, double>> xq;  // x -> (int8 value, scale)
-  std::map<int, ir::Node> quant_nodes;       // first reader's node index -> QuantizeI8
+  std::map<int, int64_t> max_k;  // x -> its readers' longest reduction
+  for (const Candidate& c : cands) max_k[c.x] = std::max(max_k[c.x], c.K);
+  std::map<int, QuantX> xq;             // x -> its int8 value and grid
+  std::map<int, ir::Node> quant_nodes;  // first reader's node index -> QuantizeI8
   Totals tot;
   for (const Candidate& c : cands) {
     if (xq.count(c.x)) continue;
     const core::TensorCalib& t = stats.at(c.x);
-    const double amax = core::calibrated_amax(o.method, t.range, t.hist.get(), o.percentile);
-    const double scale = static_cast<float>(amax / 127.0);
+    QuantX qx;
+    qx.amax = core::calibrated_amax(o.method, t.range, t.hist.get(), o.percentile);
+    qx.grid = core::activation_grid(t.range, qx.amax, max_k.at(c.x) <= kMaxKZeroPoint);
     ir::Value v = g.values[c.x];
     v.name += ".int8";
     v.dtype = DType::kInt8;
@@ -299,15 +335,15 @@ Status run_quantize(ir::Graph& g, PipelineContext& ctx) {
                                      t.smooth_inv.data()));
     }
     qn.outputs = {vid};
-    qn.attrs["scale"] = Attr::Float(scale);
+    qn.attrs["scale"] = Attr::Float(qx.grid.scale);
+    if (qx.grid.zero_point != 0) qn.attrs["zero_point"] = Attr::Int(qx.grid.zero_point);
     quant_nodes[c.node] = std::move(qn);
-    xq[c.x] = {vid, scale};
+    qx.value = vid;
+    xq[c.x] = qx;
   }
-  for (const Candidate& c : cands) {
-    const auto [vid, scale] = xq.at(c.x);
+  for (const Candidate& c : cands)
     g.meta["quant." + g.nodes[c.node].name] =
-        Attr::Str(rewrite(g, c, vid, scale, stats.at(c.x), o, tot));
-  }
+        Attr::Str(rewrite(g, c, xq.at(c.x), stats.at(c.x), o, tot));
   std::vector<ir::Node> old = std::move(g.nodes);
   g.nodes.clear();
   for (size_t i = 0; i < old.size(); ++i) {

@@ -1,5 +1,6 @@
 // QConvI8: 2-D NCHW convolution on int8 with int32 accumulation. im2row (one K-contiguous int8
-// row of Cg*kh*kw per output position, zero outside the image: exact, the zero point is 0) then
+// row of Cg*kh*kw per output position, x_zero_point outside the image: the code of 0.0, which
+// acc_offset = -zp * sum w cancels exactly) then
 // int8 dot products against the [M, Cg*kh*kw] weight rows. The row buffer is OH*OW*Cg*kh*kw bytes
 // per image and group, a quarter of what the float im2col costs.
 #include <algorithm>
@@ -32,7 +33,8 @@ Status conv_geom(const AttrMap& attrs, const Shape& x, const Shape& w, quant::Co
 }
 
 // Rows [OH*OW][Cg*kh*kw] of image b, group gi.
-void im2row(const int8_t* x, const quant::ConvGeom& g, int64_t b, int64_t gi, int8_t* rows) {
+void im2row(const int8_t* x, const quant::ConvGeom& g, int64_t b, int64_t gi, int8_t pad,
+            int8_t* rows) {
   const int64_t cg = g.C / g.group, kk = cg * g.kh * g.kw;
   for (int64_t oh = 0; oh < g.OH; ++oh) {
     for (int64_t ow = 0; ow < g.OW; ++ow) {
@@ -43,7 +45,7 @@ void im2row(const int8_t* x, const quant::ConvGeom& g, int64_t b, int64_t gi, in
           const int64_t ih = oh * g.sh - g.pt + i * g.dh;
           for (int64_t j = 0; j < g.kw; ++j, ++r) {
             const int64_t iw = ow * g.sw - g.pl + j * g.dw;
-            *r = (ih >= 0 && ih < g.H && iw >= 0 && iw < g.W) ? img[ih * g.W + iw] : int8_t{0};
+            *r = (ih >= 0 && ih < g.H && iw >= 0 && iw < g.W) ? img[ih * g.W + iw] : pad;
           }
         }
       }
@@ -53,17 +55,19 @@ void im2row(const int8_t* x, const quant::ConvGeom& g, int64_t b, int64_t gi, in
 
 }  // namespace
 
-// x [B,C,H,W] int8, w [M,C/g,kh,kw] int8, w_scale [M] f32, bias [M] f32 (optional).
+// x [B,C,H,W] int8, w [M,C/g,kh,kw] int8, w_scale [M] f32, bias [M] f32 (optional),
+// acc_offset [M] int32 (optional; required with x_zero_point != 0).
 Status QConvI8(const AttrMap& attrs, const Ins& in, const Ins& out) {
-  TSR_RETURN_IF_ERROR(check_arity(in, out, 3, 4, 1));
+  TSR_RETURN_IF_ERROR(check_arity(in, out, 3, 5, 1));
   TSR_RETURN_IF_ERROR(check_dtype(in[0], DType::kInt8, "x"));
   TSR_RETURN_IF_ERROR(check_dtype(in[1], DType::kInt8, "w"));
   quant::ConvGeom g{};
   TSR_RETURN_IF_ERROR(conv_geom(attrs, in[0].shape, in[1].shape, &g));
   const int64_t cg = g.C / g.group, mg = g.M / g.group, kk = cg * g.kh * g.kw;
-  if (kk > quant::kMaxK)
-    return Unimplemented("reduction " + std::to_string(kk) + " overflows int32");
   TSR_RETURN_IF_ERROR(check_quant_channels(in, g.M));
+  int32_t zp = 0;
+  const int32_t* offset = nullptr;
+  TSR_RETURN_IF_ERROR(quant_zero_point(attrs, in, kk, &zp, &offset));
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], {g.B, g.M, g.OH, g.OW}));
   float x_scale = 0, y_scale = 0;
   TSR_RETURN_IF_ERROR(quant_scales(attrs, &x_scale));
@@ -75,7 +79,7 @@ Status QConvI8(const AttrMap& attrs, const Ins& in, const Ins& out) {
   std::vector<int8_t> rows(static_cast<size_t>(P * kk));
   for (int64_t b = 0; b < g.B; ++b) {
     for (int64_t gi = 0; gi < g.group; ++gi) {
-      im2row(in[0].as<const int8_t>(), g, b, gi, rows.data());
+      im2row(in[0].as<const int8_t>(), g, b, gi, static_cast<int8_t>(zp), rows.data());
       for (int64_t mi = 0; mi < mg; ++mi) {
         const int64_t m = gi * mg + mi;
         const int8_t* wr = w + m * kk;
@@ -83,7 +87,7 @@ Status QConvI8(const AttrMap& attrs, const Ins& in, const Ins& out) {
         const int64_t o = (b * g.M + m) * P;
         for (int64_t p = 0; p < P; ++p) {
           const int8_t* r = rows.data() + p * kk;
-          int32_t acc = 0;
+          int32_t acc = offset ? offset[m] : 0;
           for (int64_t k = 0; k < kk; ++k) acc += int32_t{r[k]} * int32_t{wr[k]};
           const float v = quant::dequantize_acc(acc, combined, bias ? bias + m : nullptr);
           if (y_scale > 0)

@@ -20,43 +20,57 @@ KernelFn find_cpu_quant_kernel(std::string_view op);
 
 namespace quant {
 
-// Symmetric int8: [-127, 127]. -128 is never produced, so negation is exact and the range is
-// symmetric around the zero point 0 (which keeps zero padding exact in QConvI8).
+// Symmetric int8 (zero point 0): [-127, 127]. -128 is never produced, so negation is exact.
+// Asymmetric activations (zero point zp != 0, e.g. -128 for post-ReLU tensors, which then use all
+// 256 levels instead of 128): q = x / scale + zp over the full [-128, 127]; the layer removes
+// zp exactly in int32 through its acc_offset input (-zp * sum_k w[n,k], precomputed).
 constexpr int kQMax = 127;
 // |acc| <= K * 128 * 128 must fit int32: K <= 2^31 / 2^14. Larger K is refused, not wrapped.
 constexpr int64_t kMaxK = int64_t{1} << 17;
+// With a zero point the corrected sum is sum_k (x_k - zp) w_k, |x_k - zp| <= 255: K <= 2^16
+// keeps it (and each of its two int32 parts) inside int32.
+constexpr int64_t kMaxKZeroPoint = int64_t{1} << 16;
 
-// The reference quantizer: round half to even of v / scale (IEEE float division), saturated to
-// [-127, 127]; NaN -> 0. std::nearbyint under the default rounding mode is half-to-even.
-inline int8_t quantize_value(float v, float scale) {
+// The reference quantizer: round half to even of v / scale (IEEE float division), plus the zero
+// point, saturated to [-127, 127] (zp == 0) or [-128, 127] (zp != 0); NaN -> zp (the code of
+// 0.0). std::nearbyint under the default rounding mode is half-to-even. r + zp is exact in
+// float (|r| < 2^24 or saturated anyway).
+inline int8_t quantize_value(float v, float scale, int32_t zp = 0) {
   const float r = std::nearbyint(v / scale);
-  if (!(r == r)) return 0;
-  if (r > kQMax) return kQMax;
-  if (r < -kQMax) return -kQMax;
-  return static_cast<int8_t>(r);
+  if (!(r == r)) return static_cast<int8_t>(zp);
+  const float q = r + static_cast<float>(zp);
+  const float lo = zp == 0 ? -kQMax : -kQMax - 1;
+  if (q > kQMax) return kQMax;
+  if (q < lo) return static_cast<int8_t>(lo);
+  return static_cast<int8_t>(q);
 }
 inline float dequantize_value(int8_t q, float scale) { return static_cast<float>(q) * scale; }
-// The epilogue: float(acc) * (x_scale * w_scale[n]) [+ bias[n]]. `combined` is computed once per
-// channel as x_scale * w_scale[n] in float; the bias is added only when present (adding 0.0f
-// would turn -0 into +0 and break bit equality with a no-bias reference).
+// The epilogue: float(acc) * (x_scale * w_scale[n]) [+ bias[n]]. `acc` already includes the
+// channel's acc_offset (integer, exact). `combined` is computed once per channel as
+// x_scale * w_scale[n] in float; the bias is added only when present (adding 0.0f would turn -0
+// into +0 and break bit equality with a no-bias reference).
 inline float dequantize_acc(int32_t acc, float combined, const float* bias) {
   const float y = static_cast<float>(acc) * combined;
   return bias ? y + *bias : y;
 }
 
 // Plain-loop references of the kernels (int64 accumulation, checked to fit int32 afterwards).
-// x [M,K] int8, w [N,K] int8 (both K-contiguous), w_scale [N], bias [N] or nullptr.
-// y_scale <= 0: float out `yf` [M,N]; else int8 out `yq` [M,N].
+// x [M,K] int8, w [N,K] int8 (both K-contiguous), w_scale [N], bias [N] or nullptr,
+// acc_offset [N] int32 or nullptr (added to the accumulator). y_scale <= 0: float out `yf`
+// [M,N]; else int8 out `yq` [M,N].
 void qmatmul_ref(const int8_t* x, const int8_t* w, const float* w_scale, const float* bias,
-                 int64_t M, int64_t N, int64_t K, float x_scale, float y_scale, float* yf,
-                 int8_t* yq);
-// 2-D convolution, NCHW x [B,C,H,W], w [M,C/g,kh,kw]; pads {top,left,bottom,right}.
+                 const int32_t* acc_offset, int64_t M, int64_t N, int64_t K, float x_scale,
+                 float y_scale, float* yf, int8_t* yq);
+// 2-D convolution, NCHW x [B,C,H,W], w [M,C/g,kh,kw]; pads {top,left,bottom,right}. Padding
+// reads the input zero point x_zp (the code of 0.0), so with acc_offset = -x_zp * sum w it
+// contributes exactly nothing.
 struct ConvGeom {
   int64_t B, C, H, W, M, kh, kw, OH, OW, group;
   int64_t sh, sw, dh, dw, pt, pl;
 };
 void qconv_ref(const int8_t* x, const int8_t* w, const float* w_scale, const float* bias,
-               const ConvGeom& g, float x_scale, float y_scale, float* yf, int8_t* yq);
+               const int32_t* acc_offset, int32_t x_zp, const ConvGeom& g, float x_scale,
+               float y_scale, float* yf, int8_t* yq);
 
 }  // namespace quant
 
@@ -73,10 +87,14 @@ TSR_DECLARE_QUANT_KERNEL(QConvI8);
 #undef TSR_DECLARE_QUANT_KERNEL
 
 // Shared checks (quant_linear.cpp): x_scale; the epilogue kind (y_scale -> int8 out, else f32
-// out); w_scale [n] and the optional bias [n] at inputs 2 and 3.
+// out); w_scale [n], the optional bias [n] and acc_offset [n] int32 at inputs 2, 3 and 4.
 Status quant_scales(const AttrMap& attrs, float* x_scale);
 Status quant_epilogue_kind(const AttrMap& attrs, const TensorRef& out, float* y_scale);
 Status check_quant_channels(const std::vector<TensorRef>& in, int64_t n);
+// x_zero_point (default 0) and the reduction length k: a non-zero point needs acc_offset and
+// k <= kMaxKZeroPoint; k <= kMaxK always. Returns acc_offset's data or nullptr.
+Status quant_zero_point(const AttrMap& attrs, const std::vector<TensorRef>& in, int64_t k,
+                        int32_t* zp, const int32_t** acc_offset);
 }  // namespace cpu
 
 }  // namespace tessera::kernels

@@ -26,11 +26,11 @@ void store(int64_t acc, float combined, const float* bias, float y_scale, int64_
 }  // namespace
 
 void qmatmul_ref(const int8_t* x, const int8_t* w, const float* w_scale, const float* bias,
-                 int64_t M, int64_t N, int64_t K, float x_scale, float y_scale, float* yf,
-                 int8_t* yq) {
+                 const int32_t* acc_offset, int64_t M, int64_t N, int64_t K, float x_scale,
+                 float y_scale, float* yf, int8_t* yq) {
   for (int64_t m = 0; m < M; ++m) {
     for (int64_t n = 0; n < N; ++n) {
-      int64_t acc = 0;
+      int64_t acc = acc_offset ? acc_offset[n] : 0;
       for (int64_t k = 0; k < K; ++k)
         acc += static_cast<int64_t>(x[m * K + k]) * static_cast<int64_t>(w[n * K + k]);
       store(acc, x_scale * w_scale[n], bias ? bias + n : nullptr, y_scale, m * N + n, yf, yq);
@@ -39,21 +39,22 @@ void qmatmul_ref(const int8_t* x, const int8_t* w, const float* w_scale, const f
 }
 
 void qconv_ref(const int8_t* x, const int8_t* w, const float* w_scale, const float* bias,
-               const ConvGeom& g, float x_scale, float y_scale, float* yf, int8_t* yq) {
+               const int32_t* acc_offset, int32_t x_zp, const ConvGeom& g, float x_scale,
+               float y_scale, float* yf, int8_t* yq) {
   const int64_t cg = g.C / g.group, mg = g.M / g.group;
   for (int64_t b = 0; b < g.B; ++b)
     for (int64_t m = 0; m < g.M; ++m)
       for (int64_t oh = 0; oh < g.OH; ++oh)
         for (int64_t ow = 0; ow < g.OW; ++ow) {
-          int64_t acc = 0;
+          int64_t acc = acc_offset ? acc_offset[m] : 0;
           for (int64_t c = 0; c < cg; ++c)
             for (int64_t i = 0; i < g.kh; ++i)
               for (int64_t j = 0; j < g.kw; ++j) {
                 const int64_t ih = oh * g.sh - g.pt + i * g.dh, iw = ow * g.sw - g.pl + j * g.dw;
-                if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+                const bool pad = ih < 0 || ih >= g.H || iw < 0 || iw >= g.W;
                 const int64_t ci = (m / mg) * cg + c;
-                acc += static_cast<int64_t>(x[((b * g.C + ci) * g.H + ih) * g.W + iw]) *
-                       static_cast<int64_t>(w[((m * cg + c) * g.kh + i) * g.kw + j]);
+                const int64_t xv = pad ? x_zp : x[((b * g.C + ci) * g.H + ih) * g.W + iw];
+                acc += xv * static_cast<int64_t>(w[((m * cg + c) * g.kh + i) * g.kw + j]);
               }
           store(acc, x_scale * w_scale[m], bias ? bias + m : nullptr, y_scale,
                 ((b * g.M + m) * g.OH + oh) * g.OW + ow, yf, yq);

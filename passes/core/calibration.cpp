@@ -127,4 +127,26 @@ double calibrated_amax(CalibMethod method, const RangeStats& r, const AbsHistogr
   return amax > 0 ? amax : 1.0;
 }
 
+ActGrid activation_grid(const RangeStats& r, double amax, bool asymmetric) {
+  ActGrid g;
+  g.lo = std::min(std::max(r.empty ? 0.0 : r.min, -amax), 0.0);
+  g.hi = std::max(std::min(r.empty ? 0.0 : r.max, amax), 0.0);
+  const double a = std::max(-g.lo, g.hi);
+  if (!(a > 0)) return g;  // all zeros: any scale codes them exactly
+  // A zero point costs the layer an int32 vector and an add per output; it is worth it when it
+  // makes the step at least kMinGain finer (a symmetric range gains only 255/254).
+  constexpr double kMinGain = 0.05;
+  if (asymmetric && (g.hi - g.lo) / 255.0 <= (1 - kMinGain) * a / 127.0) {
+    const float s = static_cast<float>((g.hi - g.lo) / 255.0);
+    const double zp = std::clamp(std::nearbyint(-128.0 - g.lo / s), -128.0, 127.0);
+    if (zp != 0) {
+      g.scale = s;
+      g.zero_point = static_cast<int32_t>(zp);
+      return g;
+    }
+  }
+  g.scale = static_cast<float>(a / 127.0);
+  return g;
+}
+
 }  // namespace tessera::core

@@ -54,4 +54,18 @@ double amax_entropy(const AbsHistogram& h, int levels = 128, int start_bin = 128
 double calibrated_amax(CalibMethod method, const RangeStats& r, const AbsHistogram* h,
                        double percentile);
 
+// The int8 grid of an activation: x ~ scale * (q - zero_point). The range is the calibrated
+// [min, max] clipped to [-amax, amax] and widened to contain 0 (so 0.0 has an exact code).
+// Symmetric (zero_point 0, 254 steps over [-a, a], a = max(-lo, hi)) unless `asymmetric` and the
+// range is lopsided enough that 255 steps over [lo, hi] are at least 5% finer: then
+// zero_point = round(-128 - lo / scale). A post-ReLU tensor ([0, hi]) gets zero_point -128 and
+// twice the resolution of the symmetric grid, which spends half its codes on negatives that
+// never occur.
+struct ActGrid {
+  float scale = 1;
+  int32_t zero_point = 0;
+  double lo = 0, hi = 0;  // the clipped range the grid covers
+};
+ActGrid activation_grid(const RangeStats& r, double amax, bool asymmetric);
+
 }  // namespace tessera::core

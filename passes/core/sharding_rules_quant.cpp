@@ -3,6 +3,8 @@
 // a rank holding channels [a,b) holds their scales. Splitting the reduction is allowed when the
 // output is float (the dequantized partial sums add up like float ones; the bias arrives partial)
 // but not with a requantized int8 output: rounding each partial sum is not rounding their sum.
+// The int32 acc_offset of an asymmetric input (-zp * sum_k w[n,k]) is a channel vector added to
+// the sum like the bias: with a split reduction one rank keeps it, the others add zero.
 #include <utility>
 
 #include "passes/core/rule_builder.h"
@@ -12,12 +14,13 @@ namespace {
 
 const char* kRequant = "a requantized (int8) output needs the whole reduction";
 
-// Inputs 2 (w_scale) and 3 (bias) on the channel factor `c`; the bias is summed into the result.
+// Inputs 2 (w_scale) and on (bias, acc_offset; the rules see present inputs only, so either
+// may be input 3) on the channel factor `c`; all but w_scale are summed into the result.
 void channel_vectors(Builder& b, int c) {
   b.in_dim(2, 0, c);
-  if (b.in.size() > 3) {
-    b.in_dim(3, 0, c);
-    b.r.summed_into_result[3] = true;
+  for (size_t i = 3; i < b.in.size(); ++i) {
+    b.in_dim(i, 0, c);
+    b.r.summed_into_result[i] = true;
   }
 }
 
@@ -36,11 +39,11 @@ StatusOr<OpRule> quantize(const std::string& op, const AttrMap& a, const std::ve
   return r;
 }
 
-// QMatMulI8 (x [...,K], w [N,K], w_scale [N], [bias [N]]) -> [...,N]: batch dims and n
-// parallel, k a reduction.
+// QMatMulI8 (x [...,K], w [N,K], w_scale [N], [bias [N]], [acc_offset [N]]) -> [...,N]: batch
+// dims and n parallel, k a reduction.
 StatusOr<OpRule> qmatmul(const std::string& op, const AttrMap& a, const std::vector<Shape>& in,
                          const std::vector<Shape>& out) {
-  TSR_RETURN_IF_ERROR(expect_arity(op, in, out, 3, 4, 1));
+  TSR_RETURN_IF_ERROR(expect_arity(op, in, out, 3, 5, 1));
   const Shape &x = in[0], &w = in[1];
   if (x.empty() || w.size() != 2 || w[1] != x.back())
     return InvalidArgument(op + ": x " + shape_str(x) + " and w " + shape_str(w) +
@@ -65,10 +68,10 @@ StatusOr<OpRule> qmatmul(const std::string& op, const AttrMap& a, const std::vec
   return std::move(b.r);
 }
 
-// QConvI8: Conv's rule with w_scale and bias on the output-channel factor.
+// QConvI8: Conv's rule with w_scale, bias and acc_offset on the output-channel factor.
 StatusOr<OpRule> qconv(const std::string& op, const AttrMap& a, const std::vector<Shape>& in,
                        const std::vector<Shape>& out) {
-  TSR_RETURN_IF_ERROR(expect_arity(op, in, out, 3, 4, 1));
+  TSR_RETURN_IF_ERROR(expect_arity(op, in, out, 3, 5, 1));
   if (in[1].empty()) return InvalidArgument(op + ": w must have rank 4");
   TSR_ASSIGN_OR_RETURN(OpRule conv_rule, conv("Conv", a, {in[0], in[1], {in[1][0]}}, out));
   OpRule r = std::move(conv_rule);
@@ -76,7 +79,7 @@ StatusOr<OpRule> qconv(const std::string& op, const AttrMap& a, const std::vecto
   const std::vector<int> channel = r.inputs[2];
   r.inputs.resize(in.size(), channel);
   r.summed_into_result.assign(in.size(), false);
-  if (in.size() > 3) r.summed_into_result[3] = true;
+  for (size_t i = 3; i < in.size(); ++i) r.summed_into_result[i] = true;
   if (attr_has(a, "y_scale")) {
     for (Factor& f : r.factors)
       if (f.kind == FactorKind::kReduction && f.cannot_split.empty()) f.cannot_split = kRequant;

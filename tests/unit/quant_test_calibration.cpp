@@ -35,6 +35,36 @@ TEST(Calibration, MinMaxIsTheAbsMax) {
   EXPECT_EQ(calibrated_amax(CalibMethod::kMinMax, zero, nullptr, 99.99), 1.0);
 }
 
+RangeStats range_of(float lo, float hi) {
+  RangeStats r;
+  std::vector<float> v = {lo, hi};
+  r.add(v.data(), 2);
+  return r;
+}
+
+TEST(Calibration, ActivationGridIsAsymmetricOnlyForLopsidedRanges) {
+  ActGrid relu = activation_grid(range_of(0, 5), 5, true);  // post-ReLU: all 256 codes
+  EXPECT_EQ(relu.zero_point, -128);
+  EXPECT_FLOAT_EQ(relu.scale, 5.0f / 255);
+  ActGrid sym = activation_grid(range_of(-2, 1.95f), 2, true);  // < 5% finer: symmetric
+  EXPECT_EQ(sym.zero_point, 0);
+  EXPECT_FLOAT_EQ(sym.scale, 2.0f / 127);
+  ActGrid clip = activation_grid(range_of(-1, 3), 2.5, true);  // clipped to [-1, 2.5]
+  EXPECT_EQ(clip.hi, 2.5);
+  EXPECT_FLOAT_EQ(clip.scale, 3.5f / 255);
+  EXPECT_EQ(clip.zero_point, -55);  // round(-128 + 1 / (3.5 / 255)) = round(-55.14)
+  // The grid codes its ends: lo -> -128 (nearly), hi -> 127 (nearly), 0 -> zero_point.
+  EXPECT_NEAR(-1 / clip.scale + clip.zero_point, -128, 0.5);
+  EXPECT_NEAR(2.5 / clip.scale + clip.zero_point, 127, 0.5);
+  ActGrid off = activation_grid(range_of(-1, 3), 2.5, false);  // symmetric requested
+  EXPECT_EQ(off.zero_point, 0);
+  EXPECT_FLOAT_EQ(off.scale, 2.5f / 127);
+  ActGrid pos = activation_grid(range_of(1, 4), 4, true);  // widened to contain 0
+  EXPECT_EQ(pos.lo, 0);
+  EXPECT_EQ(pos.zero_point, -128);
+  EXPECT_EQ(activation_grid(range_of(0, 0), 1, true).scale, 1.0f);
+}
+
 TEST(Calibration, PercentileOfUniformIsItsQuantile) {
   AbsHistogram h(1.0);
   std::vector<float> v(100000);

@@ -44,6 +44,29 @@ TEST(QuantKernels, ReferenceQuantizerRoundsHalfToEvenAndSaturates) {
   EXPECT_EQ(quantize_value(0.3f, 0.1f), 3);
 }
 
+TEST(QuantKernels, ReferenceQuantizerWithZeroPointUsesAll256Levels) {
+  EXPECT_EQ(quantize_value(0.0f, 0.1f, -128), -128);   // 0.0 is the zero point itself
+  EXPECT_EQ(quantize_value(25.5f, 0.1f, -128), 127);   // 255 levels above it
+  EXPECT_EQ(quantize_value(-1.0f, 0.1f, -128), -128);  // below the range: saturates
+  EXPECT_EQ(quantize_value(1000.0f, 0.1f, -128), 127);
+  EXPECT_EQ(quantize_value(-1000.0f, 0.1f, -5), -128);  // -128 is a valid code with zp != 0
+  EXPECT_EQ(quantize_value(0.25f, 0.1f, -100), -98);    // round(2.5) = 2, half to even
+  EXPECT_EQ(quantize_value(std::nanf(""), 0.1f, -128), -128);
+  EXPECT_EQ(quantize_value(-1000.0f, 0.1f, 0), -127);  // zp 0 stays symmetric
+}
+
+// acc_offset for zero point zp: -zp * sum_k w[n,k] (what the quantize pass precomputes).
+std::vector<int32_t> zp_offsets(const std::vector<int8_t>& w, int64_t N, int32_t zp) {
+  const int64_t K = static_cast<int64_t>(w.size()) / N;
+  std::vector<int32_t> o(static_cast<size_t>(N));
+  for (int64_t n = 0; n < N; ++n) {
+    int32_t s = 0;
+    for (int64_t k = 0; k < K; ++k) s += w[n * K + k];
+    o[n] = -zp * s;
+  }
+  return o;
+}
+
 TEST(QuantKernels, TableSortedAndReachableThroughFindCpuKernel) {
   const auto& t = cpu_quant_kernel_table();
   EXPECT_TRUE(std::is_sorted(t.begin(), t.end(), [](const KernelEntry& a, const KernelEntry& b) {
@@ -74,12 +97,24 @@ TEST(QuantKernels, QuantizeAndDequantizeMatchReference) {
     EXPECT_EQ(qs[i], quantize_value(x[i] * s[i % 8], 0.02f));
     EXPECT_EQ(d[i], static_cast<float>(q[i]) * 0.02f);
   }
+  a["zero_point"] = Attr::Int(-37);
+  ASSERT_TRUE(run_cpu_kernel("QuantizeI8", a,
+                             {ref(DType::kFloat32, {4, 8}, x), ref(DType::kFloat32, {8}, s)},
+                             {ref(DType::kInt8, {4, 8}, qs)})
+                  .ok());
+  for (size_t i = 0; i < x.size(); ++i)
+    EXPECT_EQ(qs[i], quantize_value(x[i] * s[i % 8], 0.02f, -37));
+  a["zero_point"] = Attr::Int(128);
+  EXPECT_FALSE(run_cpu_kernel("QuantizeI8", a, {ref(DType::kFloat32, {4, 8}, x)},
+                              {ref(DType::kInt8, {4, 8}, q)})
+                   .ok());
 }
 
 struct MatCase {
   Shape x;  // [..., K]
   int64_t N;
   bool bias, requant;
+  int32_t zp = 0;  // x_zero_point; != 0 adds acc_offset = -zp * sum w
 };
 
 class QMatMul : public ::testing::TestWithParam<MatCase> {};
@@ -99,32 +134,42 @@ TEST_P(QMatMul, BitExactAgainstReference) {
   ys.push_back(N);
   std::vector<TensorRef> in = {ref(DType::kInt8, c.x, x), ref(DType::kInt8, {N, K}, w),
                                ref(DType::kFloat32, {N}, ws)};
-  if (c.bias) in.push_back(ref(DType::kFloat32, {N}, b));
+  std::vector<int32_t> off = zp_offsets(w, N, c.zp);
+  if (c.bias || c.zp != 0)  // an absent bias before acc_offset is an undefined TensorRef
+    in.push_back(c.bias ? ref(DType::kFloat32, {N}, b) : TensorRef{});
+  if (c.zp != 0) {
+    a["x_zero_point"] = Attr::Int(c.zp);
+    in.push_back(ref(DType::kInt32, {N}, off));
+  }
   std::vector<float> yf(M * N), rf(M * N);
   std::vector<int8_t> yq(M * N), rq(M * N);
   TensorRef out = c.requant ? ref(DType::kInt8, ys, yq) : ref(DType::kFloat32, ys, yf);
   Status st = run_cpu_kernel("QMatMulI8", a, in, {out});
   ASSERT_TRUE(st.ok()) << st.message();
-  quant::qmatmul_ref(x.data(), w.data(), ws.data(), c.bias ? b.data() : nullptr, M, N, K, 0.05f,
-                     c.requant ? 0.25f : 0.0f, rf.data(), rq.data());
+  quant::qmatmul_ref(x.data(), w.data(), ws.data(), c.bias ? b.data() : nullptr,
+                     c.zp != 0 ? off.data() : nullptr, M, N, K, 0.05f, c.requant ? 0.25f : 0.0f,
+                     rf.data(), rq.data());
   if (c.requant)
     EXPECT_EQ(std::memcmp(yq.data(), rq.data(), yq.size()), 0);
   else
     EXPECT_EQ(std::memcmp(yf.data(), rf.data(), yf.size() * 4), 0);
-  // The int32 accumulator is exact: against a double evaluation of the dequantized product.
+  // The int32 accumulator is exact: against a double evaluation of the dequantized product,
+  // (x - zp) * w with the zero point removed directly instead of through acc_offset.
   if (!c.requant && !c.bias) {
     double acc = 0;
-    for (int64_t k = 0; k < K; ++k) acc += double(x[k]) * double(w[k]);
+    for (int64_t k = 0; k < K; ++k) acc += (double(x[k]) - c.zp) * double(w[k]);
     EXPECT_EQ(yf[0], static_cast<float>(acc) * (0.05f * ws[0]));
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, QMatMul,
-                         ::testing::Values(MatCase{{4, 16}, 8, true, false},
-                                           MatCase{{2, 3, 64}, 33, false, false},
-                                           MatCase{{5, 100}, 7, true, true},
-                                           MatCase{{1, 4096}, 3, false, true},
-                                           MatCase{{3, 1}, 1, true, false}));
+INSTANTIATE_TEST_SUITE_P(
+    Cases, QMatMul,
+    ::testing::Values(MatCase{{4, 16}, 8, true, false}, MatCase{{2, 3, 64}, 33, false, false},
+                      MatCase{{5, 100}, 7, true, true}, MatCase{{1, 4096}, 3, false, true},
+                      MatCase{{3, 1}, 1, true, false}, MatCase{{4, 16}, 8, true, false, -128},
+                      MatCase{{2, 3, 64}, 33, false, false, -128},
+                      MatCase{{5, 100}, 7, true, true, -77},
+                      MatCase{{1, 4096}, 3, false, false, 5}));
 
 TEST(QuantKernels, QMatMulRejectsMismatchedScalesAndMissingAttrs) {
   std::vector<int8_t> x(8), w(8), y8(4);
@@ -137,11 +182,21 @@ TEST(QuantKernels, QMatMulRejectsMismatchedScalesAndMissingAttrs) {
   EXPECT_TRUE(run_cpu_kernel("QMatMulI8", a, in, {ref(DType::kInt8, {2, 2}, y8)}).ok());
   in[2].shape = {3};
   EXPECT_FALSE(run_cpu_kernel("QMatMulI8", a, in, {ref(DType::kInt8, {2, 2}, y8)}).ok());
+  in[2].shape = {2};
+  a["x_zero_point"] = Attr::Int(-128);  // a zero point without its acc_offset
+  EXPECT_FALSE(run_cpu_kernel("QMatMulI8", a, in, {ref(DType::kInt8, {2, 2}, y8)}).ok());
+  std::vector<int32_t> off(2);
+  in.push_back(TensorRef{});
+  in.push_back(ref(DType::kInt32, {2}, off));
+  EXPECT_TRUE(run_cpu_kernel("QMatMulI8", a, in, {ref(DType::kInt8, {2, 2}, y8)}).ok());
+  in[4].dtype = DType::kFloat32;
+  EXPECT_FALSE(run_cpu_kernel("QMatMulI8", a, in, {ref(DType::kInt8, {2, 2}, y8)}).ok());
 }
 
 struct ConvCase {
   int64_t B, C, H, W, M, kh, kw, group, stride, pad, dil;
   bool bias, requant;
+  int32_t zp = 0;  // x_zero_point: padding reads it, acc_offset cancels it
 };
 
 class QConv : public ::testing::TestWithParam<ConvCase> {};
@@ -168,27 +223,51 @@ TEST_P(QConv, BitExactAgainstReference) {
   std::vector<TensorRef> in = {ref(DType::kInt8, {c.B, c.C, c.H, c.W}, x),
                                ref(DType::kInt8, {c.M, c.C / c.group, c.kh, c.kw}, w),
                                ref(DType::kFloat32, {c.M}, ws)};
-  if (c.bias) in.push_back(ref(DType::kFloat32, {c.M}, b));
+  std::vector<int32_t> off = zp_offsets(w, c.M, c.zp);
+  if (c.bias || c.zp != 0) in.push_back(c.bias ? ref(DType::kFloat32, {c.M}, b) : TensorRef{});
+  if (c.zp != 0) {
+    a["x_zero_point"] = Attr::Int(c.zp);
+    in.push_back(ref(DType::kInt32, {c.M}, off));
+  }
   std::vector<float> yf(n), rf(n);
   std::vector<int8_t> yq(n), rq(n);
   TensorRef out = c.requant ? ref(DType::kInt8, ys, yq) : ref(DType::kFloat32, ys, yf);
   Status st = run_cpu_kernel("QConvI8", a, in, {out});
   ASSERT_TRUE(st.ok()) << st.message();
-  quant::qconv_ref(x.data(), w.data(), ws.data(), c.bias ? b.data() : nullptr, g, 0.03f,
-                   c.requant ? 0.5f : 0.0f, rf.data(), rq.data());
+  quant::qconv_ref(x.data(), w.data(), ws.data(), c.bias ? b.data() : nullptr,
+                   c.zp != 0 ? off.data() : nullptr, c.zp, g, 0.03f, c.requant ? 0.5f : 0.0f,
+                   rf.data(), rq.data());
   if (c.requant)
     EXPECT_EQ(std::memcmp(yq.data(), rq.data(), n), 0);
   else
     EXPECT_EQ(std::memcmp(yf.data(), rf.data(), n * 4), 0);
+  // Output (0, 0, 0, 0) touches the top-left padding when pad > 0: padded taps contribute
+  // exactly nothing, inside taps (x - zp) * w, evaluated directly in double.
+  if (!c.requant && !c.bias && c.group == 1) {
+    double acc = 0;
+    for (int64_t ci = 0; ci < c.C; ++ci)
+      for (int64_t i = 0; i < c.kh; ++i)
+        for (int64_t j = 0; j < c.kw; ++j) {
+          const int64_t ih = i * c.dil - c.pad, iw = j * c.dil - c.pad;
+          if (ih < 0 || ih >= c.H || iw < 0 || iw >= c.W) continue;
+          acc += (double(x[(ci * c.H + ih) * c.W + iw]) - c.zp) *
+                 double(w[(ci * c.kh + i) * c.kw + j]);
+        }
+    EXPECT_EQ(yf[0], static_cast<float>(acc) * (0.03f * ws[0]));
+  }
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, QConv,
-                         ::testing::Values(ConvCase{2, 3, 9, 9, 4, 3, 3, 1, 1, 1, 1, true, false},
-                                           ConvCase{1, 8, 8, 8, 6, 3, 3, 2, 2, 1, 1, false, false},
-                                           ConvCase{2, 4, 7, 7, 4, 3, 3, 4, 1, 2, 2, true, true},
-                                           ConvCase{1, 16, 4, 4, 8, 1, 1, 1, 1, 0, 1, true, false},
-                                           ConvCase{1, 3, 11, 11, 5, 7, 7, 1, 2, 3, 1, true,
-                                                    true}));
+INSTANTIATE_TEST_SUITE_P(
+    Cases, QConv,
+    ::testing::Values(ConvCase{2, 3, 9, 9, 4, 3, 3, 1, 1, 1, 1, true, false},
+                      ConvCase{1, 8, 8, 8, 6, 3, 3, 2, 2, 1, 1, false, false},
+                      ConvCase{2, 4, 7, 7, 4, 3, 3, 4, 1, 2, 2, true, true},
+                      ConvCase{1, 16, 4, 4, 8, 1, 1, 1, 1, 0, 1, true, false},
+                      ConvCase{1, 3, 11, 11, 5, 7, 7, 1, 2, 3, 1, true, true},
+                      ConvCase{2, 3, 9, 9, 4, 3, 3, 1, 1, 1, 1, false, false, -128},
+                      ConvCase{1, 8, 8, 8, 6, 3, 3, 2, 2, 1, 1, true, false, -128},
+                      ConvCase{2, 4, 7, 7, 4, 3, 3, 4, 1, 2, 2, true, true, -90},
+                      ConvCase{1, 3, 11, 11, 5, 7, 7, 1, 2, 3, 1, false, false, 17}));
 
 }  // namespace
 }  // namespace tessera::kernels

@@ -77,6 +77,24 @@ ir::Graph model(float outlier) {
   return g;
 }
 
+// x[8,16] -MatMul W0-> h0[8,32] -Relu-> h1 -MatMul W1-> h2[8,32] -MatMul W2-> y[8,8]: the
+// middle layer reads a one-sided (post-ReLU) activation.
+ir::Graph relu_model() {
+  std::mt19937 rng(6);
+  ir::Graph g;
+  int x = act(g, "x", {8, 16});
+  g.values[x].kind = ir::ValueKind::kInput;
+  g.inputs = {x};
+  int h0 = act(g, "h0", {8, 32}), h1 = act(g, "h1", {8, 32}), h2 = act(g, "h2", {8, 32});
+  int y = act(g, "y", {8, 8});
+  node(g, "MatMul", {x, weight(g, "W0", tensor({16, 32}, rng, 0.25f))}, h0);
+  node(g, "Relu", {h0}, h1);
+  node(g, "MatMul", {h1, weight(g, "W1", tensor({32, 32}, rng, 0.2f))}, h2);
+  node(g, "MatMul", {h2, weight(g, "W2", tensor({32, 8}, rng, 0.2f))}, y);
+  g.outputs = {y};
+  return g;
+}
+
 std::string calib_dir(int sets) {
   auto dir = std::filesystem::temp_directory_path() / "tessera_quant_test_calib";
   std::filesystem::remove_all(dir);
@@ -111,8 +129,8 @@ double rel_error(const ir::Graph& f, const ir::Graph& q) {
   return std::sqrt(num / den);
 }
 
-ir::Graph quantized(float outlier, const std::string& method, double alpha) {
-  ir::Graph g = model(outlier);
+ir::Graph quantized(float outlier, const std::string& method, double alpha, bool relu = false) {
+  ir::Graph g = relu ? relu_model() : model(outlier);
   record_quantize_options({"int8", calib_dir(6), method, 99.99, alpha, {}}, g);
   auto ctx = make_context("", "cpu", 0, "infer", "");
   EXPECT_TRUE(ctx.ok());
@@ -149,6 +167,31 @@ TEST(QuantizePass, SmoothQuantTamesAnOutlierChannel) {
   EXPECT_LT(smooth, plain * 0.7) << plain << " vs " << smooth;
 }
 
+// Post-ReLU input: zero point -128 on QuantizeI8 and the layer, and acc_offset[n] =
+// 128 * sum_k q[n,k] in the input 4 slot with the bias slot absent.
+TEST(QuantizePass, OneSidedActivationGetsAZeroPointAndAnExactOffset) {
+  ir::Graph g = quantized(1.0f, "percentile", 0, true);
+  const ir::Node& qz = g.nodes[2];
+  const ir::Node& qm = g.nodes[3];
+  ASSERT_EQ(qz.op, "QuantizeI8");
+  ASSERT_EQ(qm.op, "QMatMulI8");
+  EXPECT_EQ(attr_int(qz.attrs, "zero_point", 0), -128);
+  EXPECT_EQ(attr_int(qm.attrs, "x_zero_point", 0), -128);
+  ASSERT_EQ(qm.inputs.size(), 5u);
+  EXPECT_EQ(qm.inputs[3], -1);
+  const ir::Value& off = g.values[qm.inputs[4]];
+  ASSERT_EQ(off.dtype, DType::kInt32);
+  ASSERT_EQ(off.shape, (Shape{32}));
+  const int8_t* q = g.values[qm.inputs[1]].data->as<int8_t>();
+  for (int64_t n = 0; n < 32; ++n) {
+    int32_t sum = 0;
+    for (int64_t k = 0; k < 32; ++k) sum += q[n * 32 + k];
+    EXPECT_EQ(off.data->as<int32_t>()[n], 128 * sum);
+  }
+  EXPECT_NE(attr_str(g.meta, "quant." + qm.name, "").find("zero_point=-128"), std::string::npos);
+  EXPECT_LT(rel_error(relu_model(), g), 0.02);
+}
+
 TEST(QuantizePass, KeepFloatAndErrors) {
   ir::Graph g = model(1.0f);
   record_quantize_options({"int8", calib_dir(2), "percentile", 99.99, 0, {"Gemm*"}}, g);
@@ -176,6 +219,17 @@ TEST(QuantShardingRules, ScalesFollowTheirChannels) {
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->inputs[2], c->inputs[3]);
   EXPECT_EQ(c->inputs[2][0], c->outputs[0][1]);
+  // acc_offset (int32 [N]) rides the channel factor and, like the bias, is summed into the
+  // result; the rules see present inputs only, so without a bias it is input 3.
+  auto z = spmd::sharding_rule("QMatMulI8", {{"x_scale", Attr::Float(0.1)}},
+                               {{2, 16, 64}, {128, 64}, {128}, {128}, {128}}, {{2, 16, 128}});
+  ASSERT_TRUE(z.ok()) << z.status().message();
+  EXPECT_EQ(z->to_string(), "QMatMulI8 (a=2 b=16 c=128 d=64r): abd, cd, c, c, c -> abc");
+  EXPECT_TRUE(z->summed_into_result[4]);
+  auto cz = spmd::sharding_rule("QConvI8", {{"x_scale", Attr::Float(0.1)}},
+                                {{2, 16, 8, 8}, {32, 16, 3, 3}, {32}, {32}}, {{2, 32, 6, 6}});
+  ASSERT_TRUE(cz.ok());
+  EXPECT_TRUE(cz->summed_into_result[3]);
   auto q = spmd::sharding_rule("QuantizeI8", {}, {{4, 64}, {64}}, {{4, 64}});
   ASSERT_TRUE(q.ok());
   EXPECT_EQ(q->inputs[1][0], q->outputs[0][1]);

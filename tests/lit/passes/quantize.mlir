@@ -34,3 +34,25 @@ module attributes {tessera.quantize = "int8", tessera.calibration = "/nonexisten
     return %2 : tensor<4x8xf32>
   }
 }
+
+// -----
+
+// A post-ReLU activation is one-sided: it gets the asymmetric grid (zero point -128, all 256
+// codes over [0, max]) and the layer the exact int32 correction acc_offset = -zp * sum_k w[n,k]
+// as input 4 (the bias slot stays absent).
+// CHECK-LABEL: func.func @main
+// CHECK: tessera.QuantizeI8 {{.*}}zero_point = -128 : i64} : (tensor<4x8xf32>) -> tensor<4x8xi8>
+// CHECK: tessera.weight {name = "relu_mid.w1.acc_offset"} : () -> tensor<6xi32>
+// CHECK: tessera.QMatMulI8 {{.*}}absent_inputs = [:i64 3]{{.*}}x_zero_point = -128 : i64} : (tensor<4x8xi8>, tensor<6x8xi8>, tensor<6xf32>, tensor<6xi32>) -> tensor<4x6xf32>
+module attributes {tessera.quantize = "int8", tessera.calibration = "@CALIB@"} {
+  func.func @main(%x: tensor<4x8xf32> {tessera.name = "x"}) -> (tensor<4x4xf32> {tessera.name = "y"}) {
+    %w0 = tessera.weight {name = "w0", value = dense<0.1> : tensor<8x8xf32>} : () -> tensor<8x8xf32>
+    %0 = tessera.MatMul %x, %w0 {name = "first"} : (tensor<4x8xf32>, tensor<8x8xf32>) -> tensor<4x8xf32>
+    %1 = tessera.Relu %0 {name = "r"} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+    %w1 = tessera.weight {name = "w1", value = dense<0.25> : tensor<8x6xf32>} : () -> tensor<8x6xf32>
+    %2 = tessera.MatMul %1, %w1 {name = "relu_mid"} : (tensor<4x8xf32>, tensor<8x6xf32>) -> tensor<4x6xf32>
+    %w2 = tessera.weight {name = "w2", value = dense<0.5> : tensor<6x4xf32>} : () -> tensor<6x4xf32>
+    %3 = tessera.MatMul %2, %w2 {name = "last"} : (tensor<4x6xf32>, tensor<6x4xf32>) -> tensor<4x4xf32>
+    return %3 : tensor<4x4xf32>
+  }
+}
