@@ -27,7 +27,17 @@ struct CudaContext {
   // cuBLASLt heuristic results by problem key: the heuristic query costs tens of microseconds,
   // more than a small GEMM, so it runs once per distinct problem.
   std::map<std::string, std::vector<uint8_t>> algo_cache;
+  // Int32 accumulators of the int8 GEMM (QMatMulI8), reused tile after tile over M (cuBLASLt's
+  // int8 kernels cannot write float). The session sizes it (kI8ScratchBytes) as part of its one
+  // allocation.
+  void* i32_scratch = nullptr;
+  int64_t i32_scratch_bytes = 0;
 };
+
+// Default size of CudaContext::i32_scratch (TESSERA_I8_TILE_MB overrides it in the session).
+// 64 MiB: on the H100, 8192 tokens x 8192 channels ran fastest with 64 MiB tiles (2048 rows;
+// 24 MiB tiles, L2-sized, made the GEMMs too small: benchmarks/RESULTS.md).
+constexpr int64_t kI8ScratchBytes = int64_t{64} << 20;
 
 using CudaKernelFn = Status (*)(CudaContext& ctx, const AttrMap& attrs,
                                 const std::vector<TensorRef>& in,

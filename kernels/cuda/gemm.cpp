@@ -9,16 +9,10 @@
 
 #include <cstring>
 
-#include "cuda/cuda_util.h"
+#include "cuda/lt_util.h"
 
 namespace tessera::kernels::cuda {
 namespace {
-
-Status lt_status(cublasStatus_t s, const char* what) {
-  if (s == CUBLAS_STATUS_SUCCESS) return Status::Ok();
-  return Internal(std::string(what) + ": cuBLAS status " + std::to_string(static_cast<int>(s)));
-}
-#define TSR_LT(expr) TSR_RETURN_IF_ERROR(lt_status((expr), #expr))
 
 struct GemmArgs {
   bool ta = false, tb = false;  // row-major operands stored transposed
@@ -29,33 +23,6 @@ struct GemmArgs {
   float alpha = 1.f, beta = 0.f;
   DType dt = DType::kFloat32;
 };
-
-// RAII for the descriptors of one call: cheap to create (host-only structs).
-struct LtDescs {
-  cublasLtMatmulDesc_t op = nullptr;
-  cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
-  cublasLtMatmulPreference_t pref = nullptr;
-  ~LtDescs() {
-    if (pref) cublasLtMatmulPreferenceDestroy(pref);
-    if (lc) cublasLtMatrixLayoutDestroy(lc);
-    if (lb) cublasLtMatrixLayoutDestroy(lb);
-    if (la) cublasLtMatrixLayoutDestroy(la);
-    if (op) cublasLtMatmulDescDestroy(op);
-  }
-};
-
-Status layout(cublasLtMatrixLayout_t* l, cudaDataType_t t, int64_t rows, int64_t cols, int64_t ld,
-              int64_t batch, int64_t stride) {
-  TSR_LT(cublasLtMatrixLayoutCreate(l, t, rows, cols, ld));
-  if (batch > 1) {
-    const int32_t bc = static_cast<int32_t>(batch);
-    TSR_LT(
-        cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &bc, sizeof bc));
-    TSR_LT(cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
-                                            &stride, sizeof stride));
-  }
-  return Status::Ok();
-}
 
 Status run_gemm(CudaContext& ctx, const GemmArgs& g) {
   if (g.M == 0 || g.N == 0 || g.batch == 0) return Status::Ok();
@@ -90,11 +57,11 @@ Status run_gemm(CudaContext& ctx, const GemmArgs& g) {
     TSR_LT(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias,
                                           sizeof g.bias));
   }
-  TSR_RETURN_IF_ERROR(
-      layout(&d.la, t, g.tb ? g.K : g.N, g.tb ? g.N : g.K, g.tb ? g.K : g.N, g.batch, g.stride_b));
-  TSR_RETURN_IF_ERROR(
-      layout(&d.lb, t, g.ta ? g.M : g.K, g.ta ? g.K : g.M, g.ta ? g.M : g.K, g.batch, g.stride_a));
-  TSR_RETURN_IF_ERROR(layout(&d.lc, t, g.N, g.M, g.N, g.batch, g.stride_c));
+  TSR_RETURN_IF_ERROR(lt_layout(&d.la, t, g.tb ? g.K : g.N, g.tb ? g.N : g.K, g.tb ? g.K : g.N,
+                                g.batch, g.stride_b));
+  TSR_RETURN_IF_ERROR(lt_layout(&d.lb, t, g.ta ? g.M : g.K, g.ta ? g.K : g.M, g.ta ? g.M : g.K,
+                                g.batch, g.stride_a));
+  TSR_RETURN_IF_ERROR(lt_layout(&d.lc, t, g.N, g.M, g.N, g.batch, g.stride_c));
 
   char key[256];
   std::snprintf(key, sizeof key, "%d %d %d %d %lld %lld %lld %lld %lld %lld %lld %d %d",
@@ -102,24 +69,7 @@ Status run_gemm(CudaContext& ctx, const GemmArgs& g) {
                 (long long)g.N, (long long)g.K, (long long)g.batch, (long long)g.stride_a,
                 (long long)g.stride_b, (long long)g.stride_c, g.bias != nullptr, g.beta != 0.f);
   cublasLtMatmulAlgo_t algo;
-  auto it = ctx.algo_cache.find(key);
-  if (it == ctx.algo_cache.end()) {
-    TSR_LT(cublasLtMatmulPreferenceCreate(&d.pref));
-    const uint64_t ws = static_cast<uint64_t>(ctx.workspace_bytes);
-    TSR_LT(cublasLtMatmulPreferenceSetAttribute(d.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                &ws, sizeof ws));
-    cublasLtMatmulHeuristicResult_t h;
-    int found = 0;
-    TSR_LT(cublasLtMatmulAlgoGetHeuristic(ctx.lt, d.op, d.la, d.lb, d.lc, d.lc, d.pref, 1, &h,
-                                          &found));
-    if (found == 0) return Unimplemented(std::string("cuBLASLt has no algorithm for ") + key);
-    algo = h.algo;
-    std::vector<uint8_t> bytes(sizeof algo);
-    std::memcpy(bytes.data(), &algo, sizeof algo);
-    ctx.algo_cache.emplace(key, std::move(bytes));
-  } else {
-    std::memcpy(&algo, it->second.data(), sizeof algo);
-  }
+  TSR_RETURN_IF_ERROR(lt_algo(ctx, key, d, &algo));
   TSR_LT(cublasLtMatmul(ctx.lt, d.op, &g.alpha, g.b, d.la, g.a, d.lb, &g.beta, g.c, d.lc, g.c, d.lc,
                         &algo, ctx.workspace, static_cast<size_t>(ctx.workspace_bytes),
                         ctx.stream));
@@ -134,6 +84,43 @@ Shape batch_of(const Shape& s, size_t r) {
 }
 
 }  // namespace
+
+Status lt_algo(CudaContext& ctx, const std::string& key_in, LtDescs& d, cublasLtMatmulAlgo_t* algo,
+               uint32_t align_a, uint32_t align_b, uint32_t align_c) {
+  const bool aligned = align_a == 256 && align_b == 256 && align_c == 256;
+  const std::string key = aligned ? key_in
+                                  : key_in + " align " + std::to_string(align_a) + " " +
+                                        std::to_string(align_b) + " " + std::to_string(align_c);
+  auto it = ctx.algo_cache.find(key);
+  if (it != ctx.algo_cache.end()) {
+    std::memcpy(algo, it->second.data(), sizeof *algo);
+    return Status::Ok();
+  }
+  TSR_LT(cublasLtMatmulPreferenceCreate(&d.pref));
+  const uint64_t ws = static_cast<uint64_t>(ctx.workspace_bytes);
+  TSR_LT(cublasLtMatmulPreferenceSetAttribute(d.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
+                                              sizeof ws));
+  if (!aligned) {
+    TSR_LT(cublasLtMatmulPreferenceSetAttribute(d.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
+                                                &align_a, sizeof align_a));
+    TSR_LT(cublasLtMatmulPreferenceSetAttribute(d.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                                                &align_b, sizeof align_b));
+    TSR_LT(cublasLtMatmulPreferenceSetAttribute(d.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
+                                                &align_c, sizeof align_c));
+    TSR_LT(cublasLtMatmulPreferenceSetAttribute(d.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES,
+                                                &align_c, sizeof align_c));
+  }
+  cublasLtMatmulHeuristicResult_t h;
+  int found = 0;
+  TSR_LT(cublasLtMatmulAlgoGetHeuristic(ctx.lt, d.op, d.la, d.lb, d.lc, d.ld ? d.ld : d.lc, d.pref,
+                                        1, &h, &found));
+  if (found == 0) return Unimplemented("cuBLASLt has no algorithm for " + key);
+  *algo = h.algo;
+  std::vector<uint8_t> bytes(sizeof *algo);
+  std::memcpy(bytes.data(), algo, sizeof *algo);
+  ctx.algo_cache.emplace(key, std::move(bytes));
+  return Status::Ok();
+}
 
 Status MatMul(CudaContext& ctx, const AttrMap&, const Ins& in, const Ins& out) {
   TSR_RETURN_IF_ERROR(check_arity(in, out, 2, 2, 1));

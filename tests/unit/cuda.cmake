@@ -1,6 +1,6 @@
 # CUDA backend tests (only with -DTESSERA_BUILD_CUDA=ON; they skip without a GPU).
 tessera_add_gtest(cuda_kernels_test
-  SOURCES cuda_kernels_test.cpp
+  SOURCES cuda_kernels_test.cpp cuda_quant_test.cpp
   LIBS tessera_kernels_cuda tessera_kernels_cpu CUDA::cudart CUDA::cublasLt)
 target_include_directories(cuda_kernels_test PRIVATE ${CMAKE_SOURCE_DIR}/kernels)
 
@@ -13,3 +13,9 @@ target_link_libraries(cuda_gemm_bench PRIVATE tessera_kernels_cuda CUDA::cudart 
 # benchmarks/cuda/bert_bench.sh against PyTorch in the same call.
 add_executable(cuda_plan_bench ${CMAKE_SOURCE_DIR}/benchmarks/cuda/plan_bench.cpp)
 target_link_libraries(cuda_plan_bench PRIVATE tessera_runtime CUDA::cudart tessera_warnings)
+
+# Int8 Linear against bf16 Linear (benchmarks/cuda/int8_bench.cpp), run by
+# benchmarks/cuda/int8_bench.sh.
+add_executable(cuda_int8_bench ${CMAKE_SOURCE_DIR}/benchmarks/cuda/int8_bench.cpp)
+target_link_libraries(cuda_int8_bench PRIVATE tessera_kernels_cuda CUDA::cudart CUDA::cublasLt
+  tessera_warnings)

@@ -148,9 +148,11 @@ Status CudaSession::create(const Plan& plan, Comm& comm, const SessionOptions& o
   std::map<std::string, int> missing;
   std::vector<std::vector<std::string>> axes_lists;
   int64_t scratch = 0;
+  bool int8_gemm = false;
   for (const Step& st : layout.steps) {
     if (st.kind == Step::kKernel) {
       if (!kc::find_cuda_kernel(st.op)) ++missing[st.op];
+      int8_gemm |= st.op == "QMatMulI8";
     } else {
       axes_lists.push_back(st.axes);
       scratch = std::max({scratch, st.ins[0].bytes(), st.outs[0].bytes()});
@@ -163,7 +165,7 @@ Status CudaSession::create(const Plan& plan, Comm& comm, const SessionOptions& o
     return Unimplemented(file + ": backend 'cuda' has no kernel for: " + names);
   }
 
-  // One allocation: [arena | weights | scratch 0 | scratch 1 | cuBLASLt workspace].
+  // One allocation: [arena | weights | scratch 0 | scratch 1 | cuBLASLt workspace | int32 acc].
   std::vector<const plan::WeightSection*> pick(p.tensors_size(), nullptr);
   for (const auto& w : p.weights())
     if (w.rank() == comm.rank() || (w.rank() == -1 && !pick[w.tensor()])) pick[w.tensor()] = &w;
@@ -177,7 +179,12 @@ Status CudaSession::create(const Plan& plan, Comm& comm, const SessionOptions& o
     weight_bytes_ = align_up(weight_bytes_ + t.nbytes());
   }
   const int64_t arena = align_up(p.arena_bytes()), sc = align_up(scratch);
-  total_bytes_ = arena + weight_bytes_ + 2 * sc + kWorkspace;
+  // Int32 accumulators of QMatMulI8, only when the plan has one; TESSERA_I8_TILE_MB is for
+  // benchmarks of the tile size (L2-resident tiles against fewer, larger GEMMs).
+  const char* tile_mb = env("TESSERA_I8_TILE_MB");
+  const int64_t i32 =
+      !int8_gemm ? 0 : tile_mb ? align_up(std::atoll(tile_mb) << 20) : kc::kI8ScratchBytes;
+  total_bytes_ = arena + weight_bytes_ + 2 * sc + kWorkspace + i32;
   void* mem = nullptr;
   TSR_RETURN_IF_ERROR(cu(cudaMalloc(&mem, static_cast<size_t>(total_bytes_)),
                          file + ": device memory of " + std::to_string(total_bytes_) + " bytes"));
@@ -186,6 +193,8 @@ Status CudaSession::create(const Plan& plan, Comm& comm, const SessionOptions& o
   scratch_[1] = scratch_[0] + sc;
   ctx_.workspace = scratch_[1] + sc;
   ctx_.workspace_bytes = kWorkspace;
+  ctx_.i32_scratch = i32 > 0 ? static_cast<uint8_t*>(ctx_.workspace) + kWorkspace : nullptr;
+  ctx_.i32_scratch_bytes = i32;
   TSR_RETURN_IF_ERROR(
       cu(cudaStreamCreateWithFlags(&ctx_.stream, cudaStreamNonBlocking), "cudaStreamCreate"));
   if (cublasLtCreate(&ctx_.lt) != CUBLAS_STATUS_SUCCESS) return Internal("cublasLtCreate failed");

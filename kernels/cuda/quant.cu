@@ -1,0 +1,216 @@
+// Device side of the quantized ops (docs/quantization.md): QuantizeI8, DequantizeI8 and the
+// epilogue that turns QMatMulI8's int32 accumulators into float or int8. The arithmetic is the
+// CPU reference's, operation for operation, with IEEE-rounded intrinsics (__fmul_rn,
+// __fdiv_rn, rintf = round half to even) so the compiler cannot contract it into FMAs: an f32
+// plan's quantized outputs equal the CPU backend's bit for bit.
+#include "cuda/cuda_types.cuh"
+#include "cuda/quant_cuda.h"
+
+namespace tessera::kernels::cuda {
+namespace {
+
+constexpr float kQMax = 127.f;
+
+__device__ __forceinline__ int8_t quantize_value(float v, float scale) {
+  const float r = rintf(__fdiv_rn(v, scale));
+  if (r != r) return 0;
+  return static_cast<int8_t>(fminf(kQMax, fmaxf(-kQMax, r)));
+}
+
+// One element per iteration; the SmoothQuant vector (if any) is indexed by the last dim K.
+template <class T>
+__global__ void quantize_kernel(const T* __restrict__ x, const float* __restrict__ smooth_inv,
+                                uint32_t k, float scale, int8_t* __restrict__ y, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    float v = to_f(x[i]);
+    if (smooth_inv) v = __fmul_rn(v, smooth_inv[static_cast<uint32_t>(i % k)]);
+    y[i] = quantize_value(v, scale);
+  }
+}
+
+// 8 elements per thread (one 16-byte load of 16-bit x, two of f32; one 8-byte store): the op is
+// pure bandwidth, and bert-large's activations are 33 MB per layer input.
+template <class T>
+__global__ void quantize8_kernel(const T* __restrict__ x, const float* __restrict__ smooth_inv,
+                                 uint32_t k, float scale, int8_t* __restrict__ y, uint32_t n8) {
+  for (uint32_t j = blockIdx.x * blockDim.x + threadIdx.x; j < n8; j += gridDim.x * blockDim.x) {
+    T v[8];
+    if constexpr (sizeof(T) == 2) {
+      *reinterpret_cast<uint4*>(v) = reinterpret_cast<const uint4*>(x)[j];
+    } else {
+      reinterpret_cast<float4*>(v)[0] = reinterpret_cast<const float4*>(x)[2 * j];
+      reinterpret_cast<float4*>(v)[1] = reinterpret_cast<const float4*>(x)[2 * j + 1];
+    }
+    const uint32_t k0 = (j * 8) % k;  // k % 8 == 0: the 8 elements share one row
+    int8_t q[8];
+#pragma unroll
+    for (int e = 0; e < 8; ++e) {
+      float f = to_f(v[e]);
+      if (smooth_inv) f = __fmul_rn(f, smooth_inv[k0 + e]);
+      q[e] = quantize_value(f, scale);
+    }
+    reinterpret_cast<uint2*>(y)[j] = *reinterpret_cast<const uint2*>(q);
+  }
+}
+
+template <class T>
+__global__ void dequantize_kernel(const int8_t* __restrict__ x, float scale, T* __restrict__ y,
+                                  int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    y[i] = from_f<T>(__fmul_rn(static_cast<float>(x[i]), scale));
+}
+
+// y[m, n] = float(acc) * (x_scale * w_scale[n]) [+ bias[n]], then T or requantized int8.
+template <class T>
+__global__ void epilogue_kernel(const int32_t* __restrict__ acc, uint32_t rows, uint32_t cols,
+                                float x_scale, const float* __restrict__ w_scale,
+                                const float* __restrict__ bias, float y_scale,
+                                T* __restrict__ y) {
+  const uint32_t total = rows * cols;
+  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < total;
+       i += gridDim.x * blockDim.x) {
+    const uint32_t c = i % cols;
+    float v = __fmul_rn(static_cast<float>(acc[i]), __fmul_rn(x_scale, w_scale[c]));
+    if (bias) v = __fadd_rn(v, bias[c]);
+    if constexpr (sizeof(T) == 1)
+      y[i] = quantize_value(v, y_scale);
+    else
+      y[i] = from_f<T>(v);
+  }
+}
+
+// 4 outputs per thread (cols % 4 == 0): one 16-byte load of accumulators, one 16-byte load each
+// of w_scale and bias, one 4/8/16-byte store. The epilogue is pure bandwidth (4 bytes in, 2 out
+// per element for bf16) and runs after every int8 GEMM, so it is worth the vector path: the
+// scalar kernel took about a quarter of an 8192^3 QMatMulI8 on the H100.
+template <class T>
+__global__ void epilogue4_kernel(const int4* __restrict__ acc, uint32_t n4, uint32_t cols,
+                                 float x_scale, const float* __restrict__ w_scale,
+                                 const float* __restrict__ bias, float y_scale,
+                                 T* __restrict__ y) {
+  for (uint32_t j = blockIdx.x * blockDim.x + threadIdx.x; j < n4; j += gridDim.x * blockDim.x) {
+    const uint32_t c = (j * 4) % cols;
+    const int4 a = acc[j];
+    const float4 s = *reinterpret_cast<const float4*>(w_scale + c);
+    const int av[4] = {a.x, a.y, a.z, a.w};
+    const float sv[4] = {s.x, s.y, s.z, s.w};
+    float bv[4] = {0.f, 0.f, 0.f, 0.f};
+    if (bias) {
+      const float4 b = *reinterpret_cast<const float4*>(bias + c);
+      bv[0] = b.x, bv[1] = b.y, bv[2] = b.z, bv[3] = b.w;
+    }
+    T o[4];
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      float v = __fmul_rn(static_cast<float>(av[e]), __fmul_rn(x_scale, sv[e]));
+      if (bias) v = __fadd_rn(v, bv[e]);
+      if constexpr (sizeof(T) == 1)
+        o[e] = quantize_value(v, y_scale);
+      else
+        o[e] = from_f<T>(v);
+    }
+    if constexpr (sizeof(T) == 1)
+      reinterpret_cast<uint32_t*>(y)[j] = *reinterpret_cast<const uint32_t*>(o);
+    else if constexpr (sizeof(T) == 2)
+      reinterpret_cast<uint2*>(y)[j] = *reinterpret_cast<const uint2*>(o);
+    else
+      reinterpret_cast<float4*>(y)[j] = *reinterpret_cast<const float4*>(o);
+  }
+}
+
+// Plain int8 dot products for shapes cuBLASLt's int8 kernels refuse (K not a multiple of 4):
+// one thread per output, exact int32. Slow, but such layers are rare and small.
+__global__ void igemm_naive_kernel(const int8_t* __restrict__ x, const int8_t* __restrict__ w,
+                                   int64_t m, int64_t n, int64_t k, int32_t* __restrict__ acc) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m * n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int8_t* xr = x + (i / n) * k;
+    const int8_t* wr = w + (i % n) * k;
+    int32_t a = 0;
+    for (int64_t j = 0; j < k; ++j) a += int32_t{xr[j]} * int32_t{wr[j]};
+    acc[i] = a;
+  }
+}
+
+// The int8-or-float dispatch of the epilogue's output type.
+template <class F>
+Status dispatch_out(DType t, F&& f) {
+  if (t == DType::kInt8) return f(int8_t{});
+  return dispatch_float(t, f);
+}
+
+bool aligned(const void* p, uintptr_t n) { return reinterpret_cast<uintptr_t>(p) % n == 0; }
+bool aligned16(const void* p) { return aligned(p, 16); }
+
+}  // namespace
+
+Status launch_quantize(CudaContext& ctx, const TensorRef& x, const float* smooth_inv, float scale,
+                       int8_t* y) {
+  const int64_t n = x.numel();
+  if (n == 0) return Status::Ok();
+  const int64_t k = x.shape.empty() ? 1 : x.shape.back();
+  if (k <= 0 || k > 0xffffffffLL) return InvalidArgument("QuantizeI8: last dim out of range");
+  const bool vec = n % 8 == 0 && k % 8 == 0 && n / 8 < (int64_t{1} << 31) && aligned16(x.data);
+  return dispatch_float(x.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = static_cast<const T*>(x.data);
+    const uint32_t k32 = static_cast<uint32_t>(k);
+    if (vec)
+      quantize8_kernel<T><<<grid_for(n / 8), kThreads, 0, ctx.stream>>>(
+          xp, smooth_inv, k32, scale, y, static_cast<uint32_t>(n / 8));
+    else
+      quantize_kernel<T><<<grid_for(n), kThreads, 0, ctx.stream>>>(xp, smooth_inv, k32, scale, y,
+                                                                   n);
+    TSR_CUDA_LAUNCHED();
+    return Status::Ok();
+  });
+}
+
+Status launch_dequantize(CudaContext& ctx, const int8_t* x, float scale, const TensorRef& y) {
+  const int64_t n = y.numel();
+  if (n == 0) return Status::Ok();
+  return dispatch_float(y.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    dequantize_kernel<T><<<grid_for(n), kThreads, 0, ctx.stream>>>(x, scale, y.as<T>(), n);
+    TSR_CUDA_LAUNCHED();
+    return Status::Ok();
+  });
+}
+
+Status launch_igemm_naive(CudaContext& ctx, const int8_t* x, const int8_t* w, int64_t m,
+                          int64_t n, int64_t k, int32_t* acc) {
+  if (m == 0 || n == 0) return Status::Ok();
+  igemm_naive_kernel<<<grid_for(m * n), kThreads, 0, ctx.stream>>>(x, w, m, n, k, acc);
+  TSR_CUDA_LAUNCHED();
+  return Status::Ok();
+}
+
+Status launch_qepilogue(CudaContext& ctx, const int32_t* acc, int64_t rows, int64_t cols,
+                        float x_scale, const float* w_scale, const float* bias, float y_scale,
+                        DType out_dtype, void* y) {
+  if (rows == 0 || cols == 0) return Status::Ok();
+  if (rows * cols >= (int64_t{1} << 32)) return InvalidArgument("epilogue tile too large");
+  const bool vec = cols % 4 == 0 && aligned16(acc) && aligned16(w_scale) &&
+                   (!bias || aligned16(bias)) &&
+                   aligned(y, 4 * static_cast<uintptr_t>(dtype_size(out_dtype)));
+  return dispatch_out(out_dtype, [&](auto tag) {
+    using T = decltype(tag);
+    if (vec) {
+      const int64_t n4 = rows * cols / 4;
+      epilogue4_kernel<T><<<grid_for(n4), kThreads, 0, ctx.stream>>>(
+          reinterpret_cast<const int4*>(acc), static_cast<uint32_t>(n4),
+          static_cast<uint32_t>(cols), x_scale, w_scale, bias, y_scale, static_cast<T*>(y));
+      TSR_CUDA_LAUNCHED();
+      return Status::Ok();
+    }
+    epilogue_kernel<T><<<grid_for(rows * cols), kThreads, 0, ctx.stream>>>(
+        acc, static_cast<uint32_t>(rows), static_cast<uint32_t>(cols), x_scale, w_scale, bias,
+        y_scale, static_cast<T*>(y));
+    TSR_CUDA_LAUNCHED();
+    return Status::Ok();
+  });
+}
+
+}  // namespace tessera::kernels::cuda

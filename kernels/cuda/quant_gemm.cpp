@@ -1,0 +1,135 @@
+// Host side of the quantized ops on CUDA (docs/quantization.md): QuantizeI8, DequantizeI8 and
+// QMatMulI8. QMatMulI8 is cuBLASLt's int8 tensor-core GEMM in the one layout Hopper runs fast
+// (both operands K-contiguous, "TN"; notes §3.1: ~1350-1470 TOP/s against ~800 TFLOP/s bf16)
+// into int32 accumulators, then an epilogue kernel: dequantize per channel, add the bias, write
+// f32/bf16/f16 (or requantize to int8). cuBLASLt's int8 kernels cannot write float, so the
+// accumulators go through CudaContext::i32_scratch, tile by tile over M. That round trip (4
+// bytes written and read per output) is what keeps an 8192^3 QMatMulI8 near 1.1 TOP/s instead
+// of cuBLASLt's 1.4 (benchmarks/RESULTS.md). QConvI8 has no CUDA kernel yet (named at session
+// create).
+#include <cublasLt.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "cpu/kernel_util.h"
+#include "cuda/lt_util.h"
+#include "cuda/quant_cuda.h"
+
+namespace tessera::kernels::cuda {
+namespace {
+
+Status positive(const AttrMap& attrs, const char* key, float* v) {
+  *v = static_cast<float>(attr_float(attrs, key, 0));
+  if (!attr_has(attrs, key) || !(*v > 0))
+    return InvalidArgument(std::string("attribute '") + key + "' must be a positive float");
+  return Status::Ok();
+}
+
+Status channel_vec(const TensorRef& t, int64_t n, const char* what) {
+  if (t.dtype != DType::kFloat32 || t.shape != Shape{n})
+    return InvalidArgument(std::string(what) + " must be f32 [" + std::to_string(n) + "], got " +
+                           dtype_name(t.dtype) + " " + shape_str(t.shape));
+  return Status::Ok();
+}
+
+// acc[rows, N] (col-major [N, rows]) = x[rows, K] · w[N, K]ᵀ: cuBLAS A = w (op T), B = x.
+Status igemm(CudaContext& ctx, const int8_t* x, const int8_t* w, int64_t rows, int64_t N, int64_t K,
+             int32_t* acc) {
+  if (K % 4 != 0) return launch_igemm_naive(ctx, x, w, rows, N, K, acc);
+  LtDescs d;
+  TSR_LT(cublasLtMatmulDescCreate(&d.op, CUBLAS_COMPUTE_32I, CUDA_R_32I));
+  const cublasOperation_t opa = CUBLAS_OP_T, opb = CUBLAS_OP_N;
+  TSR_LT(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
+  TSR_LT(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
+  TSR_RETURN_IF_ERROR(lt_layout(&d.la, CUDA_R_8I, K, N, K));
+  TSR_RETURN_IF_ERROR(lt_layout(&d.lb, CUDA_R_8I, K, rows, K));
+  TSR_RETURN_IF_ERROR(lt_layout(&d.lc, CUDA_R_32I, N, rows, N));
+  char key[128];
+  std::snprintf(key, sizeof key, "i8 TN %lld %lld %lld", (long long)rows, (long long)N,
+                (long long)K);
+  cublasLtMatmulAlgo_t algo;
+  TSR_RETURN_IF_ERROR(
+      lt_algo(ctx, key, d, &algo, lt_alignment(w), lt_alignment(x), lt_alignment(acc)));
+  const int32_t one = 1, zero = 0;
+  TSR_LT(cublasLtMatmul(ctx.lt, d.op, &one, w, d.la, x, d.lb, &zero, acc, d.lc, acc, d.lc, &algo,
+                        ctx.workspace, static_cast<size_t>(ctx.workspace_bytes), ctx.stream));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status QuantizeI8(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const Ins& out) {
+  TSR_RETURN_IF_ERROR(check_arity(in, out, 1, 2, 1));
+  if (!is_cuda_float(in[0].dtype))
+    return InvalidArgument(std::string("input must be f32, bf16 or f16, got ") +
+                           dtype_name(in[0].dtype));
+  if (out[0].dtype != DType::kInt8) return InvalidArgument("output must be int8");
+  TSR_RETURN_IF_ERROR(check_out_shape(out[0], in[0].shape));
+  float scale = 0;
+  TSR_RETURN_IF_ERROR(positive(attrs, "scale", &scale));
+  const float* smooth = nullptr;
+  if (in.size() > 1 && in[1].present()) {
+    TSR_RETURN_IF_ERROR(
+        channel_vec(in[1], in[0].shape.empty() ? 1 : in[0].shape.back(), "smooth_inv"));
+    smooth = in[1].as<const float>();
+  }
+  return launch_quantize(ctx, in[0], smooth, scale, out[0].as<int8_t>());
+}
+
+Status DequantizeI8(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const Ins& out) {
+  TSR_RETURN_IF_ERROR(check_arity(in, out, 1, 1, 1));
+  if (in[0].dtype != DType::kInt8) return InvalidArgument("input must be int8");
+  TSR_RETURN_IF_ERROR(check_out_shape(out[0], in[0].shape));
+  float scale = 0;
+  TSR_RETURN_IF_ERROR(positive(attrs, "scale", &scale));
+  return launch_dequantize(ctx, in[0].as<const int8_t>(), scale, out[0]);
+}
+
+// x [..., K] int8, w [N, K] int8, w_scale [N] f32, bias [N] f32 (optional) -> y [..., N]:
+// float (f32, bf16, f16: the output's dtype) or int8 with attribute y_scale.
+Status QMatMulI8(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const Ins& out) {
+  TSR_RETURN_IF_ERROR(check_arity(in, out, 3, 4, 1));
+  if (in[0].dtype != DType::kInt8 || in[1].dtype != DType::kInt8)
+    return InvalidArgument("x and w must be int8");
+  const Shape& xs = in[0].shape;
+  if (xs.empty() || in[1].shape.size() != 2 || in[1].shape[1] != xs.back())
+    return InvalidArgument("x " + shape_str(xs) + " and w " + shape_str(in[1].shape) +
+                           " must be [...,K] and [N,K]");
+  const int64_t K = xs.back(), N = in[1].shape[0], M = in[0].numel() / std::max<int64_t>(K, 1);
+  if (K > (int64_t{1} << 17)) return Unimplemented("K " + std::to_string(K) + " overflows int32");
+  TSR_RETURN_IF_ERROR(channel_vec(in[2], N, "w_scale"));
+  const bool has_bias = in.size() > 3 && in[3].present();
+  if (has_bias) TSR_RETURN_IF_ERROR(channel_vec(in[3], N, "bias"));
+  Shape ys(xs.begin(), xs.end() - 1);
+  ys.push_back(N);
+  TSR_RETURN_IF_ERROR(check_out_shape(out[0], ys));
+  float x_scale = 0, y_scale = 0;
+  TSR_RETURN_IF_ERROR(positive(attrs, "x_scale", &x_scale));
+  if (attr_has(attrs, "y_scale")) {
+    TSR_RETURN_IF_ERROR(positive(attrs, "y_scale", &y_scale));
+    if (out[0].dtype != DType::kInt8) return InvalidArgument("output must be int8 with y_scale");
+  } else if (!is_cuda_float(out[0].dtype)) {
+    return InvalidArgument(std::string("output must be f32, bf16 or f16, got ") +
+                           dtype_name(out[0].dtype));
+  }
+  if (M == 0 || N == 0) return Status::Ok();
+  const int64_t tile = std::min<int64_t>(M, ctx.i32_scratch_bytes / (4 * N));
+  if (tile < 1)
+    return Internal("int32 scratch of " + std::to_string(ctx.i32_scratch_bytes) +
+                    " bytes holds no row of N = " + std::to_string(N));
+  const int8_t* x = in[0].as<const int8_t>();
+  auto* acc = static_cast<int32_t*>(ctx.i32_scratch);
+  const int64_t es = dtype_size(out[0].dtype);
+  for (int64_t r0 = 0; r0 < M; r0 += tile) {
+    const int64_t rows = std::min(tile, M - r0);
+    TSR_RETURN_IF_ERROR(igemm(ctx, x + r0 * K, in[1].as<const int8_t>(), rows, N, K, acc));
+    TSR_RETURN_IF_ERROR(launch_qepilogue(ctx, acc, rows, N, x_scale, in[2].as<const float>(),
+                                         has_bias ? in[3].as<const float>() : nullptr, y_scale,
+                                         out[0].dtype,
+                                         static_cast<uint8_t*>(out[0].data) + r0 * N * es));
+  }
+  return Status::Ok();
+}
+
+}  // namespace tessera::kernels::cuda

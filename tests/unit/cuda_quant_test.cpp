@@ -1,0 +1,200 @@
+// The quantized ops on CUDA against the CPU kernels (which are bit-exact against the *_ref
+// quantizers, quant_test_kernels.cpp). The CUDA arithmetic is the CPU's operation for operation
+// (IEEE-rounded intrinsics, int32 accumulation), so int8 and f32 outputs must be equal byte for
+// byte; 16-bit outputs equal the f32 result rounded once. Cases cover cuBLASLt's int8 GEMM
+// (K % 4 == 0), the plain fallback (K % 4 != 0), tiling over M through a small int32 scratch,
+// the requantizing epilogue, SmoothQuant inputs and the vectorised quantizer. Needs a GPU.
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+
+#include "kernels/cpu/kernel_util.h"
+#include "kernels/cpu/quant_kernels.h"
+#include "kernels/cuda/cuda_kernels.h"
+
+namespace tessera::kernels {
+namespace {
+
+struct Dev {
+  std::vector<void*> ptrs;
+  ~Dev() {
+    for (void* p : ptrs) cudaFree(p);
+  }
+  TensorRef put(DType dt, const Shape& s, const void* host) {
+    const size_t n = static_cast<size_t>(num_elements(s) * dtype_size(dt));
+    void* d = nullptr;
+    EXPECT_EQ(cudaMalloc(&d, n + 16), cudaSuccess);
+    const cudaError_t e = host ? cudaMemcpy(d, host, n, cudaMemcpyHostToDevice)
+                               : cudaMemset(d, 0x7F, n);  // poison: unwritten bytes show
+    EXPECT_EQ(e, cudaSuccess);
+    ptrs.push_back(d);
+    return {dt, s, d};
+  }
+};
+
+std::vector<uint8_t> get(const TensorRef& t) {
+  std::vector<uint8_t> h(static_cast<size_t>(t.bytes()));
+  EXPECT_EQ(cudaMemcpy(h.data(), t.data, h.size(), cudaMemcpyDeviceToHost), cudaSuccess);
+  return h;
+}
+
+class CudaQuant : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) GTEST_SKIP() << "no GPU";
+    ASSERT_EQ(cudaStreamCreate(&ctx_.stream), cudaSuccess);
+    ASSERT_EQ(cublasLtCreate(&ctx_.lt), CUBLAS_STATUS_SUCCESS);
+    ctx_.workspace_bytes = 32 << 20;
+    ASSERT_EQ(cudaMalloc(&ctx_.workspace, ctx_.workspace_bytes), cudaSuccess);
+    ctx_.i32_scratch_bytes = cuda::kI8ScratchBytes;
+    ASSERT_EQ(cudaMalloc(&ctx_.i32_scratch, ctx_.i32_scratch_bytes), cudaSuccess);
+  }
+  void TearDown() override {
+    if (ctx_.i32_scratch) cudaFree(ctx_.i32_scratch);
+    if (ctx_.workspace) cudaFree(ctx_.workspace);
+    if (ctx_.lt) cublasLtDestroy(ctx_.lt);
+    if (ctx_.stream) cudaStreamDestroy(ctx_.stream);
+  }
+  void run(const char* op, const AttrMap& a, const std::vector<TensorRef>& in,
+           const std::vector<TensorRef>& out) {
+    Status s = cuda::run_cuda_kernel(ctx_, op, a, in, out);
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    ASSERT_EQ(cudaStreamSynchronize(ctx_.stream), cudaSuccess);
+  }
+  cuda::CudaContext ctx_;
+};
+
+std::vector<float> normal(int64_t n, float sd, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.f, sd);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+std::vector<int8_t> int8s(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int8_t> v(static_cast<size_t>(n));
+  for (auto& x : v) x = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
+  return v;
+}
+
+// QuantizeI8 f32 and bf16, with and without SmoothQuant, vector and scalar paths.
+TEST_F(CudaQuant, QuantizeMatchesCpuBitForBit) {
+  for (Shape s : {Shape{4, 64}, Shape{3, 7}, Shape{2, 5, 40}}) {
+    for (bool smooth : {false, true}) {
+      for (DType dt : {DType::kFloat32, DType::kBFloat16}) {
+        SCOPED_TRACE(shape_str(s) + (smooth ? " smooth " : " ") + dtype_name(dt));
+        std::vector<float> x = normal(num_elements(s), 3.f, 7);
+        std::vector<uint16_t> xb(x.size());
+        for (size_t i = 0; i < x.size(); ++i) {  // bf16 inputs: the CPU sees the same values
+          xb[i] = cpu::float_to_bf16_bits(x[i]);
+          if (dt == DType::kBFloat16) x[i] = cpu::bf16_bits_to_float(xb[i]);
+        }
+        x[1] = 1000.f;  // saturates
+        xb[1] = cpu::float_to_bf16_bits(1000.f);
+        std::vector<float> sm = normal(s.back(), 1.f, 9);
+        const AttrMap a = {{"scale", Attr::Float(0.037)}};
+        std::vector<int8_t> want(x.size());
+        std::vector<TensorRef> cin = {{DType::kFloat32, s, x.data()}};
+        if (smooth) cin.push_back({DType::kFloat32, {s.back()}, sm.data()});
+        ASSERT_TRUE(run_cpu_kernel("QuantizeI8", a, cin, {{DType::kInt8, s, want.data()}}).ok());
+        Dev d;
+        std::vector<TensorRef> gin = {
+            d.put(dt, s, dt == DType::kFloat32 ? static_cast<void*>(x.data()) : xb.data())};
+        if (smooth) gin.push_back(d.put(DType::kFloat32, {s.back()}, sm.data()));
+        const TensorRef y = d.put(DType::kInt8, s, nullptr);
+        run("QuantizeI8", a, gin, {y});
+        const auto got = get(y);
+        EXPECT_EQ(std::memcmp(got.data(), want.data(), want.size()), 0);
+      }
+    }
+  }
+}
+
+// QMatMulI8: f32 out equal to the CPU's bit for bit; int8 out (y_scale) too; bf16 out equal to
+// the f32 result rounded once.
+TEST_F(CudaQuant, QMatMulMatchesCpuBitForBit) {
+  struct P {
+    int64_t m, n, k;
+    int64_t scratch_rows;  // 0: the default scratch; else tiles of this many rows
+  };
+  for (P p : {P{8, 24, 64, 0}, P{37, 16, 128, 5}, P{6, 10, 6, 0}, P{64, 48, 36, 7}}) {
+    for (int bias = 0; bias < 2; ++bias) {
+      SCOPED_TRACE(std::to_string(p.m) + "x" + std::to_string(p.n) + "x" + std::to_string(p.k) +
+                   " bias " + std::to_string(bias));
+      const auto x = int8s(p.m * p.k, 3), w = int8s(p.n * p.k, 4);
+      std::vector<float> ws = normal(p.n, 0.01f, 5), b = normal(p.n, 1.f, 6);
+      for (auto& v : ws) v = std::fabs(v) + 1e-4f;
+      const Shape xs = {p.m, p.k}, wsh = {p.n, p.k}, ys = {p.m, p.n};
+      AttrMap a = {{"x_scale", Attr::Float(0.02)}};
+      std::vector<float> want(static_cast<size_t>(p.m * p.n));
+      std::vector<TensorRef> cin = {{DType::kInt8, xs, (void*)x.data()},
+                                    {DType::kInt8, wsh, (void*)w.data()},
+                                    {DType::kFloat32, {p.n}, ws.data()}};
+      if (bias) cin.push_back({DType::kFloat32, {p.n}, b.data()});
+      ASSERT_TRUE(run_cpu_kernel("QMatMulI8", a, cin, {{DType::kFloat32, ys, want.data()}}).ok());
+      Dev d;
+      std::vector<TensorRef> gin = {d.put(DType::kInt8, xs, x.data()),
+                                    d.put(DType::kInt8, wsh, w.data()),
+                                    d.put(DType::kFloat32, {p.n}, ws.data())};
+      if (bias) gin.push_back(d.put(DType::kFloat32, {p.n}, b.data()));
+      if (p.scratch_rows) ctx_.i32_scratch_bytes = p.scratch_rows * p.n * 4;
+      const TensorRef yf = d.put(DType::kFloat32, ys, nullptr);
+      run("QMatMulI8", a, gin, {yf});
+      auto got = get(yf);
+      EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size()), 0) << "f32 out";
+
+      const TensorRef yb = d.put(DType::kBFloat16, ys, nullptr);
+      run("QMatMulI8", a, gin, {yb});
+      got = get(yb);
+      int bad = 0;
+      for (size_t i = 0; i < want.size(); ++i) {
+        uint16_t h;
+        std::memcpy(&h, got.data() + 2 * i, 2);
+        bad += h != cpu::float_to_bf16_bits(want[i]);
+      }
+      EXPECT_EQ(bad, 0) << "bf16 out";
+
+      a["y_scale"] = Attr::Float(0.05);
+      std::vector<int8_t> want_q(want.size());
+      ASSERT_TRUE(run_cpu_kernel("QMatMulI8", a, cin, {{DType::kInt8, ys, want_q.data()}}).ok());
+      const TensorRef yq = d.put(DType::kInt8, ys, nullptr);
+      run("QMatMulI8", a, gin, {yq});
+      got = get(yq);
+      EXPECT_EQ(std::memcmp(got.data(), want_q.data(), got.size()), 0) << "int8 out";
+      ctx_.i32_scratch_bytes = cuda::kI8ScratchBytes;
+    }
+  }
+}
+
+TEST_F(CudaQuant, DequantizeAndErrors) {
+  const auto x = int8s(100, 8);
+  const AttrMap a = {{"scale", Attr::Float(0.125)}};
+  std::vector<float> want(100);
+  ASSERT_TRUE(run_cpu_kernel("DequantizeI8", a, {{DType::kInt8, {100}, (void*)x.data()}},
+                             {{DType::kFloat32, {100}, want.data()}})
+                  .ok());
+  Dev d;
+  const TensorRef xin = d.put(DType::kInt8, {100}, x.data());
+  const TensorRef y = d.put(DType::kFloat32, {100}, nullptr);
+  run("DequantizeI8", a, {xin}, {y});
+  EXPECT_EQ(std::memcmp(get(y).data(), want.data(), 400), 0);
+  // A wrong scale or a non-int8 weight is a clear error, not a launch.
+  Status s = cuda::run_cuda_kernel(ctx_, "DequantizeI8", {}, {xin}, {y});
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("scale"), std::string::npos) << s.message();
+  const TensorRef wf = d.put(DType::kFloat32, {4, 100}, nullptr);
+  s = cuda::run_cuda_kernel(
+      ctx_, "QMatMulI8", {{"x_scale", Attr::Float(1)}},
+      {d.put(DType::kInt8, {2, 100}, nullptr), wf, d.put(DType::kFloat32, {4}, nullptr)},
+      {d.put(DType::kFloat32, {2, 4}, nullptr)});
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("int8"), std::string::npos) << s.message();
+}
+
+}  // namespace
+}  // namespace tessera::kernels
