@@ -11,21 +11,24 @@ namespace {
 
 constexpr float kQMax = 127.f;
 
-__device__ __forceinline__ int8_t quantize_value(float v, float scale) {
+// zp == 0: symmetric [-127, 127]; zp != 0: [-128, 127] around zp; NaN -> zp (the code of 0.0).
+__device__ __forceinline__ int8_t quantize_value(float v, float scale, int32_t zp = 0) {
   const float r = rintf(__fdiv_rn(v, scale));
-  if (r != r) return 0;
-  return static_cast<int8_t>(fminf(kQMax, fmaxf(-kQMax, r)));
+  if (r != r) return static_cast<int8_t>(zp);
+  const float q = __fadd_rn(r, static_cast<float>(zp));
+  return static_cast<int8_t>(fminf(kQMax, fmaxf(zp == 0 ? -kQMax : -kQMax - 1.f, q)));
 }
 
 // One element per iteration; the SmoothQuant vector (if any) is indexed by the last dim K.
 template <class T>
 __global__ void quantize_kernel(const T* __restrict__ x, const float* __restrict__ smooth_inv,
-                                uint32_t k, float scale, int8_t* __restrict__ y, int64_t n) {
+                                uint32_t k, float scale, int32_t zp, int8_t* __restrict__ y,
+                                int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
     float v = to_f(x[i]);
     if (smooth_inv) v = __fmul_rn(v, smooth_inv[static_cast<uint32_t>(i % k)]);
-    y[i] = quantize_value(v, scale);
+    y[i] = quantize_value(v, scale, zp);
   }
 }
 
@@ -33,7 +36,8 @@ __global__ void quantize_kernel(const T* __restrict__ x, const float* __restrict
 // pure bandwidth, and bert-large's activations are 33 MB per layer input.
 template <class T>
 __global__ void quantize8_kernel(const T* __restrict__ x, const float* __restrict__ smooth_inv,
-                                 uint32_t k, float scale, int8_t* __restrict__ y, uint32_t n8) {
+                                 uint32_t k, float scale, int32_t zp, int8_t* __restrict__ y,
+                                 uint32_t n8) {
   for (uint32_t j = blockIdx.x * blockDim.x + threadIdx.x; j < n8; j += gridDim.x * blockDim.x) {
     T v[8];
     if constexpr (sizeof(T) == 2) {
@@ -48,7 +52,7 @@ __global__ void quantize8_kernel(const T* __restrict__ x, const float* __restric
     for (int e = 0; e < 8; ++e) {
       float f = to_f(v[e]);
       if (smooth_inv) f = __fmul_rn(f, smooth_inv[k0 + e]);
-      q[e] = quantize_value(f, scale);
+      q[e] = quantize_value(f, scale, zp);
     }
     reinterpret_cast<uint2*>(y)[j] = *reinterpret_cast<const uint2*>(q);
   }
@@ -66,13 +70,15 @@ __global__ void dequantize_kernel(const int8_t* __restrict__ x, float scale, T* 
 template <class T>
 __global__ void epilogue_kernel(const int32_t* __restrict__ acc, uint32_t rows, uint32_t cols,
                                 float x_scale, const float* __restrict__ w_scale,
-                                const float* __restrict__ bias, float y_scale,
+                                const float* __restrict__ bias,
+                                const int32_t* __restrict__ acc_offset, float y_scale,
                                 T* __restrict__ y) {
   const uint32_t total = rows * cols;
   for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < total;
        i += gridDim.x * blockDim.x) {
     const uint32_t c = i % cols;
-    float v = __fmul_rn(static_cast<float>(acc[i]), __fmul_rn(x_scale, w_scale[c]));
+    const int32_t a = acc_offset ? acc[i] + acc_offset[c] : acc[i];
+    float v = __fmul_rn(static_cast<float>(a), __fmul_rn(x_scale, w_scale[c]));
     if (bias) v = __fadd_rn(v, bias[c]);
     if constexpr (sizeof(T) == 1)
       y[i] = quantize_value(v, y_scale);
@@ -88,13 +94,18 @@ __global__ void epilogue_kernel(const int32_t* __restrict__ acc, uint32_t rows, 
 template <class T>
 __global__ void epilogue4_kernel(const int4* __restrict__ acc, uint32_t n4, uint32_t cols,
                                  float x_scale, const float* __restrict__ w_scale,
-                                 const float* __restrict__ bias, float y_scale,
+                                 const float* __restrict__ bias,
+                                 const int32_t* __restrict__ acc_offset, float y_scale,
                                  T* __restrict__ y) {
   for (uint32_t j = blockIdx.x * blockDim.x + threadIdx.x; j < n4; j += gridDim.x * blockDim.x) {
     const uint32_t c = (j * 4) % cols;
     const int4 a = acc[j];
     const float4 s = *reinterpret_cast<const float4*>(w_scale + c);
-    const int av[4] = {a.x, a.y, a.z, a.w};
+    int av[4] = {a.x, a.y, a.z, a.w};
+    if (acc_offset) {
+      const int4 o = *reinterpret_cast<const int4*>(acc_offset + c);
+      av[0] += o.x, av[1] += o.y, av[2] += o.z, av[3] += o.w;
+    }
     const float sv[4] = {s.x, s.y, s.z, s.w};
     float bv[4] = {0.f, 0.f, 0.f, 0.f};
     if (bias) {
@@ -147,7 +158,7 @@ bool aligned16(const void* p) { return aligned(p, 16); }
 }  // namespace
 
 Status launch_quantize(CudaContext& ctx, const TensorRef& x, const float* smooth_inv, float scale,
-                       int8_t* y) {
+                       int32_t zp, int8_t* y) {
   const int64_t n = x.numel();
   if (n == 0) return Status::Ok();
   const int64_t k = x.shape.empty() ? 1 : x.shape.back();
@@ -159,10 +170,10 @@ Status launch_quantize(CudaContext& ctx, const TensorRef& x, const float* smooth
     const uint32_t k32 = static_cast<uint32_t>(k);
     if (vec)
       quantize8_kernel<T><<<grid_for(n / 8), kThreads, 0, ctx.stream>>>(
-          xp, smooth_inv, k32, scale, y, static_cast<uint32_t>(n / 8));
+          xp, smooth_inv, k32, scale, zp, y, static_cast<uint32_t>(n / 8));
     else
-      quantize_kernel<T><<<grid_for(n), kThreads, 0, ctx.stream>>>(xp, smooth_inv, k32, scale, y,
-                                                                   n);
+      quantize_kernel<T><<<grid_for(n), kThreads, 0, ctx.stream>>>(xp, smooth_inv, k32, scale, zp,
+                                                                   y, n);
     TSR_CUDA_LAUNCHED();
     return Status::Ok();
   });
@@ -188,12 +199,13 @@ Status launch_igemm_naive(CudaContext& ctx, const int8_t* x, const int8_t* w, in
 }
 
 Status launch_qepilogue(CudaContext& ctx, const int32_t* acc, int64_t rows, int64_t cols,
-                        float x_scale, const float* w_scale, const float* bias, float y_scale,
-                        DType out_dtype, void* y) {
+                        float x_scale, const float* w_scale, const float* bias,
+                        const int32_t* acc_offset, float y_scale, DType out_dtype, void* y) {
   if (rows == 0 || cols == 0) return Status::Ok();
   if (rows * cols >= (int64_t{1} << 32)) return InvalidArgument("epilogue tile too large");
   const bool vec = cols % 4 == 0 && aligned16(acc) && aligned16(w_scale) &&
                    (!bias || aligned16(bias)) &&
+                   (!acc_offset || aligned16(acc_offset)) &&
                    aligned(y, 4 * static_cast<uintptr_t>(dtype_size(out_dtype)));
   return dispatch_out(out_dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -201,13 +213,14 @@ Status launch_qepilogue(CudaContext& ctx, const int32_t* acc, int64_t rows, int6
       const int64_t n4 = rows * cols / 4;
       epilogue4_kernel<T><<<grid_for(n4), kThreads, 0, ctx.stream>>>(
           reinterpret_cast<const int4*>(acc), static_cast<uint32_t>(n4),
-          static_cast<uint32_t>(cols), x_scale, w_scale, bias, y_scale, static_cast<T*>(y));
+          static_cast<uint32_t>(cols), x_scale, w_scale, bias, acc_offset, y_scale,
+          static_cast<T*>(y));
       TSR_CUDA_LAUNCHED();
       return Status::Ok();
     }
     epilogue_kernel<T><<<grid_for(rows * cols), kThreads, 0, ctx.stream>>>(
         acc, static_cast<uint32_t>(rows), static_cast<uint32_t>(cols), x_scale, w_scale, bias,
-        y_scale, static_cast<T*>(y));
+        acc_offset, y_scale, static_cast<T*>(y));
     TSR_CUDA_LAUNCHED();
     return Status::Ok();
   });

@@ -26,6 +26,15 @@ Status positive(const AttrMap& attrs, const char* key, float* v) {
   return Status::Ok();
 }
 
+// An int8 zero point attribute (default 0: symmetric).
+Status zero_point(const AttrMap& attrs, const char* key, int32_t* zp) {
+  const int64_t v = attr_int(attrs, key, 0);
+  if (v < -128 || v > 127)
+    return InvalidArgument(std::string("attribute '") + key + "' must be in [-128, 127]");
+  *zp = static_cast<int32_t>(v);
+  return Status::Ok();
+}
+
 Status channel_vec(const TensorRef& t, int64_t n, const char* what) {
   if (t.dtype != DType::kFloat32 || t.shape != Shape{n})
     return InvalidArgument(std::string(what) + " must be f32 [" + std::to_string(n) + "], got " +
@@ -74,7 +83,9 @@ Status QuantizeI8(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const I
         channel_vec(in[1], in[0].shape.empty() ? 1 : in[0].shape.back(), "smooth_inv"));
     smooth = in[1].as<const float>();
   }
-  return launch_quantize(ctx, in[0], smooth, scale, out[0].as<int8_t>());
+  int32_t zp = 0;
+  TSR_RETURN_IF_ERROR(zero_point(attrs, "zero_point", &zp));
+  return launch_quantize(ctx, in[0], smooth, scale, zp, out[0].as<int8_t>());
 }
 
 Status DequantizeI8(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const Ins& out) {
@@ -86,10 +97,11 @@ Status DequantizeI8(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const
   return launch_dequantize(ctx, in[0].as<const int8_t>(), scale, out[0]);
 }
 
-// x [..., K] int8, w [N, K] int8, w_scale [N] f32, bias [N] f32 (optional) -> y [..., N]:
-// float (f32, bf16, f16: the output's dtype) or int8 with attribute y_scale.
+// x [..., K] int8, w [N, K] int8, w_scale [N] f32, bias [N] f32 (optional), acc_offset [N] int32
+// (optional; required with x_zero_point != 0) -> y [..., N]: float (f32, bf16, f16: the
+// output's dtype) or int8 with attribute y_scale.
 Status QMatMulI8(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const Ins& out) {
-  TSR_RETURN_IF_ERROR(check_arity(in, out, 3, 4, 1));
+  TSR_RETURN_IF_ERROR(check_arity(in, out, 3, 5, 1));
   if (in[0].dtype != DType::kInt8 || in[1].dtype != DType::kInt8)
     return InvalidArgument("x and w must be int8");
   const Shape& xs = in[0].shape;
@@ -97,10 +109,25 @@ Status QMatMulI8(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const In
     return InvalidArgument("x " + shape_str(xs) + " and w " + shape_str(in[1].shape) +
                            " must be [...,K] and [N,K]");
   const int64_t K = xs.back(), N = in[1].shape[0], M = in[0].numel() / std::max<int64_t>(K, 1);
-  if (K > (int64_t{1} << 17)) return Unimplemented("K " + std::to_string(K) + " overflows int32");
   TSR_RETURN_IF_ERROR(channel_vec(in[2], N, "w_scale"));
   const bool has_bias = in.size() > 3 && in[3].present();
   if (has_bias) TSR_RETURN_IF_ERROR(channel_vec(in[3], N, "bias"));
+  int32_t zp = 0;
+  TSR_RETURN_IF_ERROR(zero_point(attrs, "x_zero_point", &zp));
+  const int32_t* offset = nullptr;
+  if (in.size() > 4 && in[4].present()) {
+    if (in[4].dtype != DType::kInt32 || in[4].shape != Shape{N})
+      return InvalidArgument("acc_offset must be int32 [" + std::to_string(N) + "], got " +
+                             dtype_name(in[4].dtype) + " " + shape_str(in[4].shape));
+    offset = in[4].as<const int32_t>();
+  }
+  if (zp != 0 && offset == nullptr)
+    return InvalidArgument("x_zero_point " + std::to_string(zp) + " needs the acc_offset input");
+  // |x - zp| <= 255 with a zero point: K <= 2^16 keeps the corrected sum inside int32.
+  const int64_t limit = zp != 0 ? int64_t{1} << 16 : int64_t{1} << 17;
+  if (K > limit)
+    return Unimplemented("reduction " + std::to_string(K) + " overflows int32 (limit " +
+                         std::to_string(limit) + ")");
   Shape ys(xs.begin(), xs.end() - 1);
   ys.push_back(N);
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], ys));
@@ -125,8 +152,8 @@ Status QMatMulI8(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const In
     const int64_t rows = std::min(tile, M - r0);
     TSR_RETURN_IF_ERROR(igemm(ctx, x + r0 * K, in[1].as<const int8_t>(), rows, N, K, acc));
     TSR_RETURN_IF_ERROR(launch_qepilogue(ctx, acc, rows, N, x_scale, in[2].as<const float>(),
-                                         has_bias ? in[3].as<const float>() : nullptr, y_scale,
-                                         out[0].dtype,
+                                         has_bias ? in[3].as<const float>() : nullptr, offset,
+                                         y_scale, out[0].dtype,
                                          static_cast<uint8_t*>(out[0].data) + r0 * N * es));
   }
   return Status::Ok();

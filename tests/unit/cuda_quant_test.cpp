@@ -85,31 +85,34 @@ std::vector<int8_t> int8s(int64_t n, uint32_t seed) {
 // QuantizeI8 f32 and bf16, with and without SmoothQuant, vector and scalar paths.
 TEST_F(CudaQuant, QuantizeMatchesCpuBitForBit) {
   for (Shape s : {Shape{4, 64}, Shape{3, 7}, Shape{2, 5, 40}}) {
-    for (bool smooth : {false, true}) {
-      for (DType dt : {DType::kFloat32, DType::kBFloat16}) {
-        SCOPED_TRACE(shape_str(s) + (smooth ? " smooth " : " ") + dtype_name(dt));
-        std::vector<float> x = normal(num_elements(s), 3.f, 7);
-        std::vector<uint16_t> xb(x.size());
-        for (size_t i = 0; i < x.size(); ++i) {  // bf16 inputs: the CPU sees the same values
-          xb[i] = cpu::float_to_bf16_bits(x[i]);
-          if (dt == DType::kBFloat16) x[i] = cpu::bf16_bits_to_float(xb[i]);
+    for (int zp : {0, -128, 5}) {
+      for (bool smooth : {false, true}) {
+        for (DType dt : {DType::kFloat32, DType::kBFloat16}) {
+          SCOPED_TRACE(shape_str(s) + (smooth ? " smooth " : " ") + dtype_name(dt) + " zp " +
+                       std::to_string(zp));
+          std::vector<float> x = normal(num_elements(s), 3.f, 7);
+          std::vector<uint16_t> xb(x.size());
+          for (size_t i = 0; i < x.size(); ++i) {  // bf16 inputs: the CPU sees the same values
+            xb[i] = cpu::float_to_bf16_bits(x[i]);
+            if (dt == DType::kBFloat16) x[i] = cpu::bf16_bits_to_float(xb[i]);
+          }
+          x[1] = 1000.f;  // saturates
+          xb[1] = cpu::float_to_bf16_bits(1000.f);
+          std::vector<float> sm = normal(s.back(), 1.f, 9);
+          const AttrMap a = {{"scale", Attr::Float(0.037)}, {"zero_point", Attr::Int(zp)}};
+          std::vector<int8_t> want(x.size());
+          std::vector<TensorRef> cin = {{DType::kFloat32, s, x.data()}};
+          if (smooth) cin.push_back({DType::kFloat32, {s.back()}, sm.data()});
+          ASSERT_TRUE(run_cpu_kernel("QuantizeI8", a, cin, {{DType::kInt8, s, want.data()}}).ok());
+          Dev d;
+          std::vector<TensorRef> gin = {
+              d.put(dt, s, dt == DType::kFloat32 ? static_cast<void*>(x.data()) : xb.data())};
+          if (smooth) gin.push_back(d.put(DType::kFloat32, {s.back()}, sm.data()));
+          const TensorRef y = d.put(DType::kInt8, s, nullptr);
+          run("QuantizeI8", a, gin, {y});
+          const auto got = get(y);
+          EXPECT_EQ(std::memcmp(got.data(), want.data(), want.size()), 0);
         }
-        x[1] = 1000.f;  // saturates
-        xb[1] = cpu::float_to_bf16_bits(1000.f);
-        std::vector<float> sm = normal(s.back(), 1.f, 9);
-        const AttrMap a = {{"scale", Attr::Float(0.037)}};
-        std::vector<int8_t> want(x.size());
-        std::vector<TensorRef> cin = {{DType::kFloat32, s, x.data()}};
-        if (smooth) cin.push_back({DType::kFloat32, {s.back()}, sm.data()});
-        ASSERT_TRUE(run_cpu_kernel("QuantizeI8", a, cin, {{DType::kInt8, s, want.data()}}).ok());
-        Dev d;
-        std::vector<TensorRef> gin = {
-            d.put(dt, s, dt == DType::kFloat32 ? static_cast<void*>(x.data()) : xb.data())};
-        if (smooth) gin.push_back(d.put(DType::kFloat32, {s.back()}, sm.data()));
-        const TensorRef y = d.put(DType::kInt8, s, nullptr);
-        run("QuantizeI8", a, gin, {y});
-        const auto got = get(y);
-        EXPECT_EQ(std::memcmp(got.data(), want.data(), want.size()), 0);
       }
     }
   }
@@ -123,25 +126,33 @@ TEST_F(CudaQuant, QMatMulMatchesCpuBitForBit) {
     int64_t scratch_rows;  // 0: the default scratch; else tiles of this many rows
   };
   for (P p : {P{8, 24, 64, 0}, P{37, 16, 128, 5}, P{6, 10, 6, 0}, P{64, 48, 36, 7}}) {
-    for (int bias = 0; bias < 2; ++bias) {
+    for (int variant = 0; variant < 3; ++variant) {  // no bias; bias; bias + zero point
+      const bool bias = variant > 0, zp = variant == 2;
       SCOPED_TRACE(std::to_string(p.m) + "x" + std::to_string(p.n) + "x" + std::to_string(p.k) +
-                   " bias " + std::to_string(bias));
+                   " variant " + std::to_string(variant));
       const auto x = int8s(p.m * p.k, 3), w = int8s(p.n * p.k, 4);
       std::vector<float> ws = normal(p.n, 0.01f, 5), b = normal(p.n, 1.f, 6);
       for (auto& v : ws) v = std::fabs(v) + 1e-4f;
       const Shape xs = {p.m, p.k}, wsh = {p.n, p.k}, ys = {p.m, p.n};
       AttrMap a = {{"x_scale", Attr::Float(0.02)}};
+      // Asymmetric activations: x_zero_point -128 with acc_offset = 128 * sum_k w[n, k].
+      std::vector<int32_t> off(static_cast<size_t>(p.n), 0);
+      for (int64_t n = 0; n < p.n; ++n)
+        for (int64_t k = 0; k < p.k; ++k) off[n] += 128 * w[n * p.k + k];
+      if (zp) a["x_zero_point"] = Attr::Int(-128);
       std::vector<float> want(static_cast<size_t>(p.m * p.n));
       std::vector<TensorRef> cin = {{DType::kInt8, xs, (void*)x.data()},
                                     {DType::kInt8, wsh, (void*)w.data()},
                                     {DType::kFloat32, {p.n}, ws.data()}};
       if (bias) cin.push_back({DType::kFloat32, {p.n}, b.data()});
+      if (zp) cin.push_back({DType::kInt32, {p.n}, off.data()});
       ASSERT_TRUE(run_cpu_kernel("QMatMulI8", a, cin, {{DType::kFloat32, ys, want.data()}}).ok());
       Dev d;
       std::vector<TensorRef> gin = {d.put(DType::kInt8, xs, x.data()),
                                     d.put(DType::kInt8, wsh, w.data()),
                                     d.put(DType::kFloat32, {p.n}, ws.data())};
       if (bias) gin.push_back(d.put(DType::kFloat32, {p.n}, b.data()));
+      if (zp) gin.push_back(d.put(DType::kInt32, {p.n}, off.data()));
       if (p.scratch_rows) ctx_.i32_scratch_bytes = p.scratch_rows * p.n * 4;
       const TensorRef yf = d.put(DType::kFloat32, ys, nullptr);
       run("QMatMulI8", a, gin, {yf});
