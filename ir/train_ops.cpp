@@ -142,6 +142,30 @@ Status gather_grad(const Node& n, const In& in, Out& out) {
   return Status::Ok();
 }
 
+// (x[, step, pos_0..pos_{r-1}]) -> (y[, mask]): training-mode Dropout. The frontend emits it
+// with x alone; the autodiff stage adds the step counter and the position vectors.
+Status dropout(const Node& n, const In& in, Out& out) {
+  TSR_RETURN_IF_ERROR(need_float(in, 0, "x"));
+  const double ratio = attr_float(n.attrs, "ratio", 0.5);
+  if (!(ratio >= 0 && ratio < 1)) return fail("ratio {} outside [0, 1)", ratio);
+  const Shape& x = in[0].second;
+  if (in.size() > 1 && (in[1].first != DType::kInt64 || !in[1].second.empty()))
+    return fail("step must be an i64 scalar, got {} {}", dtype_name(in[1].first),
+                shp(in[1].second));
+  if (in.size() > 2 && in.size() != x.size() + 2)
+    return fail("{} position inputs for rank-{} x", in.size() - 2, x.size());
+  for (size_t d = 0; d + 2 < in.size(); ++d) {
+    if (in[d + 2].first != DType::kInt64 || in[d + 2].second != Shape{x[d]})
+      return fail("position input {} must be i64 [{}], got {} {}", d, x[d],
+                  dtype_name(in[d + 2].first), shp(in[d + 2].second));
+  }
+  if (out.empty() || out.size() > 2)
+    return fail("{} outputs, want y and an optional mask", out.size());
+  out[0] = in[0];
+  if (out.size() > 1) out[1] = {DType::kBool, x};
+  return Status::Ok();
+}
+
 // (w, g, m, v, step) -> (w', m', v')
 Status adamw(const Node&, const In& in, Out& out) {
   TSR_RETURN_IF_ERROR(need_float(in, 0, "weight"));
@@ -172,6 +196,12 @@ const std::vector<OpInfo>& train_op_table() {
       {"AdamW", 5, 5, 3, adamw, {}},
       {"AveragePoolGrad", 1, 1, 1, avg_pool_grad, {}},
       {"ConvGradWeight", 2, 2, 1, conv_grad_weight, {}},
+      {"Dropout",
+       1,
+       -1,
+       -1,
+       dropout,
+       {{1, "ratio", Attr::kFloat, 12}, {2, "training_mode", Attr::kInt, 12}}},
       {"GatherElementsGrad", 2, 2, 1, gather_grad, {}},
       {"GatherGrad", 2, 2, 1, gather_grad, {}},
       {"GeluGrad", 2, 2, 1, elementwise_grad, {}},

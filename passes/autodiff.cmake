@@ -9,6 +9,7 @@ add_library(tessera_autodiff STATIC
   core/autodiff_rules_nn.cpp
   core/autodiff_rules_shape.cpp
   core/autodiff_train.cpp
+  core/autodiff_train_forward.cpp
   core/interpreter.cpp
   autodiff.cpp
 )

@@ -255,8 +255,8 @@ Status gelu(Cn& c) {
 Status batch_norm(Cn& c) {
   if (attr_int(c.a(), "training_mode", 0) != 0)
     return c.err("training_mode=1 is not supported (inference form only)");
-  for (const char* k : {"training_mode", "momentum", "spatial", "is_test", "consumed_inputs"})
-    c.a().erase(k);
+  // momentum stays when given: train mode's running-statistics update reads it (default 0.9).
+  for (const char* k : {"training_mode", "spatial", "is_test", "consumed_inputs"}) c.a().erase(k);
   return c.set_float_default("epsilon", 1e-5);
 }
 

@@ -18,6 +18,9 @@ struct ImportOptions {
   bool load_weights = true;
   // Constant folding stops where one result would exceed this many elements (memory and time).
   int64_t max_fold_elements = int64_t{1} << 24;
+  // Train mode: Dropout stays a Dropout node (ratio lifted to an attribute) for the autodiff
+  // stage to give a seeded mask; otherwise it is inference-time Identity.
+  bool train_dropout = false;
 };
 
 // Graph meta records: "onnx_opset" (int), "onnx_ir_version" (int), "weights_loaded" (0/1),

@@ -47,8 +47,14 @@ void drop_extra_outputs(ImportCtx& c, PendingNode& pn, size_t keep) {
   pn.outputs.resize(std::min(pn.outputs.size(), keep));
 }
 
-// Dropout is inference-time Identity; a used mask becomes a constant all-true tensor.
+// Dropout is inference-time Identity; a used mask becomes a constant all-true tensor. In train
+// mode it stays (ir/train_ops.cpp): the mode decides, whatever a training_mode input says, as
+// model.train() does in PyTorch.
 void lower_dropout(ImportCtx& c, PendingNode& pn) {
+  if (c.opts.train_dropout) {
+    pn.n.attrs.erase("seed");  // ONNX's seed attribute: --seed decides (reproducible plans)
+    return;
+  }
   pn.n.op = "Identity";
   pn.n.attrs.clear();
   pn.n.inputs.resize(1);

@@ -213,10 +213,14 @@ Status cv_batch_norm(Importer& c, const Args& a, TsVal& out) {
   if (given(a.get(7, "eps"))) {
     TSR_ASSIGN_OR_RETURN(eps, c.to_double(*a.get(7, "eps")));
   }
+  AttrMap attrs = {{"epsilon", Attr::Float(eps)}};
+  if (given(a.get(6, "momentum"))) {  // PyTorch weighs the batch by momentum, ONNX the history
+    TSR_ASSIGN_OR_RETURN(const double m, c.to_double(*a.get(6, "momentum")));
+    attrs["momentum"] = Attr::Float(1 - m);
+  }
   if (w < 0) w = channel_const(c, x, ch, 1);
   if (b < 0) b = channel_const(c, x, ch, 0);
-  return set_tensor(
-      c.emit1("BatchNormalization", {x, w, b, mean, var}, {{"epsilon", Attr::Float(eps)}}), out);
+  return set_tensor(c.emit1("BatchNormalization", {x, w, b, mean, var}, attrs), out);
 }
 
 Status cv_layer_norm(Importer& c, const Args& a, TsVal& out) {

@@ -31,6 +31,8 @@ TSR_DECLARE_TRAIN_KERNEL(AveragePoolGrad);
 // train_index.cpp
 TSR_DECLARE_TRAIN_KERNEL(GatherGrad);
 TSR_DECLARE_TRAIN_KERNEL(GatherElementsGrad);
+// train_dropout.cpp
+TSR_DECLARE_TRAIN_KERNEL(Dropout);
 // train_optim.cpp
 TSR_DECLARE_TRAIN_KERNEL(AdamW);
 TSR_DECLARE_TRAIN_KERNEL(SGD);

@@ -9,6 +9,7 @@ const std::vector<KernelEntry>& cpu_train_kernel_table() {
       {"AdamW", AdamW},
       {"AveragePoolGrad", AveragePoolGrad},
       {"ConvGradWeight", ConvGradWeight},
+      {"Dropout", Dropout},
       {"GatherElementsGrad", GatherElementsGrad},
       {"GatherGrad", GatherGrad},
       {"GeluGrad", GeluGrad},

@@ -19,9 +19,11 @@ struct TrainOptions {
   double weight_decay = 0.01;
   double momentum = 0.0;  // sgd; > 0 adds a momentum buffer per weight
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
-  // BatchNormalization differentiated with its running statistics as constants (the only
-  // form supported: the canonical BatchNormalization is the inference form).
+  // true: BatchNormalization keeps eval semantics (running statistics as constants); false:
+  // batch statistics and running statistics updated per step (autodiff_train_forward.cpp).
   bool batchnorm_eval = true;
+  // Dropout's Philox key (with the node's stream id); plans are reproducible per seed.
+  int64_t seed = 0;
   // Which float weights train. Exporters store folded constants (attention masks, sliced
   // tables, scalar literals) as float initializers, which the frontend imports as weights;
   // these lists keep them out of the optimizer. Empty `trainable` = every float weight.
@@ -54,6 +56,15 @@ StatusOr<GradList> append_backward(ir::Graph& g, int loss, const std::vector<int
 // g.meta["train.updates"] lists pairs (state name, updated name) for the runtime to alias.
 StatusOr<std::vector<int>> append_optimizer(ir::Graph& g, const GradList& grads,
                                             const TrainOptions& o);
+
+// Pairs (state value id, its updated value id) the forward pass makes in train mode.
+using StateUpdates = std::vector<std::pair<int, int>>;
+
+// Train-mode forward semantics before the backward: Dropout gets its step counter
+// ("dropout.step", a state) and position inputs; with !batchnorm_eval, BatchNormalization is
+// lowered to primitives on batch statistics, its running statistics updated as states (none
+// with gradients_only).
+Status prepare_train_forward(ir::Graph& g, const TrainOptions& o, StateUpdates* updates);
 
 // All of the above; g.outputs becomes [loss, updated weights and states...] or, with
 // gradients_only, [loss, "<w>.grad"...]. Prunes what the new outputs do not use.

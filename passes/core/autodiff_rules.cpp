@@ -23,6 +23,7 @@ const std::vector<RuleEntry>& rule_table() {
       {"Concat", grad_concat},
       {"Conv", grad_conv},
       {"Div", grad_div},
+      {"Dropout", grad_dropout},
       {"Erf", grad_erf},
       {"Exp", grad_exp},
       {"Expand", grad_expand},

@@ -64,6 +64,7 @@ TSR_GRAD_RULE(grad_max_pool);
 TSR_GRAD_RULE(grad_average_pool);
 TSR_GRAD_RULE(grad_global_average_pool);
 TSR_GRAD_RULE(grad_batch_norm);
+TSR_GRAD_RULE(grad_dropout);
 TSR_GRAD_RULE(grad_layer_norm);
 TSR_GRAD_RULE(grad_softmax);
 TSR_GRAD_RULE(grad_log_softmax);

@@ -147,6 +147,20 @@ void grad_batch_norm(GradCall& c) {
   if (c.wants(2)) c.dx[2] = b.reduce_sum(c.dy[0], axes, false);
 }
 
+// dx = dy * mask / (1 - ratio): Dropout itself applied to dy with the same seed, stream, step
+// and positions draws the same mask, so nothing is kept from the forward (no mask buffer; a
+// recomputed forward draws it again too).
+void grad_dropout(GradCall& c) {
+  if (c.n.inputs.size() < 2) {
+    c.b.fail(InvalidArgument("autodiff: Dropout node '" + c.n.name +
+                             "' has no step input (prepare_train_forward not run)"));
+    return;
+  }
+  std::vector<int> ins = c.n.inputs;
+  ins[0] = c.dy[0];
+  c.dx[0] = c.b.op1("Dropout", ins, c.n.attrs);
+}
+
 void grad_layer_norm(GradCall& c) {
   AttrMap a = {{"axis", Attr::Int(attr_int(c.n.attrs, "axis", -1))},
                {"epsilon", Attr::Float(attr_float(c.n.attrs, "epsilon", 1e-5))}};

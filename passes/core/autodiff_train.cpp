@@ -160,6 +160,8 @@ StatusOr<std::vector<int>> append_optimizer(ir::Graph& g, const GradList& grads,
 
 Status build_training_graph(ir::Graph& g, const TrainOptions& o) {
   TSR_ASSIGN_OR_RETURN(const std::vector<int> wrt, trained_weights(g, o));
+  StateUpdates forward_updates;
+  TSR_RETURN_IF_ERROR(prepare_train_forward(g, o, &forward_updates));
   TSR_ASSIGN_OR_RETURN(const int loss, append_loss(g, o));
   TSR_ASSIGN_OR_RETURN(const GradList grads, append_backward(g, loss, wrt, o));
   std::vector<int> outs = {loss};
@@ -176,6 +178,14 @@ Status build_training_graph(ir::Graph& g, const TrainOptions& o) {
   if (!o.gradients_only) {
     TSR_ASSIGN_OR_RETURN(const std::vector<int> upd, append_optimizer(g, grads, o));
     outs.insert(outs.end(), upd.begin(), upd.end());
+    std::vector<std::string> pairs = attr_strs(g.meta, "train.updates");
+    for (const auto& [state, updated] : forward_updates) {
+      g.values[updated].name = g.values[state].name + ".new";
+      pairs.push_back(g.values[state].name);
+      pairs.push_back(g.values[updated].name);
+      outs.push_back(updated);
+    }
+    g.meta["train.updates"] = Attr::Strs(pairs);
   }
   g.outputs = outs;
   g.prune();

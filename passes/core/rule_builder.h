@@ -68,6 +68,8 @@ StatusOr<OpRule> same_rank_axis_ops(const std::string&, const AttrMap&, const st
                                     const std::vector<Shape>&);
 StatusOr<OpRule> gather(const std::string&, const AttrMap&, const std::vector<Shape>&,
                         const std::vector<Shape>&);
+StatusOr<OpRule> dropout(const std::string&, const AttrMap&, const std::vector<Shape>&,
+                         const std::vector<Shape>&);
 // sharding_rules_quant.cpp
 StatusOr<OpRule> quantize(const std::string&, const AttrMap&, const std::vector<Shape>&,
                           const std::vector<Shape>&);

@@ -151,7 +151,7 @@ constexpr Entry kRules[] = {
     {"CumSum", rules::same_rank_axis_ops},
     {"DequantizeI8", rules::elementwise},
     {"Div", rules::elementwise},
-    {"Dropout", rules::elementwise},
+    {"Dropout", rules::dropout},
     {"Equal", rules::elementwise},
     {"Erf", rules::elementwise},
     {"Exp", rules::elementwise},

@@ -211,4 +211,26 @@ StatusOr<OpRule> optimizer(const std::string& op, const AttrMap& a, const std::v
   return r;
 }
 
+// Dropout (x, step, pos_0..pos_{r-1}) -> (y[, mask]): elementwise over x; position vector d
+// is split exactly like x's dim d, so each rank holds its own elements' global offsets (the
+// mask is the same on every mesh). Without positions (before autodiff) plain elementwise.
+StatusOr<OpRule> dropout(const std::string& op, const AttrMap& a, const std::vector<Shape>& in,
+                         const std::vector<Shape>& out) {
+  TSR_RETURN_IF_ERROR(expect_arity(op, in, out, 1, -1, -1));
+  if (in.size() <= 2) return elementwise(op, a, in, out);
+  const Shape& x = in[0];
+  if (in.size() != x.size() + 2)
+    return InvalidArgument(op + ": " + std::to_string(in.size() - 2) +
+                           " position inputs for rank " + std::to_string(x.size()));
+  Builder b(op, in, out);
+  for (size_t d = 0; d < x.size(); ++d) {
+    const int f = b.factor(x[d]);
+    b.in_dim(0, static_cast<int>(d), f);
+    b.in_dim(d + 2, 0, f);
+    for (size_t k = 0; k < out.size(); ++k) b.out_dim(k, static_cast<int>(d), f);
+  }
+  b.r.flops = 4.0 * static_cast<double>(num_elements(x));  // a Philox block per 4 elements
+  return std::move(b.r);
+}
+
 }  // namespace tessera::spmd::rules

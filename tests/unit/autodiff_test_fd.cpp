@@ -261,6 +261,12 @@ std::vector<Case> cases() {
       {"reduce_sum_all", "ReduceSum", {T({2, 3})}, {{"axes", I({})}, {"keepdims", Attr::Int(0)}}},
       {"cast", "Cast", {T({2, 3})}, {{"to", Attr::Int(int64_t(kF64))}}},
       {"sce_loss", "SoftmaxCrossEntropyLoss", {T({4, 5}), {Arg::kIndex, {4}, {0, 4, 2, 2}}}, {}, 2},
+      // Training-mode Dropout at step 5: the mask is fixed by (seed, stream, step, index).
+      {"dropout",
+       "Dropout",
+       {T({3, 4}), {Arg::kIndex, {}, {5}}},
+       {{"ratio", Attr::Float(0.4)}, {"seed", Attr::Int(3)}, {"stream", Attr::Int(9)}},
+       2},
   };
 }
 
