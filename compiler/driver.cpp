@@ -17,6 +17,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "passes/autodiff.h"
 #include "passes/pipeline.h"
+#include "tessera/tensor_io.h"
 
 namespace tessera::compiler {
 namespace {
@@ -91,6 +92,22 @@ Status select_trainable(const ir::Graph& g, const CompileOptions& o, passes::Tra
 
 }  // namespace
 
+// The TorchScript import's input shapes: DIR/input_0.pb, input_1.pb, ... (dtype and shape only).
+static StatusOr<ts_fe::ImportOptions> torchscript_options(const CompileOptions& o) {
+  ts_fe::ImportOptions to;
+  if (o.example_inputs.empty()) return to;
+  for (int i = 0;; ++i) {
+    const std::string f = o.example_inputs + "/input_" + std::to_string(i) + ".pb";
+    if (!std::filesystem::exists(f)) break;
+    auto t = read_tensor_proto(f);
+    if (!t.ok()) return Status(t.status().code(), "--inputs: " + t.status().message());
+    to.input_shapes.push_back({t->dtype, t->shape});
+  }
+  if (to.input_shapes.empty())
+    return InvalidArgument("--inputs '" + o.example_inputs + "': no input_0.pb there");
+  return to;
+}
+
 Status compile(const CompileOptions& o, CompileSummary* summary) {
   auto t0 = std::chrono::steady_clock::now();
   TSR_ASSIGN_OR_RETURN(passes::PipelineContext ctx, passes::make_context(o.mesh, o.cluster,
@@ -103,8 +120,10 @@ Status compile(const CompileOptions& o, CompileSummary* summary) {
   std::vector<Stage> stages = {
       {"import", [&](ir::Graph& gr) -> Status {
          if (ts_fe::is_torchscript_file(o.model)) {
-           // Traced archives carry their example inputs' shapes (traced_inputs.pkl).
-           TSR_ASSIGN_OR_RETURN(gr, ts_fe::import_torchscript(o.model, ts_fe::ImportOptions{}));
+           // Traced archives of torch >= 2.0 carry their example inputs' shapes
+           // (traced_inputs.pkl); --inputs overrides them or stands in for them.
+           TSR_ASSIGN_OR_RETURN(ts_fe::ImportOptions to, torchscript_options(o));
+           TSR_ASSIGN_OR_RETURN(gr, ts_fe::import_torchscript(o.model, to));
          } else {
            TSR_ASSIGN_OR_RETURN(gr, onnx_fe::import_onnx(o.model, io));
          }

@@ -11,6 +11,9 @@ struct CompileOptions {
   std::string model;                     // .onnx (TorchScript later)
   std::string output = "model.tsr";
   std::map<std::string, int64_t> shapes; // --shape batch=8,seq=1024
+  // --inputs DIR: input_N.pb files whose dtypes and shapes are the graph inputs' (TorchScript
+  // archives of PyTorch < 2.0 hold no example shapes; also recompiles a trace at other sizes).
+  std::string example_inputs;
   std::string mesh;                      // --mesh dp=2,tp=4; empty = one device
   std::string cluster = "cpu";           // built-in profile name or a file
   int64_t memory_budget = 0;             // bytes per device; 0 = the profile's capacity

@@ -26,6 +26,8 @@ void add_compile(CLI::App& app, tessera::compiler::CompileOptions& o, std::strin
   c->add_option("model", o.model, "Model file (.onnx)")->required();
   c->add_option("-o,--output", o.output, "Plan file to write")->capture_default_str();
   c->add_option("--shape", shapes, "Bind symbolic dims, e.g. batch=8,seq=1024");
+  c->add_option("--inputs", o.example_inputs,
+                "Input dtypes and shapes from DIR/input_N.pb (TorchScript archives)");
   c->add_option("--mesh", o.mesh, "Device mesh, e.g. dp=2,tp=4 (default: one device)");
   c->add_option("--cluster", o.cluster, "Cluster profile: h100-nvlink, h100-ib, cpu, or a file")
       ->capture_default_str();

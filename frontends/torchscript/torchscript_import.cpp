@@ -35,7 +35,7 @@ StatusOr<std::vector<TsVal>> make_inputs(Importer& c, const Def& fwd) {
     } else {
       return InvalidArgument(fmt::format(
           "'{}': no shape for forward input '{}' (#{}): the archive has no traced_inputs.pkl "
-          "(saved by PyTorch < 2.0?); give the input shapes (--inputs or --shape)",
+          "(saved by PyTorch < 2.0?); give the input shapes with --inputs DIR (input_N.pb)",
           c.ar.path(), name, i));
     }
     int id = c.g.add_value(std::move(v));

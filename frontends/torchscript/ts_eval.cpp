@@ -3,6 +3,7 @@
 // inlined, so the graph is flat and module paths survive only in node and weight names.
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "frontends/torchscript/ts_import_internal.h"
 
@@ -187,6 +188,12 @@ StatusOr<TsVal> eval(Importer& c, Frame& f, const Expr& e) {
     }
     case Expr::kName: {
       auto it = f.env.find(e.name);
+      // TorchScript's printer writes infinite and NaN floats as the bare names inf and nan
+      // (float("-inf") in masked_fill prints as -inf), as torch 1.13 does.
+      if (it == f.env.end() && e.name == "inf")
+        return TsVal::Float(std::numeric_limits<double>::infinity());
+      if (it == f.env.end() && e.name == "nan")
+        return TsVal::Float(std::numeric_limits<double>::quiet_NaN());
       if (it == f.env.end()) return c.fail("{}:{}: undefined name '{}'", f.file, e.line, e.name);
       return it->second;
     }
