@@ -60,9 +60,8 @@ StatusOr<passes::TrainOptions> train_options(const CompileOptions& o) {
     return Unimplemented("--precision " + o.precision +
                          ": only fp32 is implemented so far (bf16/fp16 need the CUDA backend's "
                          "mixed-precision kernels)");
-  if (o.batchnorm != "eval")
-    return Unimplemented("--batchnorm " + o.batchnorm +
-                         ": only eval (running statistics) is implemented so far");
+  if (o.batchnorm != "train" && o.batchnorm != "eval")
+    return InvalidArgument("--batchnorm '" + o.batchnorm + "': expected train or eval");
   t.loss = o.loss;
   t.optimizer = o.optimizer;
   t.lr = o.lr;
@@ -70,6 +69,8 @@ StatusOr<passes::TrainOptions> train_options(const CompileOptions& o) {
   t.momentum = o.momentum;
   t.gradients_only = o.gradients_only;
   t.output_gradients = o.output_gradients;
+  t.batchnorm_eval = o.batchnorm == "eval";
+  t.seed = o.seed;
   return t;
 }
 
@@ -116,6 +117,7 @@ Status compile(const CompileOptions& o, CompileSummary* summary) {
   ir::Graph g;
   onnx_fe::ImportOptions io;
   io.dim_bindings = o.shapes;
+  io.train_dropout = o.mode == "train";
   TSR_ASSIGN_OR_RETURN(passes::TrainOptions train, train_options(o));
   std::vector<Stage> stages = {
       {"import", [&](ir::Graph& gr) -> Status {

@@ -25,7 +25,8 @@ struct CompileOptions {
   double weight_decay = 0.01;
   double momentum = 0.0;
   std::string precision = "fp32";
-  std::string batchnorm = "eval";
+  std::string batchnorm = "train";  // train: batch statistics; eval: running statistics
+  int64_t seed = 0;                 // --seed: Dropout's random stream (train mode)
   std::vector<std::string> freeze;  // globs of weight names kept out of the optimizer
   bool gradients_only = false;      // outputs = loss and "<weight>.grad", no optimizer
   bool output_gradients = false;    // with the optimizer, also output "<weight>.grad"

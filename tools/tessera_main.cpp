@@ -43,8 +43,11 @@ void add_compile(CLI::App& app, tessera::compiler::CompileOptions& o, std::strin
   c->add_option("--precision", o.precision,
                 "fp32, or bf16/fp16 inside the graph (infer mode; train: fp32 only)")
       ->capture_default_str();
-  c->add_option("--batchnorm", o.batchnorm, "Train mode: eval (running statistics)")
+  c->add_option("--batchnorm", o.batchnorm,
+                "Train mode: train (batch statistics, running statistics updated) or eval "
+                "(running statistics)")
       ->capture_default_str();
+  c->add_option("--seed", o.seed, "Train mode: seed of Dropout's masks")->capture_default_str();
   c->add_option("--freeze", o.freeze, "Train mode: glob of weights kept out of the optimizer")
       ->delimiter(',');
   c->add_flag("--gradients-only", o.gradients_only,
