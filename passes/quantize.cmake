@@ -1,6 +1,7 @@
 # Int8 quantization: calibration cores (plain C++) and the quantize stage. Needs the reference
 # interpreter (tessera_autodiff) and TensorProto reading (tessera_runtime) for calibration data.
 add_library(tessera_quantize STATIC
+  core/bias_correction.cpp
   core/calibration.cpp
   core/calibrate_run.cpp
   quantize.cpp

@@ -13,6 +13,7 @@
 #include <map>
 #include <sstream>
 
+#include "passes/core/bias_correction.h"
 #include "passes/core/calibrate_run.h"
 #include "passes/pipeline.h"
 
@@ -229,19 +230,90 @@ std::vector<int32_t> acc_offsets(const std::vector<int8_t>& q, int64_t N, int64_
   return off;
 }
 
+// Symmetric per-output-channel int8 weight: ws[n] = max_k |w[n,k]| / 127.
+void quantize_weight(const Candidate& c, std::vector<int8_t>* q, std::vector<float>* ws) {
+  q->resize(c.w.size());
+  ws->resize(static_cast<size_t>(c.N));
+  for (int64_t j = 0; j < c.N; ++j) {
+    float amax = 0;
+    for (int64_t k = 0; k < c.K; ++k) amax = std::max(amax, std::fabs(c.w[j * c.K + k]));
+    (*ws)[j] = amax > 0 ? amax / 127.0f : 1.0f;
+    for (int64_t k = 0; k < c.K; ++k)
+      (*q)[j * c.K + k] = kernels_quantize(c.w[j * c.K + k], (*ws)[j]);
+  }
+}
+
+// The input taps of a 2-D Conv candidate; false when its geometry is not plain (auto_pad).
+bool conv_taps(const ir::Graph& g, const Candidate& c, core::ConvTaps* t) {
+  const ir::Node& n = g.nodes[c.node];
+  if (attr_str(n.attrs, "auto_pad", "NOTSET") != "NOTSET") return false;
+  const Shape &x = g.values[c.x].shape, &w = g.values[c.weight].shape;
+  const Shape& y = g.values[n.outputs[0]].shape;
+  const auto st = attr_ints(n.attrs, "strides", {1, 1}),
+             dl = attr_ints(n.attrs, "dilations", {1, 1});
+  const auto pd = attr_ints(n.attrs, "pads", {0, 0, 0, 0});
+  if (x.size() != 4 || y.size() != 4 || st.size() != 2 || dl.size() != 2 || pd.size() != 4)
+    return false;
+  *t = {x[0], x[1], x[2], x[3], w[2], w[3], y[2], y[3], st[0], st[1], dl[0], dl[1], pd[0], pd[1]};
+  return true;
+}
+
+// Empirical bias correction (passes/core/bias_correction.h): one more float run per calibration
+// set; each layer's bias absorbs the mean shift its int8 input and weight cause. Layers without
+// a bias get one (N floats).
+Status correct_biases(const ir::Graph& g, const std::vector<core::Feeds>& sets,
+                      std::vector<Candidate>& cands, const std::map<int, QuantX>& xq,
+                      const std::map<int, core::TensorCalib>& stats) {
+  std::vector<core::InputMeans> means;
+  std::vector<core::ConvTaps> taps(cands.size());
+  std::vector<bool> ok(cands.size(), true);
+  for (size_t i = 0; i < cands.size(); ++i) {
+    const Candidate& c = cands[i];
+    if (c.conv) ok[i] = conv_taps(g, c, &taps[i]);
+    means.emplace_back(c.conv ? taps[i].C * taps[i].kh * taps[i].kw : c.K);
+  }
+  auto fq_of = [&](const Candidate& c) {
+    const QuantX& q = xq.at(c.x);
+    const core::TensorCalib& t = stats.at(c.x);
+    return core::FakeQuant{q.grid.scale, q.grid.zero_point,
+                           t.smooth_inv.empty() ? nullptr : t.smooth_inv.data()};
+  };
+  TSR_RETURN_IF_ERROR(core::for_each_set(g, sets, [&](const std::vector<ir::TensorData>& vals) {
+    for (size_t i = 0; i < cands.size(); ++i) {
+      if (!ok[i]) continue;
+      const ir::TensorData& d = vals[cands[i].x];
+      if (cands[i].conv)
+        core::add_conv_means(d.as<float>(), taps[i], fq_of(cands[i]), &means[i]);
+      else
+        core::add_matmul_means(d.as<float>(), d.numel() / cands[i].K, cands[i].K, fq_of(cands[i]),
+                               &means[i]);
+    }
+  }));
+  for (size_t i = 0; i < cands.size(); ++i) {
+    Candidate& c = cands[i];
+    if (!ok[i]) continue;
+    std::vector<int8_t> q;
+    std::vector<float> ws, wq(c.w.size());
+    quantize_weight(c, &q, &ws);
+    for (int64_t j = 0; j < c.N; ++j)
+      for (int64_t k = 0; k < c.K; ++k) wq[j * c.K + k] = q[j * c.K + k] * ws[j];
+    const int64_t groups = c.conv ? attr_int(g.nodes[c.node].attrs, "group", 1) : 1;
+    const std::vector<double> d = core::mean_shift(means[i], c.w, wq, c.N, c.K, groups);
+    if (c.bias.empty()) c.bias.assign(static_cast<size_t>(c.N), 0.0f);
+    for (int64_t j = 0; j < c.N; ++j) c.bias[j] = static_cast<float>(c.bias[j] - d[j]);
+  }
+  return Status::Ok();
+}
+
 // Replaces node c.node in place by the quantized op reading xq; returns the meta line.
 std::string rewrite(ir::Graph& g, const Candidate& c, const QuantX& xq, const core::TensorCalib& t,
                     const Options& o, Totals& tot) {
   ir::Node& n = g.nodes[c.node];
   const std::string wname = g.values[c.weight].name;
-  std::vector<int8_t> q(c.w.size());
-  std::vector<float> ws(static_cast<size_t>(c.N));
-  for (int64_t j = 0; j < c.N; ++j) {
-    float amax = 0;
-    for (int64_t k = 0; k < c.K; ++k) amax = std::max(amax, std::fabs(c.w[j * c.K + k]));
-    ws[j] = amax > 0 ? amax / 127.0f : 1.0f;
-    for (int64_t k = 0; k < c.K; ++k) q[j * c.K + k] = kernels_quantize(c.w[j * c.K + k], ws[j]);
-  }
+  std::vector<int8_t> q;
+  std::vector<float> ws;
+  quantize_weight(c, &q, &ws);
+
   Shape wshape = c.conv ? g.values[c.weight].shape : Shape{c.N, c.K};
   const std::string base = n.name + "." + wname;
   const int wq = add_weight(g, base + ".int8", DType::kInt8, wshape, q.data());
@@ -341,6 +413,7 @@ Status run_quantize(ir::Graph& g, PipelineContext& ctx) {
     qx.value = vid;
     xq[c.x] = qx;
   }
+  TSR_RETURN_IF_ERROR(correct_biases(g, sets, cands, xq, stats));
   for (const Candidate& c : cands)
     g.meta["quant." + g.nodes[c.node].name] =
         Attr::Str(rewrite(g, c, xq.at(c.x), stats.at(c.x), o, tot));

@@ -119,4 +119,13 @@ Status collect_histograms(const ir::Graph& g, const std::vector<Feeds>& sets,
   return Status::Ok();
 }
 
+Status for_each_set(const ir::Graph& g, const std::vector<Feeds>& sets,
+                    const std::function<void(const std::vector<ir::TensorData>&)>& fn) {
+  for (const Feeds& f : sets) {
+    TSR_ASSIGN_OR_RETURN(std::vector<ir::TensorData> vals, interpret_all(g, f));
+    fn(vals);
+  }
+  return Status::Ok();
+}
+
 }  // namespace tessera::core

@@ -5,6 +5,7 @@
 // decided in between), so every histogram has one fixed binning whatever the batch order.
 // Cost: two interpreter runs per set and 2048 doubles per watched tensor.
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -31,6 +32,9 @@ struct TensorCalib {
 // Sweep 1 over value ids `watch` (float activations or inputs).
 Status collect_ranges(const ir::Graph& g, const std::vector<Feeds>& sets,
                       std::map<int, TensorCalib>& stats);
+// One more run of the float graph per set, handing every value to `fn` (bias correction).
+Status for_each_set(const ir::Graph& g, const std::vector<Feeds>& sets,
+                    const std::function<void(const std::vector<ir::TensorData>&)>& fn);
 // Sweep 2: histograms (when `histograms`) and, for smoothed tensors, their smoothed range.
 Status collect_histograms(const ir::Graph& g, const std::vector<Feeds>& sets,
                           std::map<int, TensorCalib>& stats, bool histograms);

@@ -5,6 +5,10 @@
 //   quant_data metrics REF_DIR TEST_DIR COUNT MIN_TOP1 MAX_REL_L2
 //       compares DIR/i/output_0.pb over i: rows = numel / last dim; top-1 agreement of the
 //       logits and relative L2 error over all sets; exits 1 when a bound is missed.
+//   quant_data rebatch MODEL.onnx OUT.onnx N
+//       the model with batch N: dim 0 of every graph input and output set to N, value_info
+//       dropped (re-inferred on import). The tiny models have a fixed batch of 2; 512 rows of
+//       resnet are then 8 runs of 64 images instead of 256 runs (mpirun start-up dominates).
 //   quant_data weights FLOAT_PLAN QUANT_PLAN
 //       the quantized layers' int8 weight bytes <= 26% of their float32 bytes (plan meta), the
 //       plan's weights shrink by at least 74% of those bytes less the scales, and every
@@ -13,9 +17,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <string>
+
+#include <onnx/onnx_pb.h>
 
 #include "tessera/plan_file.h"
 #include "tessera/tensor_io.h"
@@ -95,6 +102,29 @@ int metrics(const std::string& ref, const std::string& test, int count, double m
   return top1 >= min_top1 && rel <= max_rel ? 0 : 1;
 }
 
+int rebatch(const std::string& in, const std::string& out, int64_t n) {
+  onnx::ModelProto m;
+  std::ifstream f(in, std::ios::binary);
+  if (!m.ParseFromIstream(&f)) {
+    std::fprintf(stderr, "error: cannot read %s\n", in.c_str());
+    return 1;
+  }
+  auto set_batch = [n](onnx::ValueInfoProto& v) {
+    auto* shape = v.mutable_type()->mutable_tensor_type()->mutable_shape();
+    if (shape->dim_size() > 0) shape->mutable_dim(0)->set_dim_value(n);
+  };
+  onnx::GraphProto* g = m.mutable_graph();
+  for (auto& v : *g->mutable_input()) {
+    bool init = false;
+    for (const auto& t : g->initializer()) init = init || t.name() == v.name();
+    if (!init) set_batch(v);
+  }
+  for (auto& v : *g->mutable_output()) set_batch(v);
+  g->clear_value_info();
+  std::ofstream o(out, std::ios::binary);
+  return m.SerializeToOstream(&o) ? 0 : 1;
+}
+
 struct PlanInfo {
   int64_t weight_bytes = 0;
   std::map<std::string, int64_t> ints;
@@ -157,6 +187,7 @@ int main(int argc, char** argv) {
   if (cmd == "metrics" && argc == 7)
     return metrics(argv[2], argv[3], std::atoi(argv[4]), std::atof(argv[5]), std::atof(argv[6]));
   if (cmd == "weights" && argc == 4) return weights(argv[2], argv[3]);
+  if (cmd == "rebatch" && argc == 5) return rebatch(argv[2], argv[3], std::atoll(argv[4]));
   std::fprintf(stderr,
                "usage: quant_data gen tokens|normal SHAPE DIR COUNT SEED\n"
                "       quant_data metrics REF_DIR TEST_DIR COUNT MIN_TOP1 MAX_REL_L2\n");

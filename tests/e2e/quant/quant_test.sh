@@ -1,33 +1,46 @@
 #!/usr/bin/env bash
-# Int8 end to end on one tiny model: calibrate on generated sets, evaluate on other generated
-# sets (never the model's test input) against the float32 plan: top-1 agreement and relative L2
-# of the logits; weight bytes of the quantized layers; with MESH, the sharded quantized plan
-# against the single-rank one.
-# usage: quant_test.sh BIN_DIR DATA_TOOL MODEL_DIR KIND SHAPE EVAL_SETS MESH NP [compile flags...]
+# Int8 end to end on one tiny model with the default quantization flags (plus any given):
+# calibrate on generated sets, evaluate on other generated sets (another seed; never the model's
+# test input) against the float32 plan: top-1 agreement >= 97% and relative L2 <= 3% of the
+# logits over every eval row; weight bytes of the quantized layers. With MESH, the quantized plan
+# is sharded and run on NP ranks (mpirun) for the same checks, and must equal the single-rank
+# quantized plan (1e-5).
+# usage: quant_test.sh BIN_DIR DATA_TOOL MODEL_DIR KIND SHAPE CALIB_SETS EVAL_SETS MESH NP
+#                      [compile flags...]
+# SHAPE's first dim is the batch; when it differs from the model's (2), the model is re-batched
+# (quant_data rebatch) so that 512 rows take a few runs instead of hundreds.
 set -euo pipefail
-BIN=$1; DATA=$2; MODEL=$3; KIND=$4; SHAPE=$5; NEVAL=$6; MESH=$7; NP=$8; shift 8
+BIN=$1; DATA=$2; MODEL=$3; KIND=$4; SHAPE=$5; NCAL=$6; NEVAL=$7; MESH=$8; NP=$9; shift 9
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
-"$DATA" gen "$KIND" "$SHAPE" "$WORK/calib" 8 1001
-"$DATA" gen "$KIND" "$SHAPE" "$WORK/eval" "$NEVAL" 2002
 T="$BIN/tessera"
-"$T" compile "$MODEL/model.onnx" -o "$WORK/f.tsr" -q
-"$T" compile "$MODEL/model.onnx" -o "$WORK/q.tsr" -q --quantize int8 --calibration "$WORK/calib" "$@"
+ONNX="$MODEL/model.onnx"
+if [ "${SHAPE%%x*}" != 2 ]; then
+  "$DATA" rebatch "$ONNX" "$WORK/model.onnx" "${SHAPE%%x*}"
+  ONNX="$WORK/model.onnx"
+fi
+"$DATA" gen "$KIND" "$SHAPE" "$WORK/calib" "$NCAL" 1001
+"$DATA" gen "$KIND" "$SHAPE" "$WORK/eval" "$NEVAL" 2002
+"$T" compile "$ONNX" -o "$WORK/f.tsr" -q
+"$T" compile "$ONNX" -o "$WORK/q.tsr" -q --quantize int8 --calibration "$WORK/calib" "$@"
 for ((i = 0; i < NEVAL; i++)); do
   "$T" run "$WORK/f.tsr" --inputs "$WORK/eval/$i" --output-dir "$WORK/of/$i"
   "$T" run "$WORK/q.tsr" --inputs "$WORK/eval/$i" --output-dir "$WORK/oq/$i"
 done
-# The bounds apply to the 512-row runs; the sharded runs use fewer sets and only report.
-if [ "$MESH" = "-" ]; then BOUNDS=(0.97 0.03); else BOUNDS=(0 1); fi
-"$DATA" metrics "$WORK/of" "$WORK/oq" "$NEVAL" "${BOUNDS[@]}"
+echo "1 rank:"
+"$DATA" metrics "$WORK/of" "$WORK/oq" "$NEVAL" 0.97 0.03
 
 # Weight bytes of the quantized layers and the inspect meta of every quantized op.
 "$DATA" weights "$WORK/f.tsr" "$WORK/q.tsr"
 
 if [ "$MESH" != "-" ]; then
-  "$T" compile "$MODEL/model.onnx" -o "$WORK/qm.tsr" -q --mesh "$MESH" --quantize int8 \
+  "$T" compile "$ONNX" -o "$WORK/qm.tsr" -q --mesh "$MESH" --quantize int8 \
     --calibration "$WORK/calib" "$@"
-  mpirun --oversubscribe --allow-run-as-root -np "$NP" \
-    "$T" run "$WORK/qm.tsr" --inputs "$WORK/eval/0" --output-dir "$WORK/om"
-  "$T" compare "$WORK/om/output_0.pb" "$WORK/oq/0/output_0.pb" --tolerance 1e-5
+  for ((i = 0; i < NEVAL; i++)); do
+    mpirun --oversubscribe --allow-run-as-root -np "$NP" \
+      "$T" run "$WORK/qm.tsr" --inputs "$WORK/eval/$i" --output-dir "$WORK/om/$i"
+    "$T" compare "$WORK/om/$i/output_0.pb" "$WORK/oq/$i/output_0.pb" --tolerance 1e-5 >/dev/null
+  done
+  echo "$NP ranks ($MESH):"
+  "$DATA" metrics "$WORK/of" "$WORK/om" "$NEVAL" 0.97 0.03
 fi
 echo PASS

@@ -2,11 +2,12 @@
 // RUN: sed 's|@CALIB@|%t/calib|' %s | tessera-opt -tessera-quantize -split-input-file -verify-diagnostics | FileCheck %s
 
 // The middle MatMul becomes QuantizeI8 + QMatMulI8 reading an int8 [N,K] weight (K-contiguous)
-// and its per-channel scales; the first and last layers stay float.
+// and its per-channel scales, plus the bias that bias correction computes; the first and last
+// layers stay float.
 // CHECK-LABEL: func.func @main
 // CHECK: tessera.MatMul {{.*}}name = "first"
 // CHECK: tessera.QuantizeI8 {{.*}}scale = {{.*}} : (tensor<4x8xf32>) -> tensor<4x8xi8>
-// CHECK: tessera.QMatMulI8 {{.*}}name = "mid"{{.*}}x_scale = {{.*}} : (tensor<4x8xi8>, tensor<6x8xi8>, tensor<6xf32>) -> tensor<4x6xf32>
+// CHECK: tessera.QMatMulI8 {{.*}}name = "mid"{{.*}}x_scale = {{.*}} : (tensor<4x8xi8>, tensor<6x8xi8>, tensor<6xf32>, tensor<6xf32>) -> tensor<4x6xf32>
 // CHECK: tessera.MatMul {{.*}}name = "last"
 module attributes {tessera.quantize = "int8", tessera.calibration = "@CALIB@"} {
   func.func @main(%x: tensor<4x8xf32> {tessera.name = "x"}) -> (tensor<4x4xf32> {tessera.name = "y"}) {
@@ -39,11 +40,11 @@ module attributes {tessera.quantize = "int8", tessera.calibration = "/nonexisten
 
 // A post-ReLU activation is one-sided: it gets the asymmetric grid (zero point -128, all 256
 // codes over [0, max]) and the layer the exact int32 correction acc_offset = -zp * sum_k w[n,k]
-// as input 4 (the bias slot stays absent).
+// as input 4; bias correction gives the bias-less MatMul a bias (input 3).
 // CHECK-LABEL: func.func @main
 // CHECK: tessera.QuantizeI8 {{.*}}zero_point = -128 : i64} : (tensor<4x8xf32>) -> tensor<4x8xi8>
 // CHECK: tessera.weight {name = "relu_mid.w1.acc_offset"} : () -> tensor<6xi32>
-// CHECK: tessera.QMatMulI8 {{.*}}absent_inputs = [:i64 3]{{.*}}x_zero_point = -128 : i64} : (tensor<4x8xi8>, tensor<6x8xi8>, tensor<6xf32>, tensor<6xi32>) -> tensor<4x6xf32>
+// CHECK: tessera.QMatMulI8 {{.*}}x_zero_point = -128 : i64} : (tensor<4x8xi8>, tensor<6x8xi8>, tensor<6xf32>, tensor<6xf32>, tensor<6xi32>) -> tensor<4x6xf32>
 module attributes {tessera.quantize = "int8", tessera.calibration = "@CALIB@"} {
   func.func @main(%x: tensor<4x8xf32> {tessera.name = "x"}) -> (tensor<4x4xf32> {tessera.name = "y"}) {
     %w0 = tessera.weight {name = "w0", value = dense<0.1> : tensor<8x8xf32>} : () -> tensor<8x8xf32>
