@@ -27,7 +27,8 @@ extra=()
 echo "extra cmake args: ${extra[*]:-none}"
 cmake -S . -B $B -G Ninja -DTESSERA_BUILD_COMPILER=OFF -DTESSERA_BUILD_CUDA=ON \
   -DTESSERA_BUILD_TESTS=ON "${extra[@]}" >"$OUT/cmake.log" 2>&1 || { tail -30 "$OUT/cmake.log"; exit 1; }
-ninja -C $B -j16 tessera cuda_kernels_test cuda_gemm_bench >"$OUT/build.log" 2>&1 \
+ninja -C $B -j16 tessera tessera-runner emit_tool cuda_kernels_test cuda_gemm_bench \
+  cuda_nccl_handoff_check >"$OUT/build.log" 2>&1 \
   || { grep -E "error|FAILED" -A3 "$OUT/build.log" | head -60; exit 1; }
 T=$B/bin/tessera
 
@@ -56,6 +57,23 @@ for m in gpt2 bert; do
   echo -n "$m tp=2 vs single rank: "; $T compare /tmp/mp_$m/output_0.pb /tmp/o_${m}_0/output_0.pb --tolerance 1e-5 || fail=1
   echo -n "$m tp=2 vs reference: "; $T compare /tmp/mp_$m/output_0.pb $P/$m/output_0.pb --tolerance 1e-4 || fail=1
 done
+
+step "emitted executables (--backend cuda), one rank and 2 ranks"
+$B/bin/emit_tool $P/gpt2.tsr $B/bin/tessera-runner /tmp/gpt2.bin || fail=1
+$B/bin/emit_tool $P/gpt2.tp2.tsr $B/bin/tessera-runner /tmp/gpt2.tp2.bin || fail=1
+CUDA_VISIBLE_DEVICES=0 /tmp/gpt2.bin --inputs $P/gpt2 --output-dir /tmp/exe1 --backend cuda || fail=1
+echo -n "gpt2 executable, cuda: "; $T compare /tmp/exe1/output_0.pb $P/gpt2/output_0.pb --tolerance 1e-4 || fail=1
+mpirun --allow-run-as-root --oversubscribe -np 2 bash -c \
+  'NCCL_HOSTID=tsr-host-$OMPI_COMM_WORLD_RANK exec "$@"' _ \
+  /tmp/gpt2.tp2.bin --inputs $P/gpt2 --output-dir /tmp/exe2 --backend cuda || fail=1
+echo -n "gpt2 tp=2 executable, cuda, 2 ranks: "; $T compare /tmp/exe2/output_0.pb $P/gpt2/output_0.pb --tolerance 1e-4 || fail=1
+
+step "the application's own NCCL communicator handed to the session (2 ranks)"
+mpirun --allow-run-as-root --oversubscribe -np 2 bash -c \
+  'NCCL_HOSTID=tsr-host-$OMPI_COMM_WORLD_RANK exec "$@"' _ \
+  $B/bin/cuda_nccl_handoff_check $P/gpt2.tp2.tsr $P/gpt2 /tmp/handoff || fail=1
+echo -n "gpt2 tp=2 over the handed-in communicator vs single rank: "
+$T compare /tmp/handoff/output_0.pb /tmp/o_gpt2_0/output_0.pb --tolerance 1e-5 || fail=1
 
 step benchmark: bf16 GEMMs, Tessera kernel vs torch.matmul
 $B/bin/cuda_gemm_bench | tee "$OUT/gemm_tessera.txt"

@@ -19,3 +19,11 @@ target_link_libraries(cuda_plan_bench PRIVATE tessera_runtime CUDA::cudart tesse
 add_executable(cuda_int8_bench ${CMAKE_SOURCE_DIR}/benchmarks/cuda/int8_bench.cpp)
 target_link_libraries(cuda_int8_bench PRIVATE tessera_kernels_cuda CUDA::cudart CUDA::cublasLt
   tessera_warnings)
+
+# An application's own NCCL communicator handed to a session (benchmarks/cuda/
+# nccl_handoff_check.cpp), run by benchmarks/cuda/device_check.sh under mpirun.
+if(MPI_CXX_FOUND)
+  add_executable(cuda_nccl_handoff_check ${CMAKE_SOURCE_DIR}/benchmarks/cuda/nccl_handoff_check.cpp)
+  target_link_libraries(cuda_nccl_handoff_check PRIVATE tessera_runtime CUDA::cudart
+    ${NCCL_LIBRARY} MPI::MPI_CXX tessera_warnings)
+endif()
