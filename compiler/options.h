@@ -37,9 +37,9 @@ struct CompileOptions {
   // Infer mode: --quantize int8 with calibration inputs (docs/quantization.md).
   std::string quantize;                        // "" = off, "int8"
   std::string calibration;                     // directory of input_N.pb sets
-  std::string calibration_method = "percentile";  // minmax | percentile | entropy
+  std::string calibration_method = "auto";  // auto | minmax | percentile | entropy
   double calibration_percentile = 99.99;
-  double smooth_alpha = 0;                     // SmoothQuant migration strength; 0 = off
+  double smooth_alpha = -1;                    // SmoothQuant strength; 0 = off, < 0 = auto
   std::vector<std::string> keep_float;         // globs of node/weight names left in float
   std::string strategy_file;             // --strategy: forced strategies per node
   std::string dump_dir;                  // --dump-dir: IR after each stage

@@ -45,11 +45,11 @@ StatusOr<PipelineContext> context_from_graph(const ir::Graph& g);
 // Quantization options (docs/quantization.md); type "" = off. Written into g.meta so that
 // tessera-opt runs of the pass see what the driver would give it.
 struct QuantizeOptions {
-  std::string type;         // "int8"
-  std::string calibration;  // directory of input_N.pb sets
-  std::string method = "percentile";
+  std::string type;             // "int8"
+  std::string calibration;      // directory of input_N.pb sets
+  std::string method = "auto";  // auto | minmax | percentile | entropy
   double percentile = 99.99;
-  double smooth_alpha = 0;  // SmoothQuant; 0 = off
+  double smooth_alpha = -1;  // SmoothQuant; 0 = off, < 0 = auto (outlier channels only)
   std::vector<std::string> keep_float;
 };
 void record_quantize_options(const QuantizeOptions& q, ir::Graph& g);

@@ -33,24 +33,33 @@ constexpr int64_t kMaxKZeroPoint = int64_t{1} << 16;
 
 struct Options {
   std::string calibration;
+  bool auto_method = true;  // "auto": minmax for transformers, percentile otherwise
   core::CalibMethod method = core::CalibMethod::kPercentile;
   double percentile = 99.99;
-  double alpha = 0;  // SmoothQuant migration strength; 0 = off
+  double alpha = -1;  // SmoothQuant migration strength; 0 = off, < 0 = auto (outlier channels)
   std::vector<std::string> keep_float;
 };
+
+// Auto smoothing: an activation whose largest channel abs-max is this many times its median
+// channel's has outlier channels (LLM.int8 and SmoothQuant describe ~10-100x in trained LLMs);
+// only those are smoothed, with SmoothQuant's alpha.
+constexpr double kOutlierRatio = 8.0;
+constexpr double kAutoAlpha = 0.5;
 
 StatusOr<Options> read_options(const ir::Graph& g) {
   Options o;
   o.calibration = attr_str(g.meta, "calibration", "");
   if (o.calibration.empty()) return InvalidArgument("quantize: --calibration DIR is required");
-  TSR_ASSIGN_OR_RETURN(
-      o.method, core::parse_calib_method(attr_str(g.meta, "calibration_method", "percentile")));
+  const std::string method = attr_str(g.meta, "calibration_method", "auto");
+  o.auto_method = method == "auto";
+  if (!o.auto_method) {
+    TSR_ASSIGN_OR_RETURN(o.method, core::parse_calib_method(method));
+  }
   o.percentile = attr_float(g.meta, "calibration_percentile", 99.99);
   if (!(o.percentile > 0 && o.percentile <= 100))
     return InvalidArgument("quantize: percentile must be in (0, 100]");
-  o.alpha = attr_float(g.meta, "smooth_alpha", 0.0);
-  if (o.alpha < 0 || o.alpha > 1)
-    return InvalidArgument("quantize: --smooth-alpha must be in [0, 1]");
+  o.alpha = attr_float(g.meta, "smooth_alpha", -1.0);
+  if (o.alpha > 1) return InvalidArgument("quantize: --smooth-alpha must be in [0, 1] (or auto)");
   o.keep_float = attr_strs(g.meta, "keep_float");
   return o;
 }
@@ -65,6 +74,7 @@ struct Candidate {
   std::vector<float> w;     // [N, K], alpha folded in (Gemm)
   std::vector<float> bias;  // [N] or empty
   bool conv = false;
+  bool bias_added = false;  // the bias exists only for bias correction
 };
 
 bool is_layer_op(const std::string& op) {
@@ -157,14 +167,50 @@ std::vector<Candidate> select(const Options& o, const ir::Graph& g) {
   return out;
 }
 
+// Is x (through view ops) the output of a LayerNormalization? Transformers feed their QKV and
+// first MLP projections this way; CNNs never do.
+bool layernorm_fed(const ir::Graph& g, const std::vector<int>& producer, int x) {
+  for (int v = x; v >= 0 && producer[v] >= 0;) {
+    const ir::Node& n = g.nodes[producer[v]];
+    if (n.op == "LayerNormalization") return true;
+    const bool view = n.op == "Reshape" || n.op == "Transpose" || n.op == "Squeeze" ||
+                      n.op == "Unsqueeze" || n.op == "Flatten" || n.op == "Identity";
+    if (!view || n.inputs.empty()) return false;
+    v = n.inputs[0];
+  }
+  return false;
+}
+
+// The calibration method "auto" picks (docs/quantization.md): a model with a LayerNorm-fed
+// MatMul/Gemm (a transformer) keeps its activations' extremes (minmax), any other model clips the
+// far tail (percentile). Decided on the whole graph, so --keep-float does not change it.
+core::CalibMethod auto_method(const ir::Graph& g) {
+  std::vector<int> producer(g.values.size(), -1);
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    for (int v : g.nodes[i].outputs)
+      if (v >= 0) producer[v] = static_cast<int>(i);
+  for (const ir::Node& n : g.nodes)
+    if ((n.op == "MatMul" || n.op == "Gemm") && !n.inputs.empty() &&
+        layernorm_fed(g, producer, n.inputs[0]))
+      return core::CalibMethod::kMinMax;
+  return core::CalibMethod::kPercentile;
+}
+
 // SmoothQuant: s_k = amax_x(k)^alpha / amax_w(k)^(1-alpha) over every weight reading x; x / s is
-// quantized (QuantizeI8's smooth_inv) and W * s is (the weight rows of channel k).
+// quantized (QuantizeI8's smooth_inv) and W * s is (the weight rows of channel k). alpha < 0
+// (auto) smooths only activations with outlier channels.
 void smooth(const Options& o, std::vector<Candidate>& cands, std::map<int, core::TensorCalib>& st) {
   std::map<int, std::vector<Candidate*>> by_x;
   for (Candidate& c : cands)
     if (!c.conv) by_x[c.x].push_back(&c);
   for (auto& [x, group] : by_x) {
     core::TensorCalib& t = st.at(x);
+    const double alpha =
+        o.alpha >= 0
+            ? o.alpha
+            : (core::channel_outlier_ratio(t.chan_absmax) >= kOutlierRatio ? kAutoAlpha : 0);
+    if (!(alpha > 0)) continue;
+    t.smooth_alpha = alpha;
     const int64_t K = group[0]->K;
     std::vector<double> wmax(static_cast<size_t>(K), 0.0);
     for (Candidate* c : group)
@@ -175,7 +221,7 @@ void smooth(const Options& o, std::vector<Candidate>& cands, std::map<int, core:
     std::vector<float> s(static_cast<size_t>(K));
     for (int64_t k = 0; k < K; ++k) {
       const double xs = std::max(t.chan_absmax[k], 1e-5), ws = std::max(wmax[k], 1e-5);
-      const double sk = std::clamp(std::pow(xs, o.alpha) / std::pow(ws, 1 - o.alpha), 1e-4, 1e4);
+      const double sk = std::clamp(std::pow(xs, alpha) / std::pow(ws, 1 - alpha), 1e-4, 1e4);
       s[k] = static_cast<float>(sk);
       t.smooth_inv[k] = static_cast<float>(1.0 / sk);
     }
@@ -299,7 +345,10 @@ Status correct_biases(const ir::Graph& g, const std::vector<core::Feeds>& sets,
       for (int64_t k = 0; k < c.K; ++k) wq[j * c.K + k] = q[j * c.K + k] * ws[j];
     const int64_t groups = c.conv ? attr_int(g.nodes[c.node].attrs, "group", 1) : 1;
     const std::vector<double> d = core::mean_shift(means[i], c.w, wq, c.N, c.K, groups);
-    if (c.bias.empty()) c.bias.assign(static_cast<size_t>(c.N), 0.0f);
+    if (c.bias.empty()) {
+      c.bias.assign(static_cast<size_t>(c.N), 0.0f);
+      c.bias_added = true;
+    }
     for (int64_t j = 0; j < c.N; ++j) c.bias[j] = static_cast<float>(c.bias[j] - d[j]);
   }
   return Status::Ok();
@@ -322,6 +371,7 @@ std::string rewrite(ir::Graph& g, const Candidate& c, const QuantX& xq, const co
   std::vector<int> inputs = {xq.value, wq, wsv};
   if (!c.bias.empty())
     inputs.push_back(add_weight(g, base + ".bias", DType::kFloat32, {c.N}, c.bias.data()));
+  if (c.bias_added) tot.scales += c.N * 4;  // per-channel like w_scale: booked with the scales
   AttrMap attrs;
   if (c.conv) {
     attrs = n.attrs;
@@ -349,7 +399,8 @@ std::string rewrite(ir::Graph& g, const Candidate& c, const QuantX& xq, const co
          " range=[" + fmt_g(t.range.min) + "," + fmt_g(t.range.max) + "] clip=[" + fmt_g(grid.lo) +
          "," + fmt_g(grid.hi) + "] amax=" + fmt_g(xq.amax) + " w_scale=[" + fmt_g(*wmin) + "," +
          fmt_g(*wmax) + "] method=" + core::calib_method_name(o.method) +
-         (t.smooth_inv.empty() ? "" : " smooth_alpha=" + fmt_g(o.alpha));
+         " outlier_ratio=" + fmt_g(core::channel_outlier_ratio(t.chan_absmax)) +
+         (t.smooth_inv.empty() ? "" : " smooth_alpha=" + fmt_g(t.smooth_alpha));
 }
 
 }  // namespace
@@ -371,12 +422,13 @@ Status run_quantize(ir::Graph& g, PipelineContext& ctx) {
   if (ctx.mode != "infer") return InvalidArgument("--quantize needs --mode infer");
   TSR_ASSIGN_OR_RETURN(Options o, read_options(g));
   std::vector<Candidate> cands = select(o, g);
+  if (o.auto_method) o.method = auto_method(g);
   TSR_ASSIGN_OR_RETURN(std::vector<core::Feeds> sets,
                        core::load_calibration_sets(o.calibration, g));
   std::map<int, core::TensorCalib> stats;
   for (const Candidate& c : cands) stats[c.x];
   TSR_RETURN_IF_ERROR(core::collect_ranges(g, sets, stats));
-  if (o.alpha > 0) smooth(o, cands, stats);
+  if (o.alpha != 0) smooth(o, cands, stats);
   TSR_RETURN_IF_ERROR(
       core::collect_histograms(g, sets, stats, o.method != core::CalibMethod::kMinMax));
   // One QuantizeI8 per activation, shared by its quantized readers (Q, K and V read one x).
@@ -433,7 +485,7 @@ Status run_quantize(ir::Graph& g, PipelineContext& ctx) {
       std::to_string(tot.ops) + " ops quantized; their weights " + std::to_string(tot.int8) +
       " int8 bytes + " + std::to_string(tot.scales) + " scale bytes for " +
       std::to_string(tot.f32) + " f32 bytes; " + std::to_string(sets.size()) +
-      " calibration sets, " + core::calib_method_name(o.method));
+      " calibration sets, " + core::calib_method_name(o.method) + (o.auto_method ? " (auto)" : ""));
   return Status::Ok();
 }
 

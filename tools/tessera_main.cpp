@@ -73,15 +73,17 @@ void add_compile(CLI::App& app, tessera::compiler::CompileOptions& o, std::strin
       ->check(CLI::IsMember({"int8"}));
   c->add_option("--calibration", o.calibration,
                 "Quantize: directory of input_N.pb sets (or numbered subdirs of them)");
-  c->add_option("--calibration-method", o.calibration_method, "Quantize: minmax|percentile|entropy")
-      ->check(CLI::IsMember({"minmax", "percentile", "entropy"}))
+  c->add_option("--calibration-method", o.calibration_method,
+                "Quantize: auto|minmax|percentile|entropy (auto: minmax for transformers, "
+                "percentile otherwise)")
+      ->check(CLI::IsMember({"auto", "minmax", "percentile", "entropy"}))
       ->capture_default_str();
   c->add_option("--calibration-percentile", o.calibration_percentile,
                 "Quantize: percentile of |x| kept unclipped")
       ->capture_default_str();
   c->add_option("--smooth-alpha", o.smooth_alpha,
-                "Quantize: SmoothQuant migration strength for MatMul/Gemm inputs (0 = off)")
-      ->capture_default_str();
+                "Quantize: SmoothQuant migration strength for MatMul/Gemm inputs (0 = off; "
+                "default auto: 0.5 on activations with outlier channels only)");
   c->add_option("--keep-float", o.keep_float,
                 "Quantize: globs of node or weight names left in float (first/last layers always)")
       ->delimiter(',');

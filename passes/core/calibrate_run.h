@@ -26,6 +26,7 @@ struct TensorCalib {
   RangeStats range;                 // sweep 1: of the raw tensor; sweep 2 replaces it when smoothed
   std::vector<double> chan_absmax;  // sweep 1: per last-dim channel
   std::vector<float> smooth_inv;    // set between sweeps: x * smooth_inv is what gets quantized
+  double smooth_alpha = 0;          // the SmoothQuant alpha smooth_inv was made with
   std::unique_ptr<AbsHistogram> hist;
 };
 

@@ -127,6 +127,16 @@ double calibrated_amax(CalibMethod method, const RangeStats& r, const AbsHistogr
   return amax > 0 ? amax : 1.0;
 }
 
+double channel_outlier_ratio(const std::vector<double>& chan_absmax) {
+  if (chan_absmax.empty()) return 0;
+  std::vector<double> v = chan_absmax;
+  const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
+  std::nth_element(v.begin(), mid, v.end());
+  const double med = *mid, mx = *std::max_element(v.begin(), v.end());
+  if (med > 0) return mx / med;
+  return mx > 0 ? std::numeric_limits<double>::infinity() : 0;
+}
+
 ActGrid activation_grid(const RangeStats& r, double amax, bool asymmetric) {
   ActGrid g;
   g.lo = std::min(std::max(r.empty ? 0.0 : r.min, -amax), 0.0);

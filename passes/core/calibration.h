@@ -54,6 +54,11 @@ double amax_entropy(const AbsHistogram& h, int levels = 128, int start_bin = 128
 double calibrated_amax(CalibMethod method, const RangeStats& r, const AbsHistogram* h,
                        double percentile);
 
+// max_k amax(k) / median_k amax(k) over an activation's per-channel abs-max: ~1-3 for
+// well-behaved tensors, 10-100 where a few channels carry outliers (trained LLMs). 0 if empty,
+// +inf when the median channel is all zeros but some channel is not.
+double channel_outlier_ratio(const std::vector<double>& chan_absmax);
+
 // The int8 grid of an activation: x ~ scale * (q - zero_point). The range is the calibrated
 // [min, max] clipped to [-amax, amax] and widened to contain 0 (so 0.0 has an exact code).
 // Symmetric (zero_point 0, 254 steps over [-a, a], a = max(-lo, hi)) unless `asymmetric` and the

@@ -65,6 +65,13 @@ TEST(Calibration, ActivationGridIsAsymmetricOnlyForLopsidedRanges) {
   EXPECT_EQ(activation_grid(range_of(0, 0), 1, true).scale, 1.0f);
 }
 
+TEST(Calibration, ChannelOutlierRatioIsMaxOverMedian) {
+  EXPECT_EQ(channel_outlier_ratio({1, 1, 1, 10}), 10.0);
+  EXPECT_EQ(channel_outlier_ratio({2, 3, 4}), 4.0 / 3.0);
+  EXPECT_EQ(channel_outlier_ratio({}), 0.0);
+  EXPECT_TRUE(std::isinf(channel_outlier_ratio({0, 0, 0, 5})));
+}
+
 TEST(Calibration, PercentileOfUniformIsItsQuantile) {
   AbsHistogram h(1.0);
   std::vector<float> v(100000);

@@ -193,6 +193,44 @@ TEST(QuantizePass, OneSidedActivationGetsAZeroPointAndAnExactOffset) {
   EXPECT_LT(rel_error(relu_model(), g), 0.02);
 }
 
+// Defaults ("auto", alpha < 0): SmoothQuant only where an activation has outlier channels (the
+// Mul by 60 on channel 3), and a model without LayerNorm-fed MatMuls calibrates by percentile.
+TEST(QuantizePass, AutoDefaultsSmoothOnlyOutliersAndPickTheMethodByModelKind) {
+  auto smoothed = [](const ir::Graph& g) {
+    for (const auto& n : g.nodes)
+      if (n.op == "QuantizeI8") return n.inputs.size() > 1 && n.inputs[1] >= 0;
+    return false;
+  };
+  ir::Graph plain = quantized(1.0f, "auto", -1);
+  ir::Graph outlier = quantized(60.0f, "auto", -1);
+  EXPECT_FALSE(smoothed(plain));
+  EXPECT_TRUE(smoothed(outlier));
+  EXPECT_LT(rel_error(model(60.0f), outlier),
+            0.7 * rel_error(model(60.0f), quantized(60.0f, "percentile", 0)));
+  EXPECT_NE(attr_str(plain.meta, "quant_summary", "").find("percentile (auto)"), std::string::npos);
+  // The same graph with a LayerNormalization feeding the quantized Gemm: minmax.
+  ir::Graph ln = model(1.0f);
+  std::mt19937 rng(8);
+  const int h1 = ln.nodes[1].outputs[0], h1n = act(ln, "h1n", {8, 32});
+  ir::Node norm;
+  norm.name = "ln";
+  norm.op = "LayerNormalization";
+  norm.inputs = {h1, weight(ln, "gamma", tensor({32}, rng, 1.0f)),
+                 weight(ln, "beta", tensor({32}, rng, 0.1f))};
+  norm.outputs = {h1n};
+  ln.nodes[2].inputs[0] = h1n;
+  std::vector<ir::Node> nodes = std::move(ln.nodes);
+  ln.nodes.clear();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (i == 2) ln.add_node(norm);
+    ln.add_node(std::move(nodes[i]));
+  }
+  record_quantize_options({"int8", calib_dir(2), "auto", 99.99, -1, {}}, ln);
+  auto ctx = make_context("", "cpu", 0, "infer", "");
+  ASSERT_TRUE(run_quantize(ln, *ctx).ok());
+  EXPECT_NE(attr_str(ln.meta, "quant_summary", "").find("minmax (auto)"), std::string::npos);
+}
+
 TEST(QuantizePass, KeepFloatAndErrors) {
   ir::Graph g = model(1.0f);
   record_quantize_options({"int8", calib_dir(2), "percentile", 99.99, 0, {"Gemm*"}}, g);
