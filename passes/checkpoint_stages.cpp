@@ -7,6 +7,7 @@
 
 #include "passes/checkpoint_stages.h"
 #include "passes/core/cost_model.h"
+#include "passes/core/memory_planner.h"
 #include "passes/core/sharding_rules.h"
 
 namespace tessera::passes {
@@ -55,11 +56,66 @@ std::string layer_key(const std::string& weight) {
   return std::regex_search(weight, m, re) ? m[2].str() + "." + m[3].str() : std::string();
 }
 
+// Peak during the forward of one stage's nodes (kept): its values produced so far that are
+// still read (or saved for the backward). A replay holds the same, on top of what is live then.
+int64_t forward_peak(const ir::Graph& g, const std::vector<int>& nodes, const Liveness& live,
+                     const std::vector<bool>& bwd_read) {
+  int64_t peak = 0;
+  for (int t : nodes) {
+    int64_t held = 0;
+    for (int id : nodes) {
+      if (id > t) break;
+      for (int o : g.nodes[id].outputs)
+        if (live.last[o] >= t || bwd_read[o]) held += arena_bytes(g.values[o]);
+    }
+    peak = std::max(peak, held);
+  }
+  return peak;
+}
+
 }  // namespace
 
 int64_t local_bytes(const ir::Value& v) {
   const Shape& s = v.local_shape.empty() ? v.shape : v.local_shape;
   return num_elements(s) * dtype_size(v.dtype);
+}
+
+int64_t arena_bytes(const ir::Value& v) { return (local_bytes(v) + 63) / 64 * 64; }
+
+Liveness liveness(const ir::Graph& g) {
+  std::vector<std::vector<int>> readers(g.values.size());
+  for (int i = 0; i < static_cast<int>(g.nodes.size()); ++i)
+    for (int v : g.nodes[i].inputs)
+      if (v >= 0) readers[v].push_back(i);
+  const int nn = static_cast<int>(g.nodes.size());
+  Liveness l;
+  l.first.assign(g.values.size(), 0);
+  l.last.assign(g.values.size(), 0);
+  l.arena.assign(g.values.size(), false);
+  for (size_t v = 0; v < g.values.size(); ++v) {
+    const ir::Value& val = g.values[v];
+    if (val.kind == ir::ValueKind::kWeight || val.kind == ir::ValueKind::kConstant) continue;
+    l.arena[v] = val.producer >= 0 || val.kind == ir::ValueKind::kInput;
+    l.first[v] = val.producer >= 0 ? val.producer : 0;
+    l.last[v] = l.first[v];
+    for (int r : readers[v]) l.last[v] = std::max(l.last[v], r);
+  }
+  for (int o : g.outputs) l.last[o] = nn;
+  return l;
+}
+
+int64_t planned_peak(const ir::Graph& g) {
+  const Liveness l = liveness(g);
+  int64_t weights = 0;
+  std::vector<core::BufferLife> bufs;
+  for (size_t v = 0; v < g.values.size(); ++v) {
+    const ir::Value& val = g.values[v];
+    if (val.kind == ir::ValueKind::kWeight || val.kind == ir::ValueKind::kConstant)
+      weights += arena_bytes(val);
+    else if (l.arena[v])
+      bufs.push_back({local_bytes(val), l.first[v], l.last[v]});
+  }
+  return weights + core::plan_arena(bufs, 64).arena_bytes;
 }
 
 ForwardChain build_forward_chain(const ir::Graph& g, const PipelineContext& ctx) {
@@ -89,25 +145,41 @@ ForwardChain build_forward_chain(const ir::Graph& g, const PipelineContext& ctx)
   std::vector<int> order, pos(nn, -1);
   for (int i = 0; i < grad0; ++i)
     if (fwd[i]) pos[i] = static_cast<int>(order.size()), order.push_back(i);
-  // Per value: last forward reader position, and whether the backward reads it.
+  const Liveness live = liveness(g);
+  std::set<int> outs(g.outputs.begin(), g.outputs.end());
+  // Per value: last forward reader position, whether the backward reads it, whether it is a
+  // forward activation the plan decides about (graph outputs live to the end whatever it does).
   std::vector<int> last_fwd(g.values.size(), -1);
-  std::vector<bool> bwd_read(g.values.size(), false);
+  std::vector<bool> bwd_read(g.values.size(), false), decided(g.values.size(), false);
   int64_t largest = 0;
   for (size_t v = 0; v < g.values.size(); ++v) {
     for (int r : readers[v]) {
       if (pos[r] >= 0) last_fwd[v] = std::max(last_fwd[v], pos[r]);
       if (r >= grad0) bwd_read[v] = true;
     }
-    if (g.values[v].producer >= 0 && pos[g.values[v].producer] >= 0)
+    if (g.values[v].producer >= 0 && pos[g.values[v].producer] >= 0) {
       largest = std::max(largest, local_bytes(g.values[v]));
+      decided[v] = !outs.count(static_cast<int>(v));
+    }
   }
+  // Bytes live at each step that no placement changes: inputs, backward and optimizer values,
+  // graph outputs (the arena planner's lifetimes). Recomputation only moves forward values.
+  std::vector<int64_t> other(nn + 2, 0);
+  for (size_t v = 0; v < g.values.size(); ++v)
+    if (live.arena[v] && !decided[v]) {
+      other[live.first[v]] += arena_bytes(g.values[v]);
+      other[live.last[v] + 1] -= arena_bytes(g.values[v]);
+    }
+  for (int t = 1; t <= nn + 1; ++t) other[t] += other[t - 1];
   const int64_t small = largest / 64;
   // Sweep: the values produced so far that a later forward node reads cross the cut.
   std::set<int> crossing;
   std::vector<int> cur;
   std::map<std::string, int> layer_ids;
   std::vector<std::string> stage_layer;
+  std::vector<int> bwd_end;  // per stage: last step reading its saved values
   std::string cur_layer;
+  int64_t crossing_in = 0;  // bytes of crossing values not saved by an earlier stage
   for (size_t p = 0; p < order.size(); ++p) {
     const ir::Node& n = g.nodes[order[p]];
     cur.push_back(order[p]);
@@ -123,30 +195,54 @@ ForwardChain build_forward_chain(const ir::Graph& g, const PipelineContext& ctx)
     if (large > 1 && p + 1 < order.size()) continue;
     core::CkptStage s;
     s.name = g.nodes[cur.front()].name;
-    int64_t biggest = 0;
+    int end = -1;
     for (int id : cur) {
       s.seconds += node_seconds(g, g.nodes[id], ctx);
-      for (int o : g.nodes[id].outputs) {
-        biggest = std::max(biggest, local_bytes(g.values[o]));
-        if (bwd_read[o]) s.saved += local_bytes(g.values[o]);
-      }
+      for (int o : g.nodes[id].outputs)
+        if (bwd_read[o] && decided[o]) {
+          s.saved += arena_bytes(g.values[o]);
+          // Small values (a mask, a scalar) read late would stretch the window: ignored.
+          if (local_bytes(g.values[o]) >= small) end = std::max(end, live.last[o]);
+        }
     }
     for (int v : crossing) {
-      s.out += local_bytes(g.values[v]);
+      s.out += arena_bytes(g.values[v]);
       const int prod = g.values[v].producer;
       const bool in_stage = std::find(cur.begin(), cur.end(), prod) != cur.end();
-      if (!(bwd_read[v] && in_stage)) s.out_extra += local_bytes(g.values[v]);
+      if (!(bwd_read[v] && in_stage)) s.out_extra += arena_bytes(g.values[v]);
     }
-    // The backward of a stage holds about two activation-sized gradients at once (the incoming
-    // one and the one it produces); an estimate, the arena planner has the exact figure.
-    s.temp = 2 * biggest;
+    // The forward (or replay) of this stage: its own values live at each step (saved ones
+    // held) and what crosses in unsaved, above `saved`; what else is live is added below.
+    s.temp = std::max<int64_t>(0, forward_peak(g, cur, live, bwd_read) + crossing_in - s.saved);
+    crossing_in = 0;
+    for (int v : crossing)
+      if (!bwd_read[v]) crossing_in += arena_bytes(g.values[v]);
     fc.problem.stages.push_back(s);
     fc.stage_nodes.push_back(cur);
     fc.boundary.emplace_back(crossing.begin(), crossing.end());
     stage_layer.push_back(cur_layer);
+    bwd_end.push_back(end);
     cur.clear();
     cur_layer.clear();
   }
+  // Backward windows: stage i's backward runs after the later stages' saved values are dead
+  // (window (E_{i+1}, E_i], E_i = max_{j >= i} bwd_end_j) and holds, besides stored
+  // activations, what no placement changes: gradients in flight and accumulated weight
+  // gradients. Their maximum over the window is the stage's backward temporary.
+  const int ns_ = static_cast<int>(bwd_end.size());
+  int hi = grad0 - 1;
+  std::vector<int> E(ns_ + 1, grad0 - 1);
+  for (int i = ns_ - 1; i >= 0; --i) E[i] = std::max(E[i + 1], bwd_end[i]);
+  for (int i = ns_ - 1; i >= 0; --i) {
+    // A replay runs near the window's start, over the gradients accumulated by then.
+    int64_t m = 0, start = other[std::max(0, std::min(nn, E[i + 1] + 1))];
+    for (int t = E[i + 1] + 1; t <= E[i]; ++t) m = std::max(m, other[t]);
+    core::CkptStage& st = fc.problem.stages[i];
+    st.temp = std::max(st.temp + std::max(start, other[fc.stage_nodes[i].front()]), m);
+    hi = std::max(hi, E[i]);
+  }
+  int64_t tail = 0;  // after the last backward read of any activation: the optimizer's update
+  for (int t = hi + 1; t <= nn; ++t) tail = std::max(tail, other[t]);
   // Layers: stages without a layer weight between two stages of one layer belong to it.
   const int ns = static_cast<int>(stage_layer.size());
   for (int i = 0; i < ns; ++i) {
@@ -163,20 +259,20 @@ ForwardChain build_forward_chain(const ir::Graph& g, const PipelineContext& ctx)
       prev = i;
     }
   }
-  // Fixed bytes: weights (parameters and optimizer state), inputs, graph outputs (gradients,
-  // updated states: live to the end).
-  std::set<int> outs(g.outputs.begin(), g.outputs.end());
+  // Fixed bytes: weight storage (parameters and optimizer state), 64-byte aligned as the
+  // runtime lays it out. Gradients, inputs and updated states are arena values: in `other`.
   for (const ir::Value& v : g.values) {
     if (v.kind == ir::ValueKind::kWeight || v.kind == ir::ValueKind::kConstant) {
       const bool opt = v.name.find(".adam_") != std::string::npos ||
                        v.name.find(".momentum") != std::string::npos || v.name == "optimizer.step";
-      (opt ? fc.optimizer_bytes : fc.parameter_bytes) += local_bytes(v);
+      (opt ? fc.optimizer_bytes : fc.parameter_bytes) += arena_bytes(v);
     } else if (v.kind == ir::ValueKind::kInput) {
       fc.input_bytes += local_bytes(v);
     }
   }
   for (int o : outs) fc.gradient_bytes += local_bytes(g.values[o]);
-  fc.problem.fixed = fc.parameter_bytes + fc.optimizer_bytes + fc.input_bytes + fc.gradient_bytes;
+  fc.problem.fixed = fc.parameter_bytes + fc.optimizer_bytes;
+  fc.problem.floor = fc.problem.fixed + tail;
   return fc;
 }
 

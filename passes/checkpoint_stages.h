@@ -19,6 +19,21 @@ struct ForwardChain {
 };
 
 int64_t local_bytes(const ir::Value& v);
+// Bytes in the arena or weight section: rounded up to 64 as the runtime lays tensors out.
+int64_t arena_bytes(const ir::Value& v);
+
+// Lifetimes in node steps as the plan emitter hands them to the arena planner: written at the
+// producer (inputs at 0), dead after the last reader, graph outputs live to the end (step
+// nodes.size()). `arena`: the value takes arena space (not weights, not unused).
+struct Liveness {
+  std::vector<int> first, last;
+  std::vector<bool> arena;
+};
+Liveness liveness(const ir::Graph& g);
+
+// The plan's per-device peak as `inspect` reports it: weight bytes + the arena planner's size
+// over these lifetimes. O(values^2) worst case (the arena planner's best fit).
+int64_t planned_peak(const ir::Graph& g);
 // Forward nodes: before the first "grad/" node, minus collectives that only serve the backward.
 // Stages: cut wherever at most one large value (>= 1/64 of the largest) crosses forward.
 ForwardChain build_forward_chain(const ir::Graph& g, const PipelineContext& ctx);

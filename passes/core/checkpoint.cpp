@@ -129,7 +129,7 @@ struct Dp {
     for (int f = 0; f < 2; ++f)
       for (size_t k = 0; k < fronts[0][f].size(); ++k) {
         const Entry& e = fronts[0][f][k];
-        if (p.fixed + e.req > budget) continue;
+        if (p.fixed + e.req > budget || p.floor > budget) continue;
         if (b.first < 0 || e.cost < cost) b = {f, static_cast<int>(k)}, cost = e.cost;
       }
     return b;
@@ -172,7 +172,7 @@ int64_t ckpt_peak(const CkptProblem& p, const std::vector<bool>& v) {
     }
     prefix += stored_bytes(p, segs, k);
   }
-  return std::max(peak, prefix);
+  return std::max({peak, prefix, p.floor});
 }
 
 int64_t ckpt_simulate_peak(const CkptProblem& p, const std::vector<bool>& v) {
@@ -208,7 +208,7 @@ int64_t ckpt_simulate_peak(const CkptProblem& p, const std::vector<bool>& v) {
     peak = std::max(peak, total() + p.stages[i].temp);
     live.erase({'S', i});
   }
-  return peak;
+  return std::max(peak, p.floor);
 }
 
 CkptPlan ckpt_evaluate(const CkptProblem& p, std::vector<bool> v) {
@@ -240,7 +240,7 @@ int64_t ckpt_min_budget(const CkptProblem& p) {
   int64_t best = INT64_MAX;
   for (int f = 0; f < 2; ++f)
     for (const Entry& e : dp.fronts[0][f]) best = std::min(best, p.fixed + e.req);
-  return best;
+  return std::max(best, p.floor);
 }
 
 StatusOr<CkptPlan> ckpt_exhaustive(const CkptProblem& p, int64_t budget) {

@@ -11,7 +11,8 @@
 //                     run:        out of its last stage when another run follows, else 0
 //   backward of kept stage i:   fixed + stored(<i) + saved_i + temp_i
 //   backward of run l..r at j:  fixed + stored(<l) + sum(saved_l..j) + temp_j
-// peak = the max of those. The objective is the recompute time, sum of seconds over runs.
+// peak = the max of those and `floor`. The objective is the recompute time, sum of seconds over
+// runs.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -33,7 +34,10 @@ struct CkptStage {
 
 struct CkptProblem {
   std::vector<CkptStage> stages;
-  int64_t fixed = 0;  // bytes live all along: parameters, optimizer state, gradients, inputs
+  int64_t fixed = 0;  // bytes live all along: parameters, optimizer state (weight storage)
+  // Peak no placement changes (fixed included): e.g. the optimizer update after the backward,
+  // when every activation is gone but the updated states and gradients are live.
+  int64_t floor = 0;
 };
 
 struct CkptPlan {

@@ -1,7 +1,11 @@
 #!/bin/bash
 # Checkpointed training steps equal the plain one (1e-6 relative) on the tiny models, on 1 and 4
 # ranks, and the planned peak (arena + weights) is within 5% of the measured one and never
-# below it. Run from the repo root: tests/unit/checkpoint_e2e.sh [build dir]
+# below it. auto runs at the smallest budget its error names (asked for 1 byte less than the
+# no-checkpoint peak: spmd-search reads the budget too, and a much smaller one would change the
+# sharding) and half way between that and the no-checkpoint peak; its planned peak must not
+# exceed the budget.
+# Run from the repo root: tests/unit/checkpoint_e2e.sh [build dir]
 set -euo pipefail
 B=${1:-build}
 T=$(mktemp -d)
@@ -13,18 +17,28 @@ for m in gpt2 bert resnet; do
   cp "$d/test_data_set_0/input_0.pb" "$T/$m/in/input_0.pb"
   python3 tests/unit/checkpoint_labels.py "$d/test_data_set_0" "$T/$m/in/input_1.pb"
   for np in 1 4; do
-    mesh=""; launch=""
+    mesh=""; launch=""; least=""
     if [ $np = 4 ]; then mesh="--mesh dp=2,tp=2"; launch="mpirun --oversubscribe --allow-run-as-root -np 4"; fi
-    for mode in none every-layer sqrt-n auto; do
+    for mode in none every-layer sqrt-n auto-min auto-mid; do
       budget=""
-      # auto gets what keeping everything needs. (Its own activation model over-estimates the
-      # arena on these tiny models, where temporaries dominate, so a tighter budget can be
-      # refused although the arena would fit: see docs/checkpointing.md.)
-      [ $mode = auto ] && budget="--memory-budget ${CKPT_BUDGET:-$((none_peak * 3 / 2))}"
+      if [ $mode = auto-min ]; then
+        if $B/bin/tessera compile "$d/model.onnx" --mode train --gradients-only $mesh \
+            --checkpoint auto --memory-budget $((none_peak - 1)) -o "$T/x.tsr" -q 2> "$T/err"; then
+          least=$((none_peak - 1))  # recomputation fits below the no-checkpoint peak
+        else
+          least=$(sed -n 's/.*smallest budget that fits is .*(\([0-9]*\) bytes).*/\1/p' "$T/err")
+        fi
+        [ -n "$least" ] || { echo "$m np=$np: no smallest budget in: $(cat "$T/err")"; fail=1; continue; }
+        budget=$least
+      fi
+      if [ $mode = auto-mid ]; then
+        [ -n "$least" ] || continue
+        budget=$(( (least + none_peak) / 2 ))
+      fi
       plan=$T/$m/$mode.$np.tsr
       if ! $B/bin/tessera compile "$d/model.onnx" --mode train --gradients-only $mesh \
-          --checkpoint $mode $budget -o "$plan" -q 2> "$T/err"; then
-        echo "$m np=$np $mode: compile: $(cat "$T/err")"; [ $mode = auto ] || fail=1; continue
+          --checkpoint ${mode%%-m??} ${budget:+--memory-budget $budget} -o "$plan" -q 2> "$T/err"; then
+        echo "$m np=$np $mode: compile: $(cat "$T/err")"; fail=1; continue
       fi
       $launch $B/bin/tessera run "$plan" --inputs "$T/$m/in" --output-dir "$T/$m/out.$mode.$np" --report-memory -v \
         > "$T/mem" 2> "$T/sum"
@@ -32,8 +46,9 @@ for m in gpt2 bert resnet; do
       measured=$(awk '$1=="rank"{if($4>m)m=$4}END{print m}' "$T/mem")
       [ $mode = none ] && none_peak=$planned
       ok=$(awk -v p="$planned" -v q="$measured" 'BEGIN{print (p>=q && p<=1.05*q)?"ok":"BAD"}')
+      [ -n "$budget" ] && [ "$planned" -gt "$budget" ] && ok="BAD (over the budget $budget)"
       [ "$ok" = ok ] || fail=1
-      echo "$m np=$np $mode: planned $planned measured $measured $ok"
+      echo "$m np=$np $mode: budget ${budget:--} planned $planned measured $measured $ok"
       if [ $mode != none ]; then
         for f in "$T/$m/out.none.$np"/output_*.pb; do
           $B/bin/tessera compare "$f" "$T/$m/out.$mode.$np/$(basename "$f")" --tolerance 1e-6 \
