@@ -3,8 +3,11 @@
 # calibrate on generated sets, evaluate on other generated sets (another seed; never the model's
 # test input) against the float32 plan: top-1 agreement >= 97% and relative L2 <= 3% of the
 # logits over every eval row; weight bytes of the quantized layers. With MESH, the quantized plan
-# is sharded and run on NP ranks (mpirun) for the same checks, and must equal the single-rank
-# quantized plan (1e-5).
+# is sharded and run on NP ranks (mpirun) for the same checks, and must agree with the
+# single-rank quantized plan: top-1 >= 99%, relative L2 <= 0.5% over all rows. Not 1e-5 per set:
+# float partial sums in another order can move an activation across a rounding boundary of its
+# int8 grid, and one flipped code moves that set's logits by ~1% (gpt2, 1 set in 32); a wrong
+# shard of a scale or acc_offset moves them by tens of percent.
 # usage: quant_test.sh BIN_DIR DATA_TOOL MODEL_DIR KIND SHAPE CALIB_SETS EVAL_SETS MESH NP
 #                      [compile flags...]
 # SHAPE's first dim is the batch; when it differs from the model's (2), the model is re-batched
@@ -40,10 +43,11 @@ if [ "$MESH" != "-" ]; then
   for ((i = 0; i < NEVAL; i++)); do
     mpirun --oversubscribe --allow-run-as-root -np "$NP" \
       "$T" run "$WORK/qm.tsr" --inputs "$WORK/eval/$i" --output-dir "$WORK/om/$i"
-    "$T" compare "$WORK/om/$i/output_0.pb" "$WORK/oq/$i/output_0.pb" --tolerance 1e-5 >/dev/null
   done
-  echo "$NP ranks ($MESH):"
+  echo "$NP ranks ($MESH) against float32:"
   "$DATA" metrics "$WORK/of" "$WORK/om" "$NEVAL" 0.97 0.03 || FAIL=1
+  echo "$NP ranks ($MESH) against the single-rank quantized plan:"
+  "$DATA" metrics "$WORK/oq" "$WORK/om" "$NEVAL" 0.99 0.005 || FAIL=1
 fi
 if [ "$FAIL" != 0 ]; then echo "FAIL: accuracy bounds missed"; exit 1; fi
 echo PASS
