@@ -75,6 +75,9 @@ mpirun --allow-run-as-root --oversubscribe -np 2 bash -c \
 echo -n "gpt2 tp=2 over the handed-in communicator vs single rank: "
 $T compare /tmp/handoff/output_0.pb /tmp/o_gpt2_0/output_0.pb --tolerance 1e-5 || fail=1
 
+step "training on one GPU: gradients and 3 AdamW steps, CUDA vs the CPU backend"
+bash benchmarks/cuda/train_check.sh $B || fail=1
+
 step benchmark: bf16 GEMMs, Tessera kernel vs torch.matmul
 $B/bin/cuda_gemm_bench | tee "$OUT/gemm_tessera.txt"
 python3 benchmarks/cuda/torch_gemm_bench.py | tee "$OUT/gemm_torch.txt"

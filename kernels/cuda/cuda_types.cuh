@@ -1,6 +1,7 @@
 // Device-side element access for the float kernels: f32, f16, bf16 loaded as f32, stored with
 // round-to-nearest. Only .cu files include this.
 #pragma once
+#include <cfloat>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -48,6 +49,26 @@ __device__ __forceinline__ int64_t offset_of32(const Dims& d, int k, uint32_t i)
     i /= n;
   }
   return off;
+}
+
+// Block-wide sum or max of one float per thread; every thread gets the result.
+template <bool kMax>
+__device__ __forceinline__ float block_reduce(float v) {
+  __shared__ float part[32];
+  for (int o = 16; o > 0; o >>= 1) {
+    const float w = __shfl_xor_sync(0xffffffffu, v, o);
+    v = kMax ? fmaxf(v, w) : v + w;
+  }
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
+  __syncthreads();  // part[] may still be read by a previous call
+  if (lane == 0) part[warp] = v;
+  __syncthreads();
+  v = lane < nw ? part[lane] : (kMax ? -FLT_MAX : 0.f);
+  for (int o = 16; o > 0; o >>= 1) {
+    const float w = __shfl_xor_sync(0xffffffffu, v, o);
+    v = kMax ? fmaxf(v, w) : v + w;
+  }
+  return v;
 }
 
 template <class F>

@@ -132,6 +132,38 @@ __global__ void unary_kernel(const T* __restrict__ x, U* __restrict__ y, int64_t
     y[i] = from_f<U>(apply<op>(to_f(x[i]), alpha));
 }
 
+// Integer Add/Sub/Mul/Max/Min with broadcasting (index and counter arithmetic: the optimizer's
+// step counter is an i64 scalar incremented on the device every step).
+template <Bin op, class T>
+__global__ void int_binary_kernel(const T* __restrict__ a, const T* __restrict__ b,
+                                  T* __restrict__ y, Dims d, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const T x = a[offset_of(d, 0, i)], z = b[offset_of(d, 1, i)];
+    if constexpr (op == Bin::kAdd) y[i] = x + z;
+    if constexpr (op == Bin::kSub) y[i] = x - z;
+    if constexpr (op == Bin::kMul) y[i] = x * z;
+    if constexpr (op == Bin::kMax) y[i] = x > z ? x : z;
+    if constexpr (op == Bin::kMin) y[i] = x < z ? x : z;
+  }
+}
+
+template <Bin op>
+Status int_binary(CudaContext& ctx, const Ins& in, const Ins& out, const Dims& d, int64_t n) {
+  if constexpr (op == Bin::kDiv || op == Bin::kPow) {
+    return Unimplemented("integer Div/Pow on CUDA");
+  } else {
+    if (in[0].dtype == DType::kInt64)
+      int_binary_kernel<op, int64_t><<<grid_for(n), kThreads, 0, ctx.stream>>>(
+          in[0].as<const int64_t>(), in[1].as<const int64_t>(), out[0].as<int64_t>(), d, n);
+    else
+      int_binary_kernel<op, int32_t><<<grid_for(n), kThreads, 0, ctx.stream>>>(
+          in[0].as<const int32_t>(), in[1].as<const int32_t>(), out[0].as<int32_t>(), d, n);
+    TSR_CUDA_LAUNCHED();
+    return Status::Ok();
+  }
+}
+
 template <Bin op>
 Status binary(CudaContext& ctx, const Ins& in, const Ins& out) {
   TSR_RETURN_IF_ERROR(check_arity(in, out, 2, 2, 1));
@@ -147,6 +179,8 @@ Status binary(CudaContext& ctx, const Ins& in, const Ins& out) {
   TSR_RETURN_IF_ERROR(make_dims(want, {sa, sb, cpu::contiguous_strides(want)}, &d));
   const int64_t n = num_elements(want);
   if (n == 0) return Status::Ok();
+  if (in[0].dtype == DType::kInt64 || in[0].dtype == DType::kInt32)
+    return int_binary<op>(ctx, in, out, d, n);
   return dispatch_float(in[0].dtype, [&](auto tag) {
     using T = decltype(tag);
     constexpr int kV = Vec<T>::kV;

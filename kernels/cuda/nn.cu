@@ -9,26 +9,6 @@ namespace {
 
 constexpr int kRowThreads = 256;
 
-// Block-wide sum or max of one float per thread; every thread gets the result.
-template <bool kMax>
-__device__ float block_reduce(float v) {
-  __shared__ float part[32];
-  for (int o = 16; o > 0; o >>= 1) {
-    const float w = __shfl_xor_sync(0xffffffffu, v, o);
-    v = kMax ? fmaxf(v, w) : v + w;
-  }
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
-  __syncthreads();  // part[] may still be read by a previous call
-  if (lane == 0) part[warp] = v;
-  __syncthreads();
-  v = lane < nw ? part[lane] : (kMax ? -FLT_MAX : 0.f);
-  for (int o = 16; o > 0; o >>= 1) {
-    const float w = __shfl_xor_sync(0xffffffffu, v, o);
-    v = kMax ? fmaxf(v, w) : v + w;
-  }
-  return v;
-}
-
 // Row r of [outer, n, inner] = (o, i): elements at (o·n + j)·inner + i, j < n.
 template <class T, bool kLog>
 __global__ void softmax_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n,

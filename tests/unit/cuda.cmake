@@ -1,6 +1,6 @@
 # CUDA backend tests (only with -DTESSERA_BUILD_CUDA=ON; they skip without a GPU).
 tessera_add_gtest(cuda_kernels_test
-  SOURCES cuda_kernels_test.cpp cuda_quant_test.cpp
+  SOURCES cuda_kernels_test.cpp cuda_quant_test.cpp cuda_train_test.cpp
   LIBS tessera_kernels_cuda tessera_kernels_cpu CUDA::cudart CUDA::cublasLt)
 target_include_directories(cuda_kernels_test PRIVATE ${CMAKE_SOURCE_DIR}/kernels)
 

@@ -1,0 +1,350 @@
+// Training kernels on CUDA (the ops autodiff and the optimizer emit; CPU references in
+// kernels/cpu/train_*.cpp): softmax cross-entropy and its gradient, LayerNormalization's
+// gradient, GatherGrad (embedding backward), ReluGrad, AdamW and SGD. f32/f16/bf16 storage,
+// f32 arithmetic. Per-row statistics go through CudaContext::i32_scratch (sized by the session).
+// Two costs to know: GatherGrad scatters with float atomics, so repeated indices sum in a
+// run-dependent order (last-bit differences between runs; PyTorch's default is the same), and
+// invalid labels or indices cannot raise an error from the device: labels outside [0, C) make
+// the loss NaN, indices outside the axis are skipped.
+#include "cuda/cuda_types.cuh"
+
+namespace tessera::kernels::cuda {
+namespace {
+
+constexpr int kRow = 256;
+
+__device__ __forceinline__ int64_t label_at(const void* l, bool i64, int64_t r) {
+  return i64 ? static_cast<const int64_t*>(l)[r] : static_cast<const int32_t*>(l)[r];
+}
+
+// One block per row: softmax into p, the row's loss (logsumexp - x[label]) into row_loss.
+template <class T>
+__global__ void sce_rows_kernel(const T* __restrict__ x, const void* labels, bool i64, int64_t c,
+                                T* __restrict__ p, float* __restrict__ row_loss) {
+  const int64_t r = blockIdx.x;
+  const T* xr = x + r * c;
+  float m = -FLT_MAX;
+  for (int64_t j = threadIdx.x; j < c; j += blockDim.x) m = fmaxf(m, to_f(xr[j]));
+  m = block_reduce<true>(m);
+  float s = 0.f;
+  for (int64_t j = threadIdx.x; j < c; j += blockDim.x) s += __expf(to_f(xr[j]) - m);
+  s = block_reduce<false>(s);
+  const float inv = 1.f / s;
+  for (int64_t j = threadIdx.x; j < c; j += blockDim.x)
+    p[r * c + j] = from_f<T>(__expf(to_f(xr[j]) - m) * inv);
+  if (threadIdx.x == 0) {
+    const int64_t l = label_at(labels, i64, r);
+    row_loss[r] = (l < 0 || l >= c) ? __int_as_float(0x7fc00000) : m + logf(s) - to_f(xr[l]);
+  }
+}
+
+// One block: the mean over `rows` (the global row count) of the n row losses, fixed order.
+template <class T>
+__global__ void sum_rows_kernel(const float* __restrict__ row_loss, int64_t n, float rows,
+                                T* __restrict__ loss) {
+  float s = 0.f;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) s += row_loss[i];
+  s = block_reduce<false>(s);
+  if (threadIdx.x == 0) loss[0] = from_f<T>(rows > 0 ? s / rows : 0.f);
+}
+
+template <class T>
+__global__ void sce_grad_kernel(const T* __restrict__ dl, const T* __restrict__ p,
+                                const void* labels, bool i64, int64_t c, float rows,
+                                T* __restrict__ dx, int64_t n) {
+  const float scale = rows > 0 ? to_f(dl[0]) / rows : 0.f;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t r = i / c, j = i % c;
+    const float one = j == label_at(labels, i64, r) ? 1.f : 0.f;
+    dx[i] = from_f<T>(scale * (to_f(p[i]) - one));
+  }
+}
+
+// One block per row: dx, and the row's mean and rstd into stats for the column sums.
+template <class T>
+__global__ void ln_grad_rows_kernel(const T* __restrict__ dy, const T* __restrict__ x,
+                                    const T* __restrict__ sc, int64_t d, float eps,
+                                    T* __restrict__ dx, float2* __restrict__ stats) {
+  const int64_t r = blockIdx.x;
+  const T *xr = x + r * d, *dyr = dy + r * d;
+  float s = 0.f;
+  for (int64_t j = threadIdx.x; j < d; j += blockDim.x) s += to_f(xr[j]);
+  const float mean = block_reduce<false>(s) / static_cast<float>(d);
+  float v = 0.f;
+  for (int64_t j = threadIdx.x; j < d; j += blockDim.x) {
+    const float t = to_f(xr[j]) - mean;
+    v += t * t;
+  }
+  const float rstd = rsqrtf(block_reduce<false>(v) / static_cast<float>(d) + eps);
+  float mg = 0.f, mgx = 0.f;
+  for (int64_t j = threadIdx.x; j < d; j += blockDim.x) {
+    const float g = to_f(dyr[j]) * to_f(sc[j]);
+    mg += g;
+    mgx += g * (to_f(xr[j]) - mean) * rstd;
+  }
+  mg = block_reduce<false>(mg) / static_cast<float>(d);
+  mgx = block_reduce<false>(mgx) / static_cast<float>(d);
+  for (int64_t j = threadIdx.x; j < d; j += blockDim.x) {
+    const float xh = (to_f(xr[j]) - mean) * rstd;
+    dx[r * d + j] = from_f<T>(rstd * (to_f(dyr[j]) * to_f(sc[j]) - mg - xh * mgx));
+  }
+  if (threadIdx.x == 0) stats[r] = make_float2(mean, rstd);
+}
+
+// One thread per column: dscale[j] = sum_r dy·x̂, dbias[j] = sum_r dy, rows in order
+// (deterministic; coalesced across the warp's columns).
+template <class T>
+__global__ void ln_grad_cols_kernel(const T* __restrict__ dy, const T* __restrict__ x,
+                                    const float2* __restrict__ stats, int64_t rows, int64_t d,
+                                    T* __restrict__ dscale, T* __restrict__ dbias) {
+  const int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (j >= d) return;
+  float ds = 0.f, db = 0.f;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float g = to_f(dy[r * d + j]);
+    ds += g * (to_f(x[r * d + j]) - stats[r].x) * stats[r].y;
+    db += g;
+  }
+  dscale[j] = from_f<T>(ds);
+  if (dbias) dbias[j] = from_f<T>(db);
+}
+
+// ddata[o, idx[k], i] += dy[o, k, i]; ddata zeroed first.
+template <class T>
+__global__ void gather_grad_kernel(const T* __restrict__ dy, const void* idx, bool i64, int64_t kn,
+                                   int64_t inner, int64_t dim, T* __restrict__ dd, int64_t n) {
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n;
+       e += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t i = e % inner, k = (e / inner) % kn, o = e / (inner * kn);
+    int64_t t = label_at(idx, i64, k);
+    if (t < 0) t += dim;
+    if (t < 0 || t >= dim) continue;
+    atomicAdd(dd + (o * dim + t) * inner + i, dy[e]);
+  }
+}
+
+template <class T>
+__global__ void relu_grad_kernel(const T* __restrict__ dy, const T* __restrict__ x,
+                                 T* __restrict__ dx, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    dx[i] = to_f(x[i]) > 0.f ? dy[i] : from_f<T>(0.f);
+}
+
+struct AdamHyper {
+  float lr, b1, b2, eps, wd;
+};
+
+// The CPU's update in f32 (it uses double): decoupled decay, bias-corrected moments.
+template <class T>
+__global__ void adamw_kernel(const T* w, const T* g, const T* m, const T* v,
+                             const int64_t* __restrict__ step, AdamHyper h, T* wo, T* mo, T* vo,
+                             int64_t n) {
+  const float t = static_cast<float>(step[0]);
+  const float c1 = 1.f - powf(h.b1, t), c2 = 1.f - powf(h.b2, t);
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const float gi = to_f(g[i]);
+    const float mi = h.b1 * to_f(m[i]) + (1.f - h.b1) * gi;
+    const float vi = h.b2 * to_f(v[i]) + (1.f - h.b2) * gi * gi;
+    const float wi = to_f(w[i]) * (1.f - h.lr * h.wd);
+    wo[i] = from_f<T>(wi - h.lr * (mi / c1) / (sqrtf(vi / c2) + h.eps));
+    mo[i] = from_f<T>(mi);
+    vo[i] = from_f<T>(vi);
+  }
+}
+
+template <class T>
+__global__ void sgd_kernel(const T* w, const T* g, const T* buf, float lr, float mom, float wd,
+                           T* wo, T* bo, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    float d = to_f(g[i]) + wd * to_f(w[i]);
+    if (buf) {
+      d = mom * to_f(buf[i]) + d;
+      bo[i] = from_f<T>(d);
+    }
+    wo[i] = from_f<T>(to_f(w[i]) - lr * d);
+  }
+}
+
+Status labels_ok(const TensorRef& l) {
+  if (l.dtype != DType::kInt64 && l.dtype != DType::kInt32)
+    return InvalidArgument("labels/indices must be i32 or i64");
+  return Status::Ok();
+}
+
+Status scratch_for(CudaContext& ctx, int64_t bytes, const char* what) {
+  if (bytes <= ctx.i32_scratch_bytes) return Status::Ok();
+  return Internal(std::string(what) + " needs " + std::to_string(bytes) +
+                  " bytes of kernel scratch, the session has " +
+                  std::to_string(ctx.i32_scratch_bytes));
+}
+
+}  // namespace
+
+Status SoftmaxCrossEntropyLoss(CudaContext& ctx, const AttrMap& a, const Ins& in, const Ins& out) {
+  TSR_RETURN_IF_ERROR(check_arity(in, out, 2, 2, 2));
+  if (in[0].shape.size() != 2)
+    return InvalidArgument("logits must be [N,C], got " + shape_str(in[0].shape));
+  TSR_RETURN_IF_ERROR(labels_ok(in[1]));
+  TSR_RETURN_IF_ERROR(check_out_shape(out[0], {}));
+  TSR_RETURN_IF_ERROR(check_out_shape(out[1], in[0].shape));
+  const int64_t n = in[0].shape[0], c = in[0].shape[1];
+  TSR_RETURN_IF_ERROR(scratch_for(ctx, n * 4, "SoftmaxCrossEntropyLoss"));
+  const float rows = static_cast<float>(attr_int(a, "rows", n));
+  auto* row_loss = static_cast<float*>(ctx.i32_scratch);
+  return dispatch_float(in[0].dtype, [&](auto tag) {
+    using T = decltype(tag);
+    if (n > 0)
+      sce_rows_kernel<T><<<static_cast<unsigned>(n), kRow, 0, ctx.stream>>>(
+          in[0].as<const T>(), in[1].data, in[1].dtype == DType::kInt64, c, out[1].as<T>(),
+          row_loss);
+    sum_rows_kernel<T><<<1, 1024, 0, ctx.stream>>>(row_loss, n, rows, out[0].as<T>());
+    TSR_CUDA_LAUNCHED();
+    return Status::Ok();
+  });
+}
+
+Status SoftmaxCrossEntropyGrad(CudaContext& ctx, const AttrMap& a, const Ins& in, const Ins& out) {
+  TSR_RETURN_IF_ERROR(check_arity(in, out, 3, 3, 1));
+  if (in[1].shape.size() != 2)
+    return InvalidArgument("softmax must be [N,C], got " + shape_str(in[1].shape));
+  TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[1], "dloss"));
+  TSR_RETURN_IF_ERROR(labels_ok(in[2]));
+  TSR_RETURN_IF_ERROR(check_out_shape(out[0], in[1].shape));
+  const int64_t n = in[1].numel(), c = in[1].shape[1];
+  const float rows = static_cast<float>(attr_int(a, "rows", in[1].shape[0]));
+  if (n == 0) return Status::Ok();
+  return dispatch_float(in[1].dtype, [&](auto tag) {
+    using T = decltype(tag);
+    sce_grad_kernel<T><<<grid_for(n), kThreads, 0, ctx.stream>>>(
+        in[0].as<const T>(), in[1].as<const T>(), in[2].data, in[2].dtype == DType::kInt64, c,
+        rows, out[0].as<T>(), n);
+    TSR_CUDA_LAUNCHED();
+    return Status::Ok();
+  });
+}
+
+Status LayerNormalizationGrad(CudaContext& ctx, const AttrMap& attrs, const Ins& in,
+                              const Ins& out) {
+  TSR_RETURN_IF_ERROR(check_arity(in, out, 3, 3, 3));
+  const Shape& x = in[1].shape;
+  const int64_t axis = attr_int(attrs, "axis", -1);
+  if (axis < 0 || axis >= int64_t(x.size()))
+    return InvalidArgument("axis " + std::to_string(axis) + " out of range for " + shape_str(x));
+  const Shape norm(x.begin() + axis, x.end());
+  if (in[0].shape != x || in[2].shape != norm)
+    return InvalidArgument("dy/scale do not match x " + shape_str(x));
+  TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[1], "x"));
+  TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[2], "scale"));
+  TSR_RETURN_IF_ERROR(check_out_shape(out[0], x));
+  TSR_RETURN_IF_ERROR(check_out_shape(out[1], norm));
+  const int64_t d = num_elements(norm), rows = d ? in[1].numel() / d : 0;
+  if (rows == 0) return Status::Ok();
+  TSR_RETURN_IF_ERROR(scratch_for(ctx, rows * 8, "LayerNormalizationGrad"));
+  const float eps = static_cast<float>(attr_float(attrs, "epsilon", 1e-5));
+  auto* stats = static_cast<float2*>(ctx.i32_scratch);
+  const bool has_b = out.size() > 2 && out[2].present();
+  return dispatch_float(in[0].dtype, [&](auto tag) {
+    using T = decltype(tag);
+    ln_grad_rows_kernel<T><<<static_cast<unsigned>(rows), kRow, 0, ctx.stream>>>(
+        in[0].as<const T>(), in[1].as<const T>(), in[2].as<const T>(), d, eps, out[0].as<T>(),
+        stats);
+    ln_grad_cols_kernel<T><<<static_cast<unsigned>((d + 127) / 128), 128, 0, ctx.stream>>>(
+        in[0].as<const T>(), in[1].as<const T>(), stats, rows, d, out[1].as<T>(),
+        has_b ? out[2].as<T>() : nullptr);
+    TSR_CUDA_LAUNCHED();
+    return Status::Ok();
+  });
+}
+
+Status GatherGrad(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const Ins& out) {
+  TSR_RETURN_IF_ERROR(check_arity(in, out, 2, 2, 1));
+  TSR_RETURN_IF_ERROR(labels_ok(in[1]));
+  TSR_RETURN_IF_ERROR(check_same_dtype(in[0], out[0], "ddata"));
+  const Shape& d = out[0].shape;
+  const int64_t axis = attr_int(attrs, "axis", 0);
+  if (axis < 0 || axis >= int64_t(d.size())) return InvalidArgument("axis out of range");
+  Shape want(d.begin(), d.begin() + axis);
+  want.insert(want.end(), in[1].shape.begin(), in[1].shape.end());
+  want.insert(want.end(), d.begin() + axis + 1, d.end());
+  if (in[0].shape != want)
+    return InvalidArgument("dy " + shape_str(in[0].shape) + " should be " + shape_str(want));
+  if (in[0].dtype != DType::kFloat32)  // atomicAdd on 16-bit floats: not yet
+    return Unimplemented("GatherGrad on CUDA takes f32 (got " +
+                         std::string(dtype_name(in[0].dtype)) + ")");
+  TSR_CUDA_RETURN_IF_ERROR(
+      cudaMemsetAsync(out[0].data, 0, static_cast<size_t>(out[0].bytes()), ctx.stream));
+  const int64_t n = in[0].numel();
+  if (n == 0) return Status::Ok();
+  const int64_t inner = num_elements(Shape(d.begin() + axis + 1, d.end()));
+  gather_grad_kernel<float><<<grid_for(n), kThreads, 0, ctx.stream>>>(
+      in[0].as<const float>(), in[1].data, in[1].dtype == DType::kInt64, in[1].numel(), inner,
+      d[axis], out[0].as<float>(), n);
+  TSR_CUDA_LAUNCHED();
+  return Status::Ok();
+}
+
+Status ReluGrad(CudaContext& ctx, const AttrMap&, const Ins& in, const Ins& out) {
+  TSR_RETURN_IF_ERROR(check_arity(in, out, 2, 2, 1));
+  TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[1], "x"));
+  if (in[0].shape != in[1].shape) return InvalidArgument("dy and x shapes differ");
+  TSR_RETURN_IF_ERROR(check_out_shape(out[0], in[1].shape));
+  const int64_t n = in[0].numel();
+  if (n == 0) return Status::Ok();
+  return dispatch_float(in[0].dtype, [&](auto tag) {
+    using T = decltype(tag);
+    relu_grad_kernel<T><<<grid_for(n), kThreads, 0, ctx.stream>>>(
+        in[0].as<const T>(), in[1].as<const T>(), out[0].as<T>(), n);
+    TSR_CUDA_LAUNCHED();
+    return Status::Ok();
+  });
+}
+
+Status AdamW(CudaContext& ctx, const AttrMap& a, const Ins& in, const Ins& out) {
+  TSR_RETURN_IF_ERROR(check_arity(in, out, 5, 5, 3));
+  for (int i = 1; i < 4; ++i) {
+    TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[i], "optimizer operand"));
+    if (in[i].shape != in[0].shape) return InvalidArgument("optimizer operand shapes differ");
+  }
+  if (in[4].dtype != DType::kInt64 || in[4].numel() != 1)
+    return InvalidArgument("step must be an i64 scalar");
+  const AdamHyper h{static_cast<float>(attr_float(a, "lr", 1e-3)),
+                    static_cast<float>(attr_float(a, "beta1", 0.9)),
+                    static_cast<float>(attr_float(a, "beta2", 0.999)),
+                    static_cast<float>(attr_float(a, "eps", 1e-8)),
+                    static_cast<float>(attr_float(a, "weight_decay", 0.01))};
+  const int64_t n = in[0].numel();
+  if (n == 0) return Status::Ok();
+  return dispatch_float(in[0].dtype, [&](auto tag) {
+    using T = decltype(tag);
+    adamw_kernel<T><<<grid_for(n), kThreads, 0, ctx.stream>>>(
+        in[0].as<const T>(), in[1].as<const T>(), in[2].as<const T>(), in[3].as<const T>(),
+        in[4].as<const int64_t>(), h, out[0].as<T>(), out[1].as<T>(), out[2].as<T>(), n);
+    TSR_CUDA_LAUNCHED();
+    return Status::Ok();
+  });
+}
+
+Status SGD(CudaContext& ctx, const AttrMap& a, const Ins& in, const Ins& out) {
+  const bool has_buf = in.size() > 2 && in[2].present();
+  TSR_RETURN_IF_ERROR(check_arity(in, out, 2, 3, has_buf ? 2 : 1));
+  if (in[1].shape != in[0].shape) return InvalidArgument("gradient shape differs");
+  const int64_t n = in[0].numel();
+  if (n == 0) return Status::Ok();
+  return dispatch_float(in[0].dtype, [&](auto tag) {
+    using T = decltype(tag);
+    sgd_kernel<T><<<grid_for(n), kThreads, 0, ctx.stream>>>(
+        in[0].as<const T>(), in[1].as<const T>(), has_buf ? in[2].as<const T>() : nullptr,
+        static_cast<float>(attr_float(a, "lr", 1e-2)),
+        static_cast<float>(attr_float(a, "momentum", 0.0)),
+        static_cast<float>(attr_float(a, "weight_decay", 0.0)), out[0].as<T>(),
+        has_buf ? out[1].as<T>() : nullptr, n);
+    TSR_CUDA_LAUNCHED();
+    return Status::Ok();
+  });
+}
+
+}  // namespace tessera::kernels::cuda

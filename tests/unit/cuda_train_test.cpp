@@ -1,0 +1,141 @@
+// The training kernels on CUDA against the CPU kernels (kernels/cpu/train_*.cpp), f32: softmax
+// cross-entropy and its gradient (with a global row count), LayerNormalization's gradient,
+// GatherGrad with repeated and negative indices on axes 0 and 1, ReluGrad, AdamW and SGD.
+// Tolerance: relative L2 1e-5 (the CPU accumulates in double, the GPU in f32). Needs a GPU.
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "kernels/cpu/kernel_util.h"
+#include "kernels/cuda/cuda_kernels.h"
+
+namespace tessera::kernels {
+namespace {
+
+struct HostT {
+  DType dt;
+  Shape shape;
+  std::vector<uint8_t> bytes;
+};
+
+HostT floats(Shape s, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(static_cast<size_t>(num_elements(s)));
+  for (auto& x : v) x = u(rng);
+  HostT t{DType::kFloat32, s, std::vector<uint8_t>(v.size() * 4)};
+  std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
+  return t;
+}
+HostT ints(Shape s, std::vector<int64_t> v) {
+  HostT t{DType::kInt64, s, std::vector<uint8_t>(v.size() * 8)};
+  std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
+  return t;
+}
+
+class CudaTrain : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) GTEST_SKIP() << "no GPU";
+    ASSERT_EQ(cudaStreamCreate(&ctx_.stream), cudaSuccess);
+    ASSERT_EQ(cublasLtCreate(&ctx_.lt), CUBLAS_STATUS_SUCCESS);
+    ctx_.i32_scratch_bytes = 1 << 20;
+    ASSERT_EQ(cudaMalloc(&ctx_.i32_scratch, ctx_.i32_scratch_bytes), cudaSuccess);
+  }
+  void TearDown() override {
+    if (ctx_.i32_scratch) cudaFree(ctx_.i32_scratch);
+    if (ctx_.lt) cublasLtDestroy(ctx_.lt);
+    if (ctx_.stream) cudaStreamDestroy(ctx_.stream);
+  }
+  // Runs op on both backends; every output must agree to relative L2 `tol`.
+  void check(const char* op, const AttrMap& a, std::vector<HostT> in, std::vector<Shape> outs,
+             double tol = 1e-5) {
+    std::vector<TensorRef> cin, gin, cout, gout;
+    std::vector<void*> dev;
+    for (HostT& t : in) {
+      cin.push_back({t.dt, t.shape, t.bytes.data()});
+      void* d = nullptr;
+      ASSERT_EQ(cudaMalloc(&d, t.bytes.size() + 16), cudaSuccess);
+      ASSERT_EQ(cudaMemcpy(d, t.bytes.data(), t.bytes.size(), cudaMemcpyHostToDevice),
+                cudaSuccess);
+      gin.push_back({t.dt, t.shape, d});
+      dev.push_back(d);
+    }
+    std::vector<std::vector<float>> want(outs.size());
+    for (size_t o = 0; o < outs.size(); ++o) {
+      want[o].assign(static_cast<size_t>(num_elements(outs[o])), 0.f);
+      cout.push_back({DType::kFloat32, outs[o], want[o].data()});
+      void* d = nullptr;
+      ASSERT_EQ(cudaMalloc(&d, want[o].size() * 4 + 16), cudaSuccess);
+      ASSERT_EQ(cudaMemset(d, 0x7F, want[o].size() * 4), cudaSuccess);
+      gout.push_back({DType::kFloat32, outs[o], d});
+      dev.push_back(d);
+    }
+    Status s = run_cpu_kernel(op, a, cin, cout);
+    ASSERT_TRUE(s.ok()) << "CPU: " << s.to_string();
+    s = cuda::run_cuda_kernel(ctx_, op, a, gin, gout);
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    ASSERT_EQ(cudaStreamSynchronize(ctx_.stream), cudaSuccess);
+    for (size_t o = 0; o < outs.size(); ++o) {
+      std::vector<float> got(want[o].size());
+      ASSERT_EQ(cudaMemcpy(got.data(), gout[o].data, got.size() * 4, cudaMemcpyDeviceToHost),
+                cudaSuccess);
+      double num = 0, den = 0;
+      for (size_t i = 0; i < got.size(); ++i) {
+        ASSERT_FALSE(std::isnan(got[i])) << op << " output " << o << " element " << i;
+        num += (got[i] - want[o][i]) * double(got[i] - want[o][i]);
+        den += want[o][i] * double(want[o][i]);
+      }
+      EXPECT_LT(std::sqrt(num / std::max(den, 1e-30)), tol) << op << " output " << o;
+    }
+    for (void* d : dev) cudaFree(d);
+  }
+  cuda::CudaContext ctx_;
+};
+
+TEST_F(CudaTrain, SoftmaxCrossEntropy) {
+  const std::vector<int64_t> labels = {3, 0, 9, 9, 1, 5};
+  for (int64_t rows : {6, 12}) {  // 12: this rank holds half of the global rows
+    const AttrMap a = {{"rows", Attr::Int(rows)}};
+    check("SoftmaxCrossEntropyLoss", a, {floats({6, 10}, 1, -4, 4), ints({6}, labels)},
+          {{}, {6, 10}});
+    HostT p = floats({6, 10}, 2, 0.f, 0.2f);
+    check("SoftmaxCrossEntropyGrad", a, {floats({}, 3, 0.5f, 2.f), p, ints({6}, labels)},
+          {{6, 10}});
+  }
+}
+
+TEST_F(CudaTrain, LayerNormalizationGrad) {
+  const AttrMap a = {{"axis", Attr::Int(2)}, {"epsilon", Attr::Float(1e-5)}};
+  check("LayerNormalizationGrad", a,
+        {floats({4, 5, 48}, 4), floats({4, 5, 48}, 5, -2, 2), floats({48}, 6, 0.5f, 1.5f)},
+        {{4, 5, 48}, {48}, {48}});
+}
+
+TEST_F(CudaTrain, GatherGradRepeatedAndNegativeIndices) {
+  check("GatherGrad", {{"axis", Attr::Int(0)}, {"data_shape", Attr::Ints({10, 8})}},
+        {floats({3, 4, 8}, 7), ints({3, 4}, {0, 1, 1, 9, -1, 3, 3, 3, 0, -10, 5, 5})}, {{10, 8}});
+  check("GatherGrad", {{"axis", Attr::Int(1)}, {"data_shape", Attr::Ints({2, 6, 3})}},
+        {floats({2, 4, 3}, 8), ints({4}, {5, 0, 5, -2})}, {{2, 6, 3}});
+}
+
+TEST_F(CudaTrain, ReluGradAndOptimizers) {
+  check("ReluGrad", {}, {floats({7, 9}, 9), floats({7, 9}, 10)}, {{7, 9}});
+  const AttrMap adam = {{"lr", Attr::Float(1e-2)}, {"weight_decay", Attr::Float(0.1)}};
+  check("AdamW", adam,
+        {floats({33}, 11), floats({33}, 12), floats({33}, 13, -0.1f, 0.1f),
+         floats({33}, 14, 0.f, 0.01f), ints({}, {3})},
+        {{33}, {33}, {33}});
+  const AttrMap sgd = {{"lr", Attr::Float(0.1)}, {"momentum", Attr::Float(0.9)},
+                       {"weight_decay", Attr::Float(0.01)}};
+  check("SGD", sgd, {floats({20}, 15), floats({20}, 16), floats({20}, 17)}, {{20}, {20}});
+  check("SGD", {{"lr", Attr::Float(0.1)}}, {floats({20}, 15), floats({20}, 16)}, {{20}});
+}
+
+}  // namespace
+}  // namespace tessera::kernels
