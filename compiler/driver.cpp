@@ -56,10 +56,8 @@ StatusOr<passes::TrainOptions> train_options(const CompileOptions& o) {
   if (!(o.lr > 0)) return InvalidArgument("--lr must be positive");
   if (o.weight_decay < 0) return InvalidArgument("--weight-decay must be >= 0");
   if (o.momentum < 0 || o.momentum >= 1) return InvalidArgument("--momentum must be in [0, 1)");
-  if (o.mode == "train" && o.precision != "fp32")  // infer mode: the precision stage
-    return Unimplemented("--precision " + o.precision +
-                         ": only fp32 is implemented so far (bf16/fp16 need the CUDA backend's "
-                         "mixed-precision kernels)");
+  if (o.precision != "fp32" && o.precision != "bf16" && o.precision != "fp16")
+    return InvalidArgument("--precision '" + o.precision + "': expected fp32, bf16 or fp16");
   if (o.batchnorm != "train" && o.batchnorm != "eval")
     return InvalidArgument("--batchnorm '" + o.batchnorm + "': expected train or eval");
   t.loss = o.loss;
@@ -71,6 +69,7 @@ StatusOr<passes::TrainOptions> train_options(const CompileOptions& o) {
   t.output_gradients = o.output_gradients;
   t.batchnorm_eval = o.batchnorm == "eval";
   t.seed = o.seed;
+  t.precision = o.precision;  // train mode: autodiff's autocast, f32 master weights
   return t;
 }
 
@@ -151,6 +150,7 @@ Status compile(const CompileOptions& o, CompileSummary* summary) {
       {"precision", [&](ir::Graph& gr) -> Status {
          if (o.precision == "fp32") return Status::Ok();
          gr.meta["precision"] = Attr::Str(o.precision);
+         if (o.mode == "train") return Status::Ok();  // done by autodiff (autocast_forward)
          return passes::run_precision(gr, ctx);
        }},
       {"spmd-search", [&](ir::Graph& gr) { return passes::run_spmd_search(gr, ctx); }},

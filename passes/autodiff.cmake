@@ -3,6 +3,7 @@
 # adapter. Kept in one library so the stage can be linked before the lead folds it in.
 add_library(tessera_autodiff STATIC
   core/autodiff.cpp
+  core/autodiff_autocast.cpp
   core/autodiff_builder.cpp
   core/autodiff_rules.cpp
   core/autodiff_rules_math.cpp

@@ -9,6 +9,7 @@ Status run_autodiff(ir::Graph& g, const TrainOptions& o) {
   g.meta["train.loss"] = Attr::Str(o.loss);
   g.meta["train.optimizer"] = Attr::Str(o.gradients_only ? "none" : o.optimizer);
   g.meta["train.lr"] = Attr::Float(o.lr);
+  g.meta["train.precision"] = Attr::Str(o.precision);
   return Status::Ok();
 }
 
@@ -20,6 +21,7 @@ Status run_autodiff_stage(ir::Graph& g, PipelineContext& ctx) {
   o.gradients_only = o.optimizer == "none";
   if (o.gradients_only) o.optimizer = "adamw";
   o.lr = attr_float(g.meta, "train.request.lr", o.lr);
+  o.precision = attr_str(g.meta, "train.request.precision", o.precision);
   return run_autodiff(g, o);
 }
 

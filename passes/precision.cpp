@@ -6,8 +6,9 @@
 // Accumulation stays wherever the kernels put it: GEMMs accumulate in f32 (cuBLASLt), and
 // LayerNorm, Softmax and reductions compute in f32 from 16-bit storage. That is what a PyTorch
 // model converted with .to(torch.bfloat16) does, the baseline we compare with.
-// f64 values stay f64 (someone asked for them). Train mode is refused: it needs f32 master
-// weights and loss scaling, which this pass does not build.
+// f64 values stay f64 (someone asked for them). Train mode: autodiff's autocast
+// (passes/core/autodiff_autocast.cpp) builds the 16-bit step with f32 master weights; here the
+// graph's train.precision must match.
 // Cost: one walk over the graph plus one pass over the weight bytes (~1 s for 1.3 GB).
 #include <cmath>
 #include <cstring>
@@ -94,10 +95,14 @@ bool is_quant_float_out(const ir::Node& n) {
 Status run_precision(ir::Graph& g, PipelineContext& ctx) {
   TSR_ASSIGN_OR_RETURN(const DType t, precision_dtype(attr_str(g.meta, "precision", "fp32")));
   if (t == DType::kFloat32) return Status::Ok();
-  if (ctx.mode == "train")
-    return Unimplemented("--precision " + std::string(dtype_name(t)) +
-                         " in train mode: needs f32 master weights and loss scaling (not built)");
   const char* suffix = t == DType::kBFloat16 ? "bf16" : "fp16";
+  if (ctx.mode == "train") {  // the autodiff stage's autocast did it (f32 master weights)
+    if (attr_str(g.meta, "train.precision", "fp32") == suffix) return Status::Ok();
+    return Unimplemented("--precision " + std::string(suffix) +
+                         " in train mode: the autodiff stage applies it (f32 master weights and "
+                         "loss scaling); this graph was differentiated in " +
+                         attr_str(g.meta, "train.precision", "fp32"));
+  }
   std::set<std::string> used;
   for (const auto& v : g.values) used.insert(v.name);
   for (const auto& n : g.nodes) used.insert(n.name);

@@ -41,7 +41,8 @@ void add_compile(CLI::App& app, tessera::compiler::CompileOptions& o, std::strin
   c->add_option("--momentum", o.momentum, "Train mode: sgd momentum (0 = none)")
       ->capture_default_str();
   c->add_option("--precision", o.precision,
-                "fp32, or bf16/fp16 inside the graph (infer mode; train: fp32 only)")
+                "fp32, or bf16/fp16 inside the graph (train mode: f32 master weights, fp16 "
+                "with dynamic loss scaling)")
       ->capture_default_str();
   c->add_option("--batchnorm", o.batchnorm,
                 "Train mode: train (batch statistics, running statistics updated) or eval "

@@ -37,7 +37,14 @@ KernelFn find_cpu_kernel(std::string_view op);
 KernelFn find_in_table(const std::vector<KernelEntry>& table, std::string_view op);
 const std::vector<KernelEntry>& cpu_kernel_table();
 
-// Runs one op; wraps a kernel error with the op name.
+// 16-bit float storage (bf16, f16) <-> f32: exact widening; narrowing rounds to nearest even
+// (f16 overflow gives inf, which mixed-precision training's loss scaling relies on).
+void widen_16bit(DType t, const void* src, float* dst, int64_t n);
+void narrow_16bit(DType t, const float* src, void* dst, int64_t n);
+
+// Runs one op; wraps a kernel error with the op name. Every op but Cast computes 16-bit
+// operands in f32: bf16/f16 inputs are widened into f32 temporaries, the f32 kernel runs, and
+// 16-bit outputs are rounded once on store (bf16 storage with f32 compute, as cuBLASLt does).
 Status run_cpu_kernel(std::string_view op, const AttrMap& attrs, const std::vector<TensorRef>& in,
                       const std::vector<TensorRef>& out);
 

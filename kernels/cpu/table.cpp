@@ -121,13 +121,65 @@ Status check_refs(const std::vector<TensorRef>& v, const char* kind) {
 }
 }  // namespace
 
+namespace {
+bool is_16bit(DType t) { return t == DType::kBFloat16 || t == DType::kFloat16; }
+
+// The f32 kernel on f32 copies of the 16-bit operands; 16-bit outputs rounded once at the end.
+// Cost: one widening copy per 16-bit input and one rounding pass per 16-bit output.
+Status run_widened(KernelFn fn, const AttrMap& attrs, const std::vector<TensorRef>& in,
+                   const std::vector<TensorRef>& out) {
+  std::vector<std::vector<float>> tmp(in.size() + out.size());
+  std::vector<TensorRef> win = in, wout = out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (!is_16bit(in[i].dtype)) continue;
+    tmp[i].resize(static_cast<size_t>(in[i].numel()));
+    widen_16bit(in[i].dtype, in[i].data, tmp[i].data(), in[i].numel());
+    win[i].dtype = DType::kFloat32;
+    win[i].data = tmp[i].data();
+  }
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (!is_16bit(out[i].dtype)) continue;
+    std::vector<float>& t = tmp[in.size() + i];
+    t.resize(static_cast<size_t>(out[i].numel()));
+    wout[i].dtype = DType::kFloat32;
+    wout[i].data = t.data();
+  }
+  TSR_RETURN_IF_ERROR(fn(attrs, win, wout));
+  for (size_t i = 0; i < out.size(); ++i)
+    if (is_16bit(out[i].dtype))
+      narrow_16bit(out[i].dtype, tmp[in.size() + i].data(), out[i].data, out[i].numel());
+  return Status::Ok();
+}
+}  // namespace
+
+void widen_16bit(DType t, const void* src, float* dst, int64_t n) {
+  const uint16_t* s = static_cast<const uint16_t*>(src);
+  if (t == DType::kBFloat16) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = cpu::bf16_bits_to_float(s[i]);
+  } else {
+    for (int64_t i = 0; i < n; ++i) dst[i] = cpu::half_bits_to_float(s[i]);
+  }
+}
+
+void narrow_16bit(DType t, const float* src, void* dst, int64_t n) {
+  uint16_t* d = static_cast<uint16_t*>(dst);
+  if (t == DType::kBFloat16) {
+    for (int64_t i = 0; i < n; ++i) d[i] = cpu::float_to_bf16_bits(src[i]);
+  } else {
+    for (int64_t i = 0; i < n; ++i) d[i] = cpu::float_to_half_bits(src[i]);
+  }
+}
+
 Status run_cpu_kernel(std::string_view op, const AttrMap& attrs, const std::vector<TensorRef>& in,
                       const std::vector<TensorRef>& out) {
   KernelFn fn = find_cpu_kernel(op);
   if (fn == nullptr) return Unimplemented("no CPU kernel for op '" + std::string(op) + "'");
   Status s = check_refs(in, "input");
   if (s.ok()) s = check_refs(out, "output");
-  if (s.ok()) s = fn(attrs, in, out);
+  bool any16 = false;
+  for (const auto* v : {&in, &out})
+    for (const TensorRef& t : *v) any16 = any16 || is_16bit(t.dtype);
+  if (s.ok()) s = any16 && op != "Cast" ? run_widened(fn, attrs, in, out) : fn(attrs, in, out);
   if (s.ok()) return s;
   return Status(s.code(), std::string(op) + ": " + s.message());
 }

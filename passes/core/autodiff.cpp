@@ -97,7 +97,7 @@ Status Backward::node(int idx, const std::vector<bool>& req) {
 }  // namespace
 
 StatusOr<GradList> append_backward(ir::Graph& g, int loss, const std::vector<int>& wrt_in,
-                                   const TrainOptions& o) {
+                                   const TrainOptions& o, int seed) {
   if (loss < 0 || loss >= static_cast<int>(g.values.size()) || !g.values[loss].shape.empty() ||
       !dtype_is_float(g.values[loss].dtype))
     return InvalidArgument("autodiff: the loss must be a float scalar value");
@@ -111,7 +111,9 @@ StatusOr<GradList> append_backward(ir::Graph& g, int loss, const std::vector<int
   const int forward_nodes = static_cast<int>(g.nodes.size());
   Backward bw(g, o);
   bw.builder().set_scope("grad/seed");
-  bw.contribute(loss, bw.builder().scalar(g.values[loss].dtype, 1.0));
+  if (seed >= 0 && (!g.values[seed].shape.empty() || g.values[seed].dtype != g.values[loss].dtype))
+    return InvalidArgument("autodiff: the loss seed must be a scalar of the loss's dtype");
+  bw.contribute(loss, seed >= 0 ? seed : bw.builder().scalar(g.values[loss].dtype, 1.0));
   for (int i = forward_nodes - 1; i >= 0; --i) TSR_RETURN_IF_ERROR(bw.node(i, req));
   GradList grads;
   for (int w : wrt) {

@@ -34,6 +34,13 @@ struct TrainOptions {
   // With the optimizer: also output "<weight>.grad" (tessera run --dump-gradients reads them;
   // costs keeping every gradient alive to the end of the step).
   bool output_gradients = false;
+  // "fp32", or "bf16"/"fp16": the forward runs 16-bit with f32 master weights and optimizer
+  // state (autodiff_autocast.cpp); fp16 adds dynamic loss scaling (states "loss_scale",
+  // "loss_scale.good_steps"; a step with a non-finite gradient is skipped and halves the scale,
+  // loss_scale_window good steps double it).
+  std::string precision = "fp32";
+  double loss_scale = 65536.0;       // fp16: the scale's initial value
+  int64_t loss_scale_window = 2000;  // fp16: good steps before the scale doubles
 };
 
 // (weight value id, gradient value id), in weight-id order.
@@ -47,8 +54,10 @@ StatusOr<int> append_loss(ir::Graph& g, const TrainOptions& o);
 // Gradients of scalar `loss` with respect to the float weights in `wrt` (all float weights
 // when empty). Weights the loss does not depend on through a differentiable input (running
 // statistics, index tables) get no entry.
+// `seed`: the loss's incoming gradient (a float scalar value of the loss's dtype: fp16's loss
+// scale); -1 = the constant 1.
 StatusOr<GradList> append_backward(ir::Graph& g, int loss, const std::vector<int>& wrt = {},
-                                   const TrainOptions& o = {});
+                                   const TrainOptions& o = {}, int seed = -1);
 
 // One optimizer node per weight; state values ("<w>.adam_m", "<w>.adam_v", "<w>.momentum",
 // "optimizer.step") are new zero-initialised weights (data only when the weight has data).
@@ -65,6 +74,12 @@ using StateUpdates = std::vector<std::pair<int, int>>;
 // lowered to primitives on batch statistics, its running statistics updated as states (none
 // with gradients_only).
 Status prepare_train_forward(ir::Graph& g, const TrainOptions& o, StateUpdates* updates);
+
+// Mixed precision (o.precision bf16/fp16) on the forward graph, before the loss: f32 weights
+// (`trained`: the master weights) get a Cast to `t` at use, activations become `t` except
+// around f32-only ops, model outputs and the forward-state `updates` are cast back to f32.
+Status autocast_forward(ir::Graph& g, DType t, const std::vector<int>& trained,
+                        StateUpdates* updates);
 
 // All of the above; g.outputs becomes [loss, updated weights and states...] or, with
 // gradients_only, [loss, "<w>.grad"...]. Prunes what the new outputs do not use.

@@ -8,6 +8,7 @@
 
 #include "ir/shape_infer.h"
 #include "ir/train_ops.h"
+#include "kernels/cpu/kernel_util.h"  // float_to_bf16_bits / float_to_half_bits
 
 namespace tessera::autodiff {
 
@@ -84,6 +85,11 @@ std::shared_ptr<ir::TensorData> filled(DType t, const Shape& s, double v, Status
     } else if (t == DType::kInt32) {
       const int32_t x = static_cast<int32_t>(v);
       std::memcpy(p, &x, 4);
+    } else if (t == DType::kBFloat16 || t == DType::kFloat16) {  // mixed precision
+      const float f = static_cast<float>(v);
+      const uint16_t h = t == DType::kBFloat16 ? kernels::cpu::float_to_bf16_bits(f)
+                                               : kernels::cpu::float_to_half_bits(f);
+      std::memcpy(p, &h, 2);
     } else {
       *st = Unimplemented(fmt::format("autodiff: constant of dtype {}", dtype_name(t)));
       break;

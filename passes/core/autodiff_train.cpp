@@ -3,6 +3,8 @@
 // parameter; the runtime aliases each state with its update (g.meta "train.updates").
 #include <fmt/format.h>
 
+#include <cstring>
+#include <map>
 #include <set>
 
 #include "passes/core/autodiff.h"
@@ -158,12 +160,102 @@ StatusOr<std::vector<int>> append_optimizer(ir::Graph& g, const GradList& grads,
   return outs;
 }
 
+namespace {
+
+// fp16 dynamic loss scaling around the backward and the optimizer. The backward is seeded with
+// the scale S (state "loss_scale") instead of 1, so 16-bit gradients are S times the true ones
+// and small values survive fp16; each f32 gradient is multiplied by 1/S (exact: S is a power of
+// two) before the update. `bad` is true when any gradient is inf or nan (sum of g*0 over every
+// gradient is nan then; partial sums all-reduce like any other); the updates are then skipped.
+struct LossScale {
+  int scale = -1, good = -1, bad = -1;
+};
+
+GradList unscale(ir::Graph& g, const GradList& grads, LossScale& ls) {
+  Builder b(g);
+  b.set_scope("loss_scale");
+  const int inv = b.op1("Reciprocal", {ls.scale});
+  GradList out;
+  int probe = -1;
+  for (const auto& [w, grad] : grads) {
+    const int u = b.mul(grad, inv);
+    std::vector<int64_t> axes(b.shape(u).size());
+    for (size_t i = 0; i < axes.size(); ++i) axes[i] = static_cast<int64_t>(i);
+    const int z = b.mul(u, b.scalar_like(u, 0.0));
+    const int s = axes.empty() ? z : b.reduce_sum(z, axes, false);
+    probe = probe < 0 ? s : b.add(probe, s);
+    out.emplace_back(w, u);
+  }
+  ls.bad = probe < 0 ? -1 : b.op1("IsNaN", {probe});
+  return out;
+}
+
+// Every optimizer update X.new becomes Where(bad, X, X.new); then the scale's own update.
+Status gate_updates(ir::Graph& g, const LossScale& ls, const TrainOptions& o,
+                    std::vector<int>& outs) {
+  Builder b(g);
+  b.set_scope("loss_scale/gate");
+  std::vector<std::string> pairs = attr_strs(g.meta, "train.updates");
+  std::map<std::string, int> id;
+  for (int v = 0; v < static_cast<int>(g.values.size()); ++v) id[g.values[v].name] = v;
+  for (size_t i = 0; i + 1 < pairs.size(); i += 2) {
+    const int state = id.at(pairs[i]), upd = id.at(pairs[i + 1]);
+    const int gated = b.op1("Where", {ls.bad, state, upd});
+    TSR_RETURN_IF_ERROR(b.status());
+    g.values[upd].name += ".ungated";
+    g.values[gated].name = pairs[i + 1];
+    for (int& x : outs)
+      if (x == upd) x = gated;
+  }
+  b.set_scope("loss_scale/update");
+  const int good1 = b.add(ls.good, b.scalar(DType::kInt64, 1));
+  const int grow =
+      b.op1("GreaterOrEqual", {good1, b.scalar(DType::kInt64, double(o.loss_scale_window))});
+  const int zero = b.scalar(DType::kInt64, 0);
+  const int s_ok = b.op1("Where", {grow, b.mul(ls.scale, b.scalar(DType::kFloat32, 2)), ls.scale});
+  const int s_new = b.op1("Where", {ls.bad, b.mul(ls.scale, b.scalar(DType::kFloat32, 0.5)), s_ok});
+  const int g_new = b.op1("Where", {ls.bad, zero, b.op1("Where", {grow, zero, good1})});
+  TSR_RETURN_IF_ERROR(b.status());
+  for (auto [state, upd] : {std::pair{ls.scale, s_new}, std::pair{ls.good, g_new}}) {
+    g.values[upd].name = g.values[state].name + ".new";
+    pairs.push_back(g.values[state].name);
+    pairs.push_back(g.values[upd].name);
+    outs.push_back(upd);
+  }
+  g.meta["train.updates"] = Attr::Strs(pairs);
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status build_training_graph(ir::Graph& g, const TrainOptions& o) {
   TSR_ASSIGN_OR_RETURN(const std::vector<int> wrt, trained_weights(g, o));
   StateUpdates forward_updates;
   TSR_RETURN_IF_ERROR(prepare_train_forward(g, o, &forward_updates));
+  if (o.precision != "fp32" && o.precision != "bf16" && o.precision != "fp16")
+    return InvalidArgument("--precision '" + o.precision + "': expected fp32, bf16 or fp16");
+  if (o.precision != "fp32")
+    TSR_RETURN_IF_ERROR(autocast_forward(
+        g, o.precision == "bf16" ? DType::kBFloat16 : DType::kFloat16, wrt, &forward_updates));
   TSR_ASSIGN_OR_RETURN(const int loss, append_loss(g, o));
-  TSR_ASSIGN_OR_RETURN(const GradList grads, append_backward(g, loss, wrt, o));
+  LossScale ls;
+  if (o.precision == "fp16") {
+    if (!(o.loss_scale > 0) || o.loss_scale_window < 1)
+      return InvalidArgument("autodiff: loss scale must be positive, its window >= 1");
+    if (g.values[loss].dtype != DType::kFloat32)
+      return Internal("autodiff: fp16 loss scaling needs an f32 loss");
+    ls.scale = add_state(g, "loss_scale", DType::kFloat32, {}, true);
+    auto d = std::make_shared<ir::TensorData>(*g.values[ls.scale].data);
+    const float s0 = static_cast<float>(o.loss_scale);
+    std::memcpy(d->bytes.data(), &s0, 4);
+    g.values[ls.scale].data = std::move(d);
+    ls.good = add_state(g, "loss_scale.good_steps", DType::kInt64, {}, true);
+  }
+  TSR_ASSIGN_OR_RETURN(GradList grads, append_backward(g, loss, wrt, o, ls.scale));
+  if (ls.scale >= 0) {
+    grads = unscale(g, grads, ls);
+    if (ls.bad < 0) return InvalidArgument("autodiff: fp16 loss scaling: no gradient to check");
+  }
   std::vector<int> outs = {loss};
   if (o.gradients_only || o.output_gradients) {
     Builder b(g);
@@ -178,6 +270,7 @@ Status build_training_graph(ir::Graph& g, const TrainOptions& o) {
   if (!o.gradients_only) {
     TSR_ASSIGN_OR_RETURN(const std::vector<int> upd, append_optimizer(g, grads, o));
     outs.insert(outs.end(), upd.begin(), upd.end());
+    if (ls.scale >= 0) TSR_RETURN_IF_ERROR(gate_updates(g, ls, o, outs));
     std::vector<std::string> pairs = attr_strs(g.meta, "train.updates");
     for (const auto& [state, updated] : forward_updates) {
       g.values[updated].name = g.values[state].name + ".new";

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "comm_internal.h"
+#include "kernels/cpu/cpu_kernels.h"  // widen_16bit / narrow_16bit
 #include "layout.h"
 
 namespace tessera::runtime {
@@ -118,7 +119,16 @@ Status Comm::all_reduce(const std::vector<std::string>& axes, const BufferRef& i
     if (in.data != out.data) std::memmove(out.data, in.data, in.bytes());
     return Status::Ok();
   }
-  return group_all_reduce(g, in.dtype, in.data, out.data, num_elements(in.shape));
+  const int64_t n = num_elements(in.shape);
+  if (in.dtype == DType::kBFloat16 || in.dtype == DType::kFloat16) {
+    // Summed in f32 and rounded once (neither MPI nor the TCP sum has a 16-bit float type).
+    std::vector<float> wide(static_cast<size_t>(n));
+    kernels::widen_16bit(in.dtype, in.data, wide.data(), n);
+    TSR_RETURN_IF_ERROR(group_all_reduce(g, DType::kFloat32, wide.data(), wide.data(), n));
+    kernels::narrow_16bit(in.dtype, wide.data(), out.data, n);
+    return Status::Ok();
+  }
+  return group_all_reduce(g, in.dtype, in.data, out.data, n);
 }
 
 Status Comm::all_gather(const std::vector<std::string>& axes, int64_t dim, const BufferRef& in,
@@ -152,7 +162,15 @@ Status Comm::reduce_scatter(const std::vector<std::string>& axes, int64_t dim, c
   std::vector<uint8_t> blocks(static_cast<size_t>(in.bytes()));
   split_blocks(static_cast<const uint8_t*>(in.data), in.shape, dim, g.size, dtype_size(in.dtype),
                blocks.data());
-  return group_reduce_scatter(g, in.dtype, blocks.data(), out.data, num_elements(out.shape));
+  const int64_t n = num_elements(out.shape);
+  if (in.dtype == DType::kBFloat16 || in.dtype == DType::kFloat16) {  // as all_reduce
+    std::vector<float> wide(static_cast<size_t>(num_elements(in.shape))), part(n);
+    kernels::widen_16bit(in.dtype, blocks.data(), wide.data(), num_elements(in.shape));
+    TSR_RETURN_IF_ERROR(group_reduce_scatter(g, DType::kFloat32, wide.data(), part.data(), n));
+    kernels::narrow_16bit(in.dtype, part.data(), out.data, n);
+    return Status::Ok();
+  }
+  return group_reduce_scatter(g, in.dtype, blocks.data(), out.data, n);
 }
 
 Status Comm::all_to_all(const std::vector<std::string>& axes, int64_t split_dim, int64_t concat_dim,

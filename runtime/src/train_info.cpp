@@ -29,8 +29,10 @@ StatusOr<TrainInfo> train_info(const plan::Plan& p, const std::string& file) {
 }
 
 bool is_optimizer_state(const std::string& name, const std::vector<StateUpdate>& updates) {
-  // Step counters (optimizer's and Dropout's) are not model initializers.
-  if (name == "optimizer.step" || name == "dropout.step") return true;
+  // Step counters (optimizer's and Dropout's) and fp16's loss scale are not model initializers.
+  if (name == "optimizer.step" || name == "dropout.step" || name == "loss_scale" ||
+      name == "loss_scale.good_steps")
+    return true;
   for (const char* suffix : {".adam_m", ".adam_v", ".momentum"}) {
     if (!ends_with(name, suffix)) continue;
     const std::string owner = name.substr(0, name.size() - std::string(suffix).size());

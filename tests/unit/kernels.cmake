@@ -6,6 +6,7 @@ tessera_add_gtest(kernels_test
     kernels_test_linalg.cpp
     kernels_test_nn.cpp
     kernels_test_shape.cpp
+    kernels_test_16bit.cpp
     # Independent cross-checks by a second author (same API, own float64 references).
     kernels_test_xcheck_ew.cpp
     kernels_test_xcheck_linalg.cpp

@@ -33,7 +33,8 @@ struct TrainInfo {
 StatusOr<TrainInfo> train_info(const plan::Plan& p, const std::string& file);
 
 // True for optimizer-only states ("optimizer.step", "<w>.adam_m", "<w>.adam_v", "<w>.momentum"
-// whose <w> is itself a state): what --export-onnx leaves out.
+// whose <w> is itself a state, fp16's "loss_scale" and "loss_scale.good_steps"): what
+// --export-onnx leaves out.
 bool is_optimizer_state(const std::string& name, const std::vector<StateUpdate>& updates);
 
 // File name for a tensor saved by name ("<sanitized>.pb"): every byte outside [A-Za-z0-9._-]

@@ -31,3 +31,6 @@ expect_error "this plan is for inference" \
 expect_error "has no gradient outputs" \
   "$TSR" run "$WORK/t.tsr" --data "$WORK/data" --steps 1 --dump-gradients "$WORK/g"
 expect_error "--steps needs --data" "$TSR" run "$WORK/t.tsr" --steps 3
+
+expect_error "--precision 'fp8': expected fp32, bf16 or fp16" \
+  "$TSRC" compile "$MODEL/model.onnx" --mode train --precision fp8 -q -o "$WORK/p.tsr"

@@ -5,6 +5,9 @@
 //                                                without its last dim, C = logits' last dim
 //   train_tool tensor OUT.pb NAME DTYPE SHAPE F  DTYPE i64|f32, SHAPE 2x16, F = mod:P (i % P)
 //                                                or next:P ((i + 1) % P)
+//   train_tool scalar OUT.pb NAME DTYPE V        a rank-0 tensor (DTYPE i64|f32) of value V
+//   train_tool show FILE.pb                      prints "DTYPE SHAPE", plus " VALUE" (%.9g)
+//                                                for a one-element f32/i64 tensor
 //   train_tool grads DUMP_DIR REF_DIR TOL FLOOR [BY]  loss.pb and every grads.json entry of
 //                                                REF_DIR against DUMP_DIR/<name>.pb: max|diff| /
 //                                                max(max|ref|, FLOOR) <= TOL; BY = name (the
@@ -135,6 +138,28 @@ int tensor(char** a) {
   return write(a[1], std::move(t));
 }
 
+int scalar(const std::string& out, const std::string& name, const std::string& dt, double v) {
+  if (dt != "i64" && dt != "f32") return fail("scalar: DTYPE is i64 or f32");
+  HostTensor t = HostTensor::zeros(name, dt == "i64" ? DType::kInt64 : DType::kFloat32, {});
+  if (dt == "i64")
+    t.data<int64_t>()[0] = static_cast<int64_t>(v);
+  else
+    t.data<float>()[0] = static_cast<float>(v);
+  return write(out, std::move(t));
+}
+
+int show(const std::string& path) {
+  auto t = tessera::read_tensor_proto(path);
+  if (!t.ok()) return fail(t.status().message());
+  std::printf("%s %s", tessera::dtype_name(t->dtype), tessera::shape_str(t->shape).c_str());
+  if (t->numel() == 1 && t->dtype == DType::kFloat32)
+    std::printf(" %.9g", static_cast<double>(t->data<float>()[0]));
+  if (t->numel() == 1 && t->dtype == DType::kInt64)
+    std::printf(" %lld", static_cast<long long>(t->data<int64_t>()[0]));
+  std::printf("\n");
+  return 0;
+}
+
 // One grads.json entry: the exporter's gradient name, its file, the PyTorch parameter it is the
 // gradient of, and whether the file holds it transposed (ONNX exporters pre-transpose Linear
 // weights into new initializers named val_N).
@@ -257,6 +282,8 @@ int main(int argc, char** argv) {
   const std::string cmd = argc > 1 ? argv[1] : "";
   if (cmd == "labels" && argc == 4) return labels(argv[2], argv[3]);
   if (cmd == "tensor" && argc == 7) return tensor(argv + 1);
+  if (cmd == "scalar" && argc == 6) return scalar(argv[2], argv[3], argv[4], std::atof(argv[5]));
+  if (cmd == "show" && argc == 3) return show(argv[2]);
   if (cmd == "grads" && (argc == 6 || argc == 7))
     return grads(argv[2], argv[3], std::atof(argv[4]), std::atof(argv[5]),
                  argc == 7 ? argv[6] : "name");

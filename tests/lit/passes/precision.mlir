@@ -45,9 +45,23 @@ module attributes {tessera.cluster = "cpu", tessera.precision = "fp16"} {
 
 // -----
 
-// Train mode is refused: it needs f32 master weights and loss scaling.
+// Train mode is the autodiff stage's (autocast, f32 master weights): a graph it did not
+// differentiate in this precision is refused.
 // expected-error @+1 {{train mode}}
 module attributes {tessera.cluster = "cpu", tessera.mode = "train", tessera.precision = "bf16"} {
+  func.func @main(%x: tensor<4x8xf32> {tessera.name = "x"}) -> (tensor<4x8xf32> {tessera.name = "y"}) {
+    %0 = tessera.Relu %x {name = "r"} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+    return %0 : tensor<4x8xf32>
+  }
+}
+
+// -----
+
+// A training step autodiff built in bf16 (tessera.train.precision) passes unchanged: its f32
+// master weights and f32 islands stay as they are.
+// CHECK-LABEL: func.func @main
+// CHECK: tessera.Relu {{.*}}(tensor<4x8xf32>) -> tensor<4x8xf32>
+module attributes {tessera.cluster = "cpu", tessera.mode = "train", tessera.precision = "bf16", tessera.train.precision = "bf16"} {
   func.func @main(%x: tensor<4x8xf32> {tessera.name = "x"}) -> (tensor<4x8xf32> {tessera.name = "y"}) {
     %0 = tessera.Relu %x {name = "r"} : (tensor<4x8xf32>) -> tensor<4x8xf32>
     return %0 : tensor<4x8xf32>
