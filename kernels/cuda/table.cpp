@@ -18,6 +18,7 @@ const std::vector<CudaKernelEntry>& cuda_kernel_table() {
       {"Conv", Conv},
       {"DequantizeI8", DequantizeI8},
       {"Div", Div},
+      {"Dropout", Dropout},
       {"Erf", Erf},
       {"Exp", Exp},
       {"Expand", Expand},

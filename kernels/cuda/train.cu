@@ -1,11 +1,12 @@
 // Training kernels on CUDA (the ops autodiff and the optimizer emit; CPU references in
 // kernels/cpu/train_*.cpp): softmax cross-entropy and its gradient, LayerNormalization's
-// gradient, GatherGrad (embedding backward), ReluGrad, AdamW and SGD. f32/f16/bf16 storage,
-// f32 arithmetic. Per-row statistics go through CudaContext::i32_scratch (sized by the session).
-// Two costs to know: GatherGrad scatters with float atomics, so repeated indices sum in a
-// run-dependent order (last-bit differences between runs; PyTorch's default is the same), and
-// invalid labels or indices cannot raise an error from the device: labels outside [0, C) make
-// the loss NaN, indices outside the axis are skipped.
+// gradient, GatherGrad (embedding backward), ReluGrad, training-mode Dropout, AdamW and SGD.
+// f32/f16/bf16 storage, f32 arithmetic. Per-row statistics go through CudaContext::i32_scratch
+// (sized by the session). Two costs to know: GatherGrad scatters with float atomics, so repeated
+// indices sum in a run-dependent order (last-bit differences between runs; PyTorch's default is the
+// same), and invalid labels or indices cannot raise an error from the device: labels outside [0, C)
+// make the loss NaN, indices outside the axis are skipped.
+#include "cpu/philox.h"
 #include "cuda/cuda_types.cuh"
 
 namespace tessera::kernels::cuda {
@@ -169,6 +170,51 @@ __global__ void sgd_kernel(const T* w, const T* g, const T* buf, float lr, float
   }
 }
 
+// Philox4x32-10 on the device: the same function as kernels/cpu/philox.h (tests compare the
+// masks bit for bit), spelled with plain words because std::array is host-only.
+__device__ __forceinline__ uint32_t philox_word(uint64_t blk, uint64_t step, uint32_t k0,
+                                                uint32_t k1, int word) {
+  uint32_t c0 = static_cast<uint32_t>(blk), c1 = static_cast<uint32_t>(blk >> 32),
+           c2 = static_cast<uint32_t>(step), c3 = static_cast<uint32_t>(step >> 32);
+  for (int round = 0; round < 10; ++round) {
+    if (round > 0) k0 += 0x9E3779B9u, k1 += 0xBB67AE85u;
+    const uint32_t hi0 = __umulhi(0xD2511F53u, c0), lo0 = 0xD2511F53u * c0;
+    const uint32_t hi1 = __umulhi(0xCD9E8D57u, c2), lo1 = 0xCD9E8D57u * c2;
+    c0 = hi1 ^ c1 ^ k0, c1 = lo1, c2 = hi0 ^ c3 ^ k1, c3 = lo0;
+  }
+  return word == 0 ? c0 : word == 1 ? c1 : word == 2 ? c2 : c3;
+}
+
+// Local shape and the position vectors (global index = sum_d pos_d[i_d]; none: identity).
+struct DropPos {
+  const int64_t* pos[kMaxDims] = {};
+  int64_t size[kMaxDims] = {};
+  int rank = 0;
+};
+
+template <class T>
+__global__ void dropout_kernel(const T* __restrict__ x, const int64_t* __restrict__ step, DropPos p,
+                               uint32_t k0, uint32_t k1, uint32_t threshold, float scale,
+                               T* __restrict__ y, uint8_t* __restrict__ mask, int64_t n) {
+  const uint64_t st = static_cast<uint64_t>(step[0]);
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t g = i;
+    if (p.rank > 0) {
+      g = 0;
+      int64_t rest = i;
+      for (int d = p.rank - 1; d >= 0; --d) {
+        g += p.pos[d][rest % p.size[d]];
+        rest /= p.size[d];
+      }
+    }
+    const bool keep = philox_word(static_cast<uint64_t>(g) >> 2, st, k0, k1,
+                                  static_cast<int>(g & 3)) >= threshold;
+    y[i] = keep ? from_f<T>(to_f(x[i]) * scale) : from_f<T>(0.f);
+    if (mask) mask[i] = keep;
+  }
+}
+
 Status labels_ok(const TensorRef& l) {
   if (l.dtype != DType::kInt64 && l.dtype != DType::kInt32)
     return InvalidArgument("labels/indices must be i32 or i64");
@@ -220,8 +266,8 @@ Status SoftmaxCrossEntropyGrad(CudaContext& ctx, const AttrMap& a, const Ins& in
   return dispatch_float(in[1].dtype, [&](auto tag) {
     using T = decltype(tag);
     sce_grad_kernel<T><<<grid_for(n), kThreads, 0, ctx.stream>>>(
-        in[0].as<const T>(), in[1].as<const T>(), in[2].data, in[2].dtype == DType::kInt64, c,
-        rows, out[0].as<T>(), n);
+        in[0].as<const T>(), in[1].as<const T>(), in[2].data, in[2].dtype == DType::kInt64, c, rows,
+        out[0].as<T>(), n);
     TSR_CUDA_LAUNCHED();
     return Status::Ok();
   });
@@ -323,6 +369,57 @@ Status AdamW(CudaContext& ctx, const AttrMap& a, const Ins& in, const Ins& out) 
     adamw_kernel<T><<<grid_for(n), kThreads, 0, ctx.stream>>>(
         in[0].as<const T>(), in[1].as<const T>(), in[2].as<const T>(), in[3].as<const T>(),
         in[4].as<const int64_t>(), h, out[0].as<T>(), out[1].as<T>(), out[2].as<T>(), n);
+    TSR_CUDA_LAUNCHED();
+    return Status::Ok();
+  });
+}
+
+// Training-mode Dropout (kernels/cpu/train_dropout.cpp): (x, step, pos_0..pos_{r-1}) -> y
+// [, mask]. The key and threshold are computed on the host exactly as the CPU kernel does.
+Status Dropout(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const Ins& out) {
+  if (in.size() < 2 || out.empty() || out.size() > 2)
+    return InvalidArgument("Dropout: expects (x, step, positions...) and 1 or 2 outputs");
+  const TensorRef& x = in[0];
+  if (in[1].dtype != DType::kInt64 || !in[1].shape.empty())
+    return InvalidArgument("Dropout: step must be an i64 scalar");
+  DropPos p;
+  const size_t np = in.size() - 2;
+  if (np > 0) {
+    if (np != x.shape.size() || np > static_cast<size_t>(kMaxDims))
+      return InvalidArgument("Dropout: " + std::to_string(np) + " position inputs for a rank-" +
+                             std::to_string(x.shape.size()) + " input");
+    for (size_t d = 0; d < np; ++d) {
+      if (in[2 + d].dtype != DType::kInt64 || in[2 + d].shape != Shape{x.shape[d]})
+        return InvalidArgument("Dropout: position input " + std::to_string(d) + " must be i64 [" +
+                               std::to_string(x.shape[d]) + "]");
+      p.pos[d] = in[2 + d].as<const int64_t>();
+      p.size[d] = x.shape[d];
+    }
+    p.rank = static_cast<int>(np);
+  }
+  TSR_RETURN_IF_ERROR(check_out_shape(out[0], x.shape));
+  TSR_RETURN_IF_ERROR(check_same_dtype(out[0], x, "Dropout output"));
+  uint8_t* mask = nullptr;
+  if (out.size() > 1 && out[1].present()) {
+    TSR_RETURN_IF_ERROR(check_out_shape(out[1], x.shape));
+    if (out[1].dtype != DType::kBool) return InvalidArgument("Dropout mask must be bool");
+    mask = out[1].as<uint8_t>();
+  }
+  const double ratio = attr_float(attrs, "ratio", 0.5);
+  if (!(ratio >= 0 && ratio < 1))
+    return InvalidArgument("Dropout: ratio " + std::to_string(ratio) + " outside [0, 1)");
+  const philox::Key key = philox::dropout_key(static_cast<uint64_t>(attr_int(attrs, "seed", 0)),
+                                              static_cast<uint64_t>(attr_int(attrs, "stream", 0)));
+  const uint32_t threshold = philox::dropout_threshold(ratio);
+  // The CPU scales in double; f32 here (the result is stored as f32 or narrower anyway).
+  const float scale = static_cast<float>(1.0 / (1.0 - ratio));
+  const int64_t n = x.numel();
+  if (n == 0) return Status::Ok();
+  return dispatch_float(x.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    dropout_kernel<T><<<grid_for(n), kThreads, 0, ctx.stream>>>(
+        x.as<const T>(), in[1].as<const int64_t>(), p, key[0], key[1], threshold, scale,
+        out[0].as<T>(), mask, n);
     TSR_CUDA_LAUNCHED();
     return Status::Ok();
   });

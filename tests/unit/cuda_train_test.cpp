@@ -61,8 +61,7 @@ class CudaTrain : public ::testing::Test {
       cin.push_back({t.dt, t.shape, t.bytes.data()});
       void* d = nullptr;
       ASSERT_EQ(cudaMalloc(&d, t.bytes.size() + 16), cudaSuccess);
-      ASSERT_EQ(cudaMemcpy(d, t.bytes.data(), t.bytes.size(), cudaMemcpyHostToDevice),
-                cudaSuccess);
+      ASSERT_EQ(cudaMemcpy(d, t.bytes.data(), t.bytes.size(), cudaMemcpyHostToDevice), cudaSuccess);
       gin.push_back({t.dt, t.shape, d});
       dev.push_back(d);
     }
@@ -131,10 +130,58 @@ TEST_F(CudaTrain, ReluGradAndOptimizers) {
         {floats({33}, 11), floats({33}, 12), floats({33}, 13, -0.1f, 0.1f),
          floats({33}, 14, 0.f, 0.01f), ints({}, {3})},
         {{33}, {33}, {33}});
-  const AttrMap sgd = {{"lr", Attr::Float(0.1)}, {"momentum", Attr::Float(0.9)},
+  const AttrMap sgd = {{"lr", Attr::Float(0.1)},
+                       {"momentum", Attr::Float(0.9)},
                        {"weight_decay", Attr::Float(0.01)}};
   check("SGD", sgd, {floats({20}, 15), floats({20}, 16), floats({20}, 17)}, {{20}, {20}});
   check("SGD", {{"lr", Attr::Float(0.1)}}, {floats({20}, 15), floats({20}, 16)}, {{20}});
+}
+
+// Training-mode Dropout on a shard (rows 10..13 of a [20, 37] tensor, given as position
+// vectors): the same mask as the CPU kernel bit for bit, values within f32 rounding of x/(1-p).
+TEST_F(CudaTrain, DropoutMatchesCpuMask) {
+  const AttrMap a = {{"ratio", Attr::Float(0.3)}, {"seed", Attr::Int(7)}, {"stream", Attr::Int(3)}};
+  std::vector<int64_t> p0, p1;
+  for (int64_t r = 10; r < 14; ++r) p0.push_back(r * 37);
+  for (int64_t c = 0; c < 37; ++c) p1.push_back(c);
+  std::vector<HostT> in = {floats({4, 37}, 21), ints({}, {5}), ints({4}, p0), ints({37}, p1)};
+  std::vector<TensorRef> cin, gin;
+  std::vector<void*> dev;
+  for (HostT& t : in) {
+    cin.push_back({t.dt, t.shape, t.bytes.data()});
+    void* d = nullptr;
+    ASSERT_EQ(cudaMalloc(&d, t.bytes.size() + 16), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(d, t.bytes.data(), t.bytes.size(), cudaMemcpyHostToDevice), cudaSuccess);
+    gin.push_back({t.dt, t.shape, d});
+    dev.push_back(d);
+  }
+  std::vector<float> y(148);
+  std::vector<uint8_t> m(148);
+  ASSERT_TRUE(
+      run_cpu_kernel("Dropout", a, cin,
+                     {{DType::kFloat32, {4, 37}, y.data()}, {DType::kBool, {4, 37}, m.data()}})
+          .ok());
+  void *gy = nullptr, *gm = nullptr;
+  ASSERT_EQ(cudaMalloc(&gy, 148 * 4), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(&gm, 148), cudaSuccess);
+  Status s = cuda::run_cuda_kernel(ctx_, "Dropout", a, gin,
+                                   {{DType::kFloat32, {4, 37}, gy}, {DType::kBool, {4, 37}, gm}});
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  std::vector<float> y2(148);
+  std::vector<uint8_t> m2(148);
+  ASSERT_EQ(cudaMemcpy(y2.data(), gy, 148 * 4, cudaMemcpyDeviceToHost), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(m2.data(), gm, 148, cudaMemcpyDeviceToHost), cudaSuccess);
+  EXPECT_EQ(m2, m);
+  int kept = 0;
+  for (size_t i = 0; i < y.size(); ++i) {
+    EXPECT_NEAR(y2[i], y[i], 1e-6f * std::fabs(y[i]) + 1e-7f) << i;
+    kept += m[i];
+  }
+  EXPECT_GT(kept, 80);  // about 70% of 148 kept: the mask is not all-or-nothing
+  EXPECT_LT(kept, 130);
+  for (void* d : dev) cudaFree(d);
+  cudaFree(gy);
+  cudaFree(gm);
 }
 
 }  // namespace
