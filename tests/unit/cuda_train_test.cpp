@@ -114,6 +114,10 @@ TEST_F(CudaTrain, LayerNormalizationGrad) {
   check("LayerNormalizationGrad", a,
         {floats({4, 5, 48}, 4), floats({4, 5, 48}, 5, -2, 2), floats({48}, 6, 0.5f, 1.5f)},
         {{4, 5, 48}, {48}, {48}});
+  // 600 rows: three row chunks in the column sums; 37 columns: a partial column block.
+  check("LayerNormalizationGrad", {{"axis", Attr::Int(1)}},
+        {floats({600, 37}, 24), floats({600, 37}, 25, -2, 2), floats({37}, 26, 0.5f, 1.5f)},
+        {{600, 37}, {37}, {37}});
 }
 
 TEST_F(CudaTrain, GatherGradRepeatedAndNegativeIndices) {
