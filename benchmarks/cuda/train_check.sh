@@ -8,6 +8,22 @@ B=$1
 T=$B/bin/tessera
 P=benchmarks/cuda/plans
 fail=0
+# compare_dir GOT REF TOL: every .pb of REF against GOT's file of that name; prints "ok" or the
+# first mismatch. References whose max|ref| is below 1e-6 are skipped: gradients that are
+# rounding noise around zero (bert's key biases, |g| ~ 1e-11; tests/e2e/train/grads_test.sh
+# floors them the same way).
+compare_dir() {
+  local worst=ok r f
+  for f in "$2"/*.pb; do
+    r=$($T compare "$1/$(basename "$f")" "$f" --tolerance "$3" 2>&1) && continue
+    echo "$r" | grep -qE "max\|ref\| [0-9.]+e-(0[7-9]|[1-9][0-9])" && continue
+    worst="MISMATCH $(basename "$f"): $r"
+    break
+  done
+  echo "$worst"
+  [ "$worst" = ok ]
+}
+
 # Plans and data: benchmarks/cuda/plans/train (compiled with --mode train [--gradients-only];
 # labels from train_tool labels). The CPU backend's gradients match PyTorch's train_reference
 # (tests/e2e/train), so agreement with it carries that check to the GPU.
@@ -15,27 +31,15 @@ for m in gpt2 bert; do
   D=$P/train/$m
   $T run $P/train/$m.grads.tsr --data $D --steps 1 --dump-gradients /tmp/tg_cpu_$m --backend cpu >/dev/null || fail=1
   $T run $P/train/$m.grads.tsr --data $D --steps 1 --dump-gradients /tmp/tg_gpu_$m --backend cuda || fail=1
-  worst=ok
-  # bert's key-bias gradients are rounding noise around zero (|g| ~ 1e-11, as in
-  # tests/e2e/train/grads_test.sh's floor): skipped when the reference's max is below 1e-6.
-  for f in /tmp/tg_cpu_$m/*.pb; do
-    r=$($T compare /tmp/tg_gpu_$m/$(basename $f) $f --tolerance 1e-4 2>&1) && continue
-    echo "$r" | grep -qE "max\|ref\| [0-9.]+e-(0[7-9]|[1-9][0-9])" && continue
-    worst="MISMATCH $(basename $f): $r"; fail=1
-  done
-  echo "$m gradients, cuda vs cpu ($(ls /tmp/tg_cpu_$m | wc -l) tensors, 1e-4): $worst"
+  echo -n "$m gradients, cuda vs cpu ($(ls /tmp/tg_cpu_$m | wc -l) tensors, 1e-4): "
+  compare_dir /tmp/tg_gpu_$m /tmp/tg_cpu_$m 1e-4 || fail=1
   $T run $P/train/$m.adamw.tsr --data $D --steps 3 --save-weights /tmp/tw_cpu_$m --backend cpu >/dev/null || fail=1
   $T run $P/train/$m.adamw.tsr --data $D --steps 3 --save-weights /tmp/tw_gpu_$m --backend cuda | tail -3 || fail=1
-  worst=ok
   # 2e-3 after Adam: parameters whose gradient is rounding noise around zero (gpt2's key
   # biases) get updates of about ±lr whose sign follows the noise, so CPU (f64 update) and GPU
   # (f32) part by up to one step's size (measured 9.5e-4 relative; tests/e2e/train freezes those
   # biases for the same reason). Gradients above are compared at 1e-4.
-  for f in /tmp/tw_cpu_$m/*.pb; do
-    r=$($T compare /tmp/tw_gpu_$m/$(basename $f) $f --tolerance 2e-3 2>&1) && continue
-    echo "$r" | grep -qE "max\|ref\| [0-9.]+e-(0[7-9]|[1-9][0-9])" && continue
-    worst="MISMATCH $(basename $f): $r"; fail=1
-  done
-  echo "$m weights and AdamW state after 3 steps, cuda vs cpu ($(ls /tmp/tw_cpu_$m | wc -l) tensors, 2e-3): $worst"
+  echo -n "$m weights and AdamW state after 3 steps, cuda vs cpu ($(ls /tmp/tw_cpu_$m | wc -l) tensors, 2e-3): "
+  compare_dir /tmp/tw_gpu_$m /tmp/tw_cpu_$m 2e-3 || fail=1
 done
 exit $fail

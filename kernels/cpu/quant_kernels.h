@@ -91,6 +91,8 @@ TSR_DECLARE_QUANT_KERNEL(QConvI8);
 Status quant_scales(const AttrMap& attrs, float* x_scale);
 Status quant_epilogue_kind(const AttrMap& attrs, const TensorRef& out, float* y_scale);
 Status check_quant_channels(const std::vector<TensorRef>& in, int64_t n);
+// An int8 zero point attribute (default 0: symmetric), checked to lie in [-128, 127].
+Status zero_point_attr(const AttrMap& attrs, const char* key, int32_t* zp);
 // x_zero_point (default 0) and the reduction length k: a non-zero point needs acc_offset and
 // k <= kMaxKZeroPoint; k <= kMaxK always. Returns acc_offset's data or nullptr.
 Status quant_zero_point(const AttrMap& attrs, const std::vector<TensorRef>& in, int64_t k,

@@ -27,7 +27,8 @@ Status check_channel_vec(const TensorRef& t, int64_t n, const char* what) {
   return Status::Ok();
 }
 
-// An int8 zero point attribute (default 0).
+}  // namespace
+
 Status zero_point_attr(const AttrMap& attrs, const char* key, int32_t* zp) {
   const int64_t v = attr_int(attrs, key, 0);
   if (v < -128 || v > 127)
@@ -35,8 +36,6 @@ Status zero_point_attr(const AttrMap& attrs, const char* key, int32_t* zp) {
   *zp = static_cast<int32_t>(v);
   return Status::Ok();
 }
-
-}  // namespace
 
 // Shared by QMatMulI8 and QConvI8: y_scale present -> int8 out, else float out.
 Status quant_epilogue_kind(const AttrMap& attrs, const TensorRef& out, float* y_scale) {

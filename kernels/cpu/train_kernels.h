@@ -38,5 +38,10 @@ TSR_DECLARE_TRAIN_KERNEL(AdamW);
 TSR_DECLARE_TRAIN_KERNEL(SGD);
 #undef TSR_DECLARE_TRAIN_KERNEL
 
+// LayerNormalizationGrad's operand checks (dy, x, scale -> dx, dscale[, dbias]), shared with
+// the CUDA kernel: *rows x *d is x viewed as rows of the normalised shape.
+Status layer_norm_grad_dims(const AttrMap& attrs, const std::vector<TensorRef>& in,
+                            const std::vector<TensorRef>& out, int64_t* rows, int64_t* d);
+
 }  // namespace cpu
 }  // namespace tessera::kernels

@@ -2,6 +2,7 @@
 // second output so its gradient is one pass over [N,C] instead of a recomputation.
 #include <cmath>
 
+#include "cpu/train_kernels.h"
 #include "cpu/train_util.h"
 
 namespace tessera::kernels::cpu {
@@ -158,7 +159,8 @@ Status GeluGrad(const AttrMap& attrs, const Ins& in, const Ins& out) {
   });
 }
 
-Status LayerNormalizationGrad(const AttrMap& attrs, const Ins& in, const Ins& out) {
+Status layer_norm_grad_dims(const AttrMap& attrs, const Ins& in, const Ins& out, int64_t* rows,
+                            int64_t* d) {
   TSR_RETURN_IF_ERROR(check_arity(in, out, 3, 3, 3));
   const Shape& x = in[1].shape;
   const int64_t axis = attr_int(attrs, "axis", -1);
@@ -171,7 +173,14 @@ Status LayerNormalizationGrad(const AttrMap& attrs, const Ins& in, const Ins& ou
   TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[2], "scale"));
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], x, "dx"));
   TSR_RETURN_IF_ERROR(check_out_shape(out[1], norm, "dscale"));
-  const int64_t d = num_elements(norm), rows = d ? in[1].numel() / d : 0;
+  *d = num_elements(norm);
+  *rows = *d ? in[1].numel() / *d : 0;
+  return Status::Ok();
+}
+
+Status LayerNormalizationGrad(const AttrMap& attrs, const Ins& in, const Ins& out) {
+  int64_t rows = 0, d = 0;
+  TSR_RETURN_IF_ERROR(layer_norm_grad_dims(attrs, in, out, &rows, &d));
   const double eps = attr_float(attrs, "epsilon", 1e-5);
   return dispatch_float(
       in[0], "dy", [&](auto t) { return layer_norm_grad<decltype(t)>(rows, d, eps, in, out); });

@@ -13,6 +13,7 @@
 #include <cstdio>
 
 #include "cpu/kernel_util.h"
+#include "cpu/quant_kernels.h"
 #include "cuda/lt_util.h"
 #include "cuda/quant_cuda.h"
 
@@ -23,15 +24,6 @@ Status positive(const AttrMap& attrs, const char* key, float* v) {
   *v = static_cast<float>(attr_float(attrs, key, 0));
   if (!attr_has(attrs, key) || !(*v > 0))
     return InvalidArgument(std::string("attribute '") + key + "' must be a positive float");
-  return Status::Ok();
-}
-
-// An int8 zero point attribute (default 0: symmetric).
-Status zero_point(const AttrMap& attrs, const char* key, int32_t* zp) {
-  const int64_t v = attr_int(attrs, key, 0);
-  if (v < -128 || v > 127)
-    return InvalidArgument(std::string("attribute '") + key + "' must be in [-128, 127]");
-  *zp = static_cast<int32_t>(v);
   return Status::Ok();
 }
 
@@ -84,7 +76,7 @@ Status QuantizeI8(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const I
     smooth = in[1].as<const float>();
   }
   int32_t zp = 0;
-  TSR_RETURN_IF_ERROR(zero_point(attrs, "zero_point", &zp));
+  TSR_RETURN_IF_ERROR(cpu::zero_point_attr(attrs, "zero_point", &zp));
   return launch_quantize(ctx, in[0], smooth, scale, zp, out[0].as<int8_t>());
 }
 
@@ -113,7 +105,7 @@ Status QMatMulI8(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const In
   const bool has_bias = in.size() > 3 && in[3].present();
   if (has_bias) TSR_RETURN_IF_ERROR(channel_vec(in[3], N, "bias"));
   int32_t zp = 0;
-  TSR_RETURN_IF_ERROR(zero_point(attrs, "x_zero_point", &zp));
+  TSR_RETURN_IF_ERROR(cpu::zero_point_attr(attrs, "x_zero_point", &zp));
   const int32_t* offset = nullptr;
   if (in.size() > 4 && in[4].present()) {
     if (in[4].dtype != DType::kInt32 || in[4].shape != Shape{N})

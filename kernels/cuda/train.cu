@@ -7,6 +7,7 @@
 // same), and invalid labels or indices cannot raise an error from the device: labels outside [0, C)
 // make the loss NaN, indices outside the axis are skipped.
 #include "cpu/philox.h"
+#include "cpu/train_kernels.h"
 #include "cuda/cuda_types.cuh"
 
 namespace tessera::kernels::cuda {
@@ -299,19 +300,8 @@ Status SoftmaxCrossEntropyGrad(CudaContext& ctx, const AttrMap& a, const Ins& in
 
 Status LayerNormalizationGrad(CudaContext& ctx, const AttrMap& attrs, const Ins& in,
                               const Ins& out) {
-  TSR_RETURN_IF_ERROR(check_arity(in, out, 3, 3, 3));
-  const Shape& x = in[1].shape;
-  const int64_t axis = attr_int(attrs, "axis", -1);
-  if (axis < 0 || axis >= int64_t(x.size()))
-    return InvalidArgument("axis " + std::to_string(axis) + " out of range for " + shape_str(x));
-  const Shape norm(x.begin() + axis, x.end());
-  if (in[0].shape != x || in[2].shape != norm)
-    return InvalidArgument("dy/scale do not match x " + shape_str(x));
-  TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[1], "x"));
-  TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[2], "scale"));
-  TSR_RETURN_IF_ERROR(check_out_shape(out[0], x));
-  TSR_RETURN_IF_ERROR(check_out_shape(out[1], norm));
-  const int64_t d = num_elements(norm), rows = d ? in[1].numel() / d : 0;
+  int64_t rows = 0, d = 0;
+  TSR_RETURN_IF_ERROR(cpu::layer_norm_grad_dims(attrs, in, out, &rows, &d));
   if (rows == 0) return Status::Ok();
   const int64_t chunks = (rows + kLnChunk - 1) / kLnChunk;
   TSR_RETURN_IF_ERROR(scratch_for(ctx, rows * 8 + chunks * d * 8, "LayerNormalizationGrad"));

@@ -37,6 +37,30 @@ HostT ints(Shape s, std::vector<int64_t> v) {
   return t;
 }
 
+// Device copies of host tensors, freed with the object.
+struct Uploaded {
+  std::vector<TensorRef> refs;
+  std::vector<void*> ptrs;
+  explicit Uploaded(std::vector<HostT>& in) {
+    for (HostT& t : in) {
+      void* d = nullptr;
+      EXPECT_EQ(cudaMalloc(&d, t.bytes.size() + 16), cudaSuccess);
+      EXPECT_EQ(cudaMemcpy(d, t.bytes.data(), t.bytes.size(), cudaMemcpyHostToDevice), cudaSuccess);
+      refs.push_back({t.dt, t.shape, d});
+      ptrs.push_back(d);
+    }
+  }
+  ~Uploaded() {
+    for (void* p : ptrs) cudaFree(p);
+  }
+};
+
+std::vector<TensorRef> host_refs(std::vector<HostT>& in) {
+  std::vector<TensorRef> r;
+  for (HostT& t : in) r.push_back({t.dt, t.shape, t.bytes.data()});
+  return r;
+}
+
 class CudaTrain : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -55,16 +79,11 @@ class CudaTrain : public ::testing::Test {
   // Runs op on both backends; every output must agree to relative L2 `tol`.
   void check(const char* op, const AttrMap& a, std::vector<HostT> in, std::vector<Shape> outs,
              double tol = 1e-5) {
-    std::vector<TensorRef> cin, gin, cout, gout;
+    const std::vector<TensorRef> cin = host_refs(in);
+    Uploaded up(in);
+    const std::vector<TensorRef>& gin = up.refs;
+    std::vector<TensorRef> cout, gout;
     std::vector<void*> dev;
-    for (HostT& t : in) {
-      cin.push_back({t.dt, t.shape, t.bytes.data()});
-      void* d = nullptr;
-      ASSERT_EQ(cudaMalloc(&d, t.bytes.size() + 16), cudaSuccess);
-      ASSERT_EQ(cudaMemcpy(d, t.bytes.data(), t.bytes.size(), cudaMemcpyHostToDevice), cudaSuccess);
-      gin.push_back({t.dt, t.shape, d});
-      dev.push_back(d);
-    }
     std::vector<std::vector<float>> want(outs.size());
     for (size_t o = 0; o < outs.size(); ++o) {
       want[o].assign(static_cast<size_t>(num_elements(outs[o])), 0.f);
@@ -149,16 +168,9 @@ TEST_F(CudaTrain, DropoutMatchesCpuMask) {
   for (int64_t r = 10; r < 14; ++r) p0.push_back(r * 37);
   for (int64_t c = 0; c < 37; ++c) p1.push_back(c);
   std::vector<HostT> in = {floats({4, 37}, 21), ints({}, {5}), ints({4}, p0), ints({37}, p1)};
-  std::vector<TensorRef> cin, gin;
-  std::vector<void*> dev;
-  for (HostT& t : in) {
-    cin.push_back({t.dt, t.shape, t.bytes.data()});
-    void* d = nullptr;
-    ASSERT_EQ(cudaMalloc(&d, t.bytes.size() + 16), cudaSuccess);
-    ASSERT_EQ(cudaMemcpy(d, t.bytes.data(), t.bytes.size(), cudaMemcpyHostToDevice), cudaSuccess);
-    gin.push_back({t.dt, t.shape, d});
-    dev.push_back(d);
-  }
+  const std::vector<TensorRef> cin = host_refs(in);
+  Uploaded up(in);
+  const std::vector<TensorRef>& gin = up.refs;
   std::vector<float> y(148);
   std::vector<uint8_t> m(148);
   ASSERT_TRUE(
@@ -183,7 +195,6 @@ TEST_F(CudaTrain, DropoutMatchesCpuMask) {
   }
   EXPECT_GT(kept, 80);  // about 70% of 148 kept: the mask is not all-or-nothing
   EXPECT_LT(kept, 130);
-  for (void* d : dev) cudaFree(d);
   cudaFree(gy);
   cudaFree(gm);
 }
