@@ -5,7 +5,7 @@
 # benchmark. Plans compiled on a machine with the compiler, carried in benchmarks/cuda/plans:
 #   quant_data gen tokens 2x16 CALIB 8 1001
 #   tessera compile ../shared/models/tiny/$m/model.onnx -o benchmarks/cuda/plans/$m.int8.tsr \
-#     --quantize int8 --calibration CALIB --smooth-alpha 0.5 --calibration-method minmax
+#     --quantize int8 --calibration CALIB        (default flags: zero points on skewed inputs)
 #   (the same plus --precision bf16 -o $m.int8bf16.tsr), for m in gpt2 bert.
 # Usage (device tool, carry benchmarks/cuda/plans): bash benchmarks/cuda/int8_bench.sh
 set -uo pipefail
