@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "passes/core/inplace_updates.h"
 #include "passes/core/memory_planner.h"
 #include "passes/core/sharding_spec.h"
 #include "tessera/plan_file.h"
@@ -80,9 +81,16 @@ struct Emitter {
   plan::Plan p;
   std::vector<int> tensor_of;  // value id -> tensor id, -1 if unused
   std::vector<planfile::WeightBlob> blobs;
+  std::vector<int> inplace;  // value id -> the state it is written into (in-place update), or -1
 
   Status add_tensor(int vid) {
     if (tensor_of[vid] >= 0) return Status::Ok();
+    if (inplace[vid] >= 0) {
+      // An optimizer update written straight into its state's WEIGHT storage: no arena slot.
+      TSR_RETURN_IF_ERROR(add_tensor(inplace[vid]));
+      tensor_of[vid] = tensor_of[inplace[vid]];
+      return Status::Ok();
+    }
     const ir::Value& v = g.values[vid];
     TSR_ASSIGN_OR_RETURN(spmd::ShardingSpec spec, spec_of(v));
     plan::TensorInfo* t = p.add_tensors();
@@ -149,7 +157,7 @@ void plan_memory(Emitter& e) {
 
 Status emit_plan(const ir::Graph& g, const spmd::Mesh& mesh, const std::string& path,
                  CompileSummary* summary) {
-  Emitter e{g, mesh, {}, std::vector<int>(g.values.size(), -1), {}};
+  Emitter e{g, mesh, {}, std::vector<int>(g.values.size(), -1), {}, core::inplace_update_states(g)};
   e.p.set_model_name(g.name);
   e.p.set_producer("tessera 0.1.0");
   for (const auto& ax : mesh.axes()) {

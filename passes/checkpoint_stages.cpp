@@ -7,6 +7,7 @@
 
 #include "passes/checkpoint_stages.h"
 #include "passes/core/cost_model.h"
+#include "passes/core/inplace_updates.h"
 #include "passes/core/memory_planner.h"
 #include "passes/core/sharding_rules.h"
 
@@ -92,10 +93,12 @@ Liveness liveness(const ir::Graph& g) {
   l.first.assign(g.values.size(), 0);
   l.last.assign(g.values.size(), 0);
   l.arena.assign(g.values.size(), false);
+  // Optimizer updates written into their state's storage take no arena (as in the emitter).
+  const std::vector<int> inplace = core::inplace_update_states(g);
   for (size_t v = 0; v < g.values.size(); ++v) {
     const ir::Value& val = g.values[v];
     if (val.kind == ir::ValueKind::kWeight || val.kind == ir::ValueKind::kConstant) continue;
-    l.arena[v] = val.producer >= 0 || val.kind == ir::ValueKind::kInput;
+    l.arena[v] = (val.producer >= 0 || val.kind == ir::ValueKind::kInput) && inplace[v] < 0;
     l.first[v] = val.producer >= 0 ? val.producer : 0;
     l.last[v] = l.first[v];
     for (int r : readers[v]) l.last[v] = std::max(l.last[v], r);

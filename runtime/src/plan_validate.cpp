@@ -59,7 +59,26 @@ Status check_tensor(const plan::Plan& p, int i, const std::set<std::string>& axe
   return Status::Ok();
 }
 
-Status check_instruction(const plan::Plan& p, int i, const std::string& what) {
+// Training plans: WEIGHT tensors updated in place, i.e. states of "train.updates" pairs whose
+// updated output is bound to the state's own tensor (docs/plan-format.md, "In-place updates").
+// The optimizer writes these; every other WEIGHT tensor is read-only.
+std::set<int> inplace_states(const plan::Plan& p) {
+  std::set<int> ids;
+  for (const auto& a : p.meta()) {
+    if (a.name() != "train.updates") continue;
+    for (int k = 0; k + 1 < a.strings_size(); k += 2)
+      for (const auto& b : p.outputs()) {
+        if (b.name() != a.strings(k + 1) || b.tensor() < 0 || b.tensor() >= p.tensors_size())
+          continue;
+        const plan::TensorInfo& t = p.tensors(b.tensor());
+        if (t.storage() == plan::TensorInfo::WEIGHT && t.name() == a.strings(k)) ids.insert(t.id());
+      }
+  }
+  return ids;
+}
+
+Status check_instruction(const plan::Plan& p, int i, const std::string& what,
+                         const std::set<int>& inplace) {
   const plan::Instruction& ins = p.instructions(i);
   const int n = p.tensors_size();
   auto where = [&] {
@@ -74,18 +93,19 @@ Status check_instruction(const plan::Plan& p, int i, const std::string& what) {
     if (id < 0 || id >= n)
       return Corrupt(where() + " writes tensor id " + std::to_string(id) + " out of range [0, " +
                      std::to_string(n) + ")");
-    if (p.tensors(id).storage() != plan::TensorInfo::ARENA)
+    if (p.tensors(id).storage() != plan::TensorInfo::ARENA && !inplace.count(id))
       return Corrupt(where() + " writes weight " + tname(p.tensors(id)));
   }
   return Status::Ok();
 }
 
-Status check_bindings(const plan::Plan& p, const std::string& what) {
+Status check_bindings(const plan::Plan& p, const std::string& what, const std::set<int>& inplace) {
   for (const auto* list : {&p.inputs(), &p.outputs()})
     for (const auto& b : *list) {
       if (b.tensor() < 0 || b.tensor() >= p.tensors_size())
         return Corrupt(what + ": binding '" + b.name() + "' refers to tensor id " +
                        std::to_string(b.tensor()) + " out of range");
+      if (list == &p.outputs() && inplace.count(b.tensor())) continue;
       if (p.tensors(b.tensor()).storage() != plan::TensorInfo::ARENA)
         return Corrupt(what + ": binding '" + b.name() + "' is not an arena tensor");
     }
@@ -122,9 +142,10 @@ Status validate_plan(const plan::Plan& p, uint64_t data_size, const std::string&
   TSR_RETURN_IF_ERROR(check_mesh(p, what, &axes));
   if (p.arena_bytes() < 0) return Corrupt(what + ": negative arena size");
   for (int i = 0; i < p.tensors_size(); ++i) TSR_RETURN_IF_ERROR(check_tensor(p, i, axes, what));
+  const std::set<int> inplace = inplace_states(p);
   for (int i = 0; i < p.instructions_size(); ++i)
-    TSR_RETURN_IF_ERROR(check_instruction(p, i, what));
-  TSR_RETURN_IF_ERROR(check_bindings(p, what));
+    TSR_RETURN_IF_ERROR(check_instruction(p, i, what, inplace));
+  TSR_RETURN_IF_ERROR(check_bindings(p, what, inplace));
   int64_t world = 1;
   for (const auto& a : p.mesh().axes()) world *= a.size();
   return check_sections(p, data_size, world, what);

@@ -76,6 +76,7 @@ Status Session::apply_updates() {
   if (!impl_->ran) return InvalidArgument("apply_updates before a successful run()");
   const plan::Plan& p = plan_->meta();
   for (const auto& [out, state] : impl_->updates) {
+    if (out == state) continue;  // updated in place by the optimizer (docs/plan-format.md)
     if (impl_->device) {
       TSR_RETURN_IF_ERROR(impl_->device->copy_tensor(out, state));
     } else {
