@@ -48,11 +48,48 @@ read -r tsq rsq psq _ <<<"$(compile sqrt-n 0)"
 least() {
   echo "$1" | sed -n 's/.*smallest budget that fits is .*(\([0-9]*\) bytes).*/\1/p'
 }
-min_msg=$(compile auto $((pel - (1 << 30))))
-pmin=$(least "$min_msg")
-[ -n "$pmin" ] || { echo "no minimum budget in: $min_msg" >&2; exit 1; }
-low_msg=$(compile auto $((w0 + (1 << 30))))
-plow=$(least "$low_msg")
+# auto's minimum for the curve's sharding (the one spmd-search picks without a budget, whose
+# weight bytes are w0). spmd-search also reads the budget, so a small enough budget changes the
+# sharding: descend from 1 GiB below every-layer's peak (while auto fits with w0's sharding, go
+# 1 GiB below the peak it planned); when auto fails, the budget its error names is the minimum
+# if auto fits there; when the sharding changes (weights beyond 1% of w0), bisect (5 steps) between the last budget with
+# w0's sharding and the first without: the minimum is the smallest budget seen to keep it.
+pmin="" lowest=""
+ok=0 pok=0 bad=""  # smallest budget that fit with w0's sharding (its peak in pok); first that did not
+b=$((pel - (1 << 30)))
+for _ in $(seq 1 20); do
+  r=$(compile auto "$b")
+  if [ "${r%% *}" != fail ]; then
+    read -r _ _ p _ w <<<"$r"
+    # Within 1% of w0's weight bytes: the same sharding of the parameters (a budget may move a
+    # few small tensors; splitting the parameters changes the weights by gigabytes).
+    if [ $((w > w0 ? w - w0 : w0 - w)) -le $((w0 / 100)) ]; then
+      echo "minimum search: auto fits $(gib "$b") GiB (peak $(gib "$p") GiB)" >&2
+      ok=$b pok=$p
+      [ -z "$bad" ] && b=$((p - (1 << 30))) || b=$(((ok + bad) / 2))
+    else
+      echo "minimum search: at $(gib "$b") GiB spmd-search shards differently (weights $(gib "$w") GiB, peak $(gib "$p") GiB)" >&2
+      [ -z "$lowest" ] && lowest="$b $p $w"
+      bad=$b
+      b=$(((ok + bad) / 2))
+    fi
+    [ -n "$bad" ] && [ $((ok - bad)) -lt $((1 << 26)) ] && { pmin=$ok; break; }
+    continue
+  fi
+  m=$(least "$r")
+  if [ -z "$m" ]; then
+    echo "minimum search: $(gib "$b") GiB: ${r#fail }" >&2
+    bad=$b; b=$(((ok + bad) / 2)); continue
+  fi
+  echo "minimum search: $(gib "$b") GiB fails, named $(gib "$m") GiB" >&2
+  r=$(compile auto "$m")
+  if [ "${r%% *}" != fail ]; then pmin=$m; break; fi
+  echo "minimum search: the named $(gib "$m") GiB fails too: ${r#fail }" >&2
+  b=$((m + (1 << 28)))
+done
+[ -n "$pmin" ] || [ "$ok" = 0 ] || pmin=$ok
+[ -n "$pmin" ] || { echo "no minimum budget found" >&2; exit 1; }
+plow=""
 # Half the no-checkpoint activation memory: `inspect`'s activations at the peak of the plan
 # that keeps everything (the saved activations at the end of the forward pass).
 phalf=$((p0 - a0 / 2))
@@ -78,8 +115,10 @@ for b in $budgets; do
     printf '| %s | infeasible | | | %s: %s |\n' "$(gib "$b")" "$note" "${r#fail }"
     continue
   fi
-  read -r t rt p _ <<<"$r"
-  auto_added[$b]=$rt
+  read -r t rt p _ w <<<"$r"
+  auto_added[$b]="$t $rt"
+  [ $((w > w0 ? w - w0 : w0 - w)) -le $((w0 / 100)) ] ||
+    note="$note (another sharding: weights $(gib "$w") GiB)"
   printf '| %s | %.2f | %+.1f%% | %s | %s |\n' "$(gib "$b")" "$(awk -v t="$t" 'BEGIN{print t*1e3}')" \
     "$(awk -v t="$t" -v z="$t0" 'BEGIN{print (t/z - 1) * 100}')" "$(gib "$p")" "$note"
 done
@@ -88,13 +127,17 @@ printf '| schedule | peak GiB | step ms | added | auto at that budget: added |\n
 printf '|---|---|---|---|---|\n'
 for row in "every-layer $tel $rel $pel" "sqrt-n $tsq $rsq $psq"; do
   read -r name t rt p <<<"$row"
-  a=${auto_added[$p]:-}
+  read -r a ar <<<"${auto_added[$p]:-}"
   printf '| %s | %s | %.2f | %+.1f%% | %s |\n' "$name" "$(gib "$p")" \
     "$(awk -v t="$t" 'BEGIN{print t*1e3}')" "$(awk -v t="$t" -v z="$t0" 'BEGIN{print (t/z-1)*100}')" \
-    "$([ -n "$a" ] && awk -v a="$a" -v z="$t0" -v r="$rt" \
-        'BEGIN{printf "%+.1f%% (%.2fx of its recompute)", a/z*100, (r > 0 ? a/r : 0)}' || echo infeasible)"
+    "$([ -n "$a" ] && awk -v a="$a" -v ar="$ar" -v z="$t0" -v r="$rt" \
+        'BEGIN{printf "%+.1f%% (%.2fx of its recompute)", (a/z-1)*100, (r > 0 ? ar/r : 0)}' || echo infeasible)"
 done
 echo
+if [ -n "$lowest" ]; then
+  read -r lb lp lw <<<"$lowest"
+  echo "sharding changes: at a budget of $(gib "$lb") GiB spmd-search picks another sharding (weights $(gib "$lw") GiB, auto's peak $(gib "$lp") GiB)"
+fi
 if [ -n "$plow" ]; then
   echo "auto's minimum named for a budget of weights + 1 GiB (another sharding): $(gib "$plow") GiB"
 fi
