@@ -125,6 +125,11 @@ Status train_all(const std::string& plan_path, const TrainCliOptions& t, const R
     if (root) TSR_RETURN_IF_ERROR(print_loss(loss, done + 1));
     TSR_RETURN_IF_ERROR(sess->apply_updates());
   }
+  if (o.report_memory && steps > 0) {  // the last step's (every step plans the same arena)
+    std::printf("rank %d peak_bytes %lld\n", comm->rank(),
+                static_cast<long long>(sess->peak_bytes()));
+    std::fflush(stdout);
+  }
   if (!t.dump_gradients.empty() && root)
     TSR_RETURN_IF_ERROR(dump_gradients(*sess, info, loss_name, t.dump_gradients));
   if (!t.save_weights.empty() || !t.export_onnx.empty()) {

@@ -58,4 +58,30 @@ for m in gpt2 bert resnet; do
     done
   done
 done
+# With the optimizer (AdamW, updates in place): the planned peak against the measured one of a
+# training step (`run --data --steps 1 --report-memory`), on 1 and 4 ranks.
+m=gpt2
+d=../shared/models/tiny/$m
+mkdir -p "$T/data"
+cp "$T/$m/in/input_0.pb" "$T/data/input_0.pb"
+cp "$T/$m/in/input_1.pb" "$T/data/labels.pb"
+for np in 1 4; do
+  mesh=""; launch=""
+  if [ $np = 4 ]; then mesh="--mesh dp=2,tp=2"; launch="mpirun --oversubscribe --allow-run-as-root -np 4"; fi
+  for mode in none every-layer; do
+    plan=$T/adamw.$mode.$np.tsr
+    if ! $B/bin/tessera compile "$d/model.onnx" --mode train $mesh --checkpoint $mode -o "$plan" -q \
+        2> "$T/err"; then
+      echo "$m adamw np=$np $mode: compile: $(cat "$T/err")"; fail=1; continue
+    fi
+    planned=$($B/bin/tessera inspect "$plan" --json |
+      python3 -c 'import json, sys; print(json.load(sys.stdin)["memory"]["peak_per_device_bytes"])')
+    $launch $B/bin/tessera run "$plan" --data "$T/data" --steps 1 --report-memory > "$T/mem" 2> "$T/sum" ||
+      { echo "$m adamw np=$np $mode: run: $(cat "$T/sum")"; fail=1; continue; }
+    measured=$(awk '$1=="rank"{if($4>m)m=$4}END{print m}' "$T/mem")
+    ok=$(awk -v p="$planned" -v q="$measured" 'BEGIN{print (q>0 && p>=q && p<=1.05*q)?"ok":"BAD"}')
+    [ "$ok" = ok ] || fail=1
+    echo "$m adamw np=$np $mode: planned $planned measured $measured $ok"
+  done
+done
 exit $fail
