@@ -143,6 +143,32 @@ TEST(PlanFile, SectionOutOfRange) {
   EXPECT_NE(msg.find("outside the data section"), std::string::npos) << msg;
 }
 
+// Training: an instruction may write a WEIGHT tensor, and an output may be bound to one, only
+// for an in-place update: a "train.updates" pair whose output binding is the state's tensor.
+TEST(PlanFile, InPlaceUpdatesOnlyForTrainUpdatesPairs) {
+  testing::MlpPlan m = make_mlp_plan();
+  const int b = 2;  // weight "b" [4]
+  m.plan.mutable_instructions(2)->set_outputs(0, b);
+  auto bad = planfile::serialize(m.plan, m.weights);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("writes weight"), std::string::npos)
+      << bad.status().message();
+  auto* out = m.plan.add_outputs();
+  out->set_name("b.new");
+  out->set_tensor(b);
+  auto* meta = m.plan.add_meta();
+  meta->set_name("train.updates");
+  meta->set_kind(plan::AttrProto::STRINGS);
+  meta->add_strings("W");  // a pair whose output is another tensor does not license "b"
+  meta->add_strings("b.new");
+  bad = planfile::serialize(m.plan, m.weights);
+  ASSERT_FALSE(bad.ok());
+  meta->set_strings(0, "b");
+  auto good = planfile::serialize(m.plan, m.weights);
+  ASSERT_TRUE(good.ok()) << good.status().message();
+  EXPECT_TRUE(PlanFile::from_bytes(*good, "x").ok());
+}
+
 TEST(PlanFile, WriterRejectsBadPlan) {
   testing::MlpPlan m = make_mlp_plan();
   m.weights[0].bytes.pop_back();  // W is 48 bytes
