@@ -176,7 +176,7 @@ Status Concat(const AttrMap& attrs, const Ins& in, const Ins& out) {
   for (int64_t o = 0, at = 0; o < outer; ++o, at = 0) {
     for (const TensorRef& t : in) {
       const int64_t n = t.shape[axis] * inner;
-      std::memcpy(dst + o * row + at, t.as<const uint8_t>() + o * n, n);
+      if (n > 0) std::memcpy(dst + o * row + at, t.as<const uint8_t>() + o * n, n);
       at += n;
     }
   }
@@ -221,7 +221,7 @@ Status Split(const AttrMap& attrs, const Ins& in, const Ins& out) {
     int64_t at = o * s[axis] * inner;
     for (int64_t i = 0; i < no; ++i) {
       const int64_t n = split[i] * inner;
-      std::memcpy(out[i].as<uint8_t>() + o * n, src + at, n);
+      if (n > 0) std::memcpy(out[i].as<uint8_t>() + o * n, src + at, n);
       at += n;
     }
   }

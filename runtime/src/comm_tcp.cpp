@@ -16,6 +16,12 @@
 namespace tessera::runtime {
 namespace {
 
+// memcpy that accepts an empty range: a rank's share of a small tensor can be zero bytes, and
+// an empty std::vector's data() is null, which memcpy may not receive even for size 0 (UBSan).
+void copy_bytes(void* dst, const void* src, size_t n) {
+  if (n > 0) std::memcpy(dst, src, n);
+}
+
 template <class T>
 void add_into(T* acc, const T* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) acc[i] += x[i];
@@ -137,7 +143,7 @@ Status TcpComm::broadcast(std::vector<uint8_t>* bytes, int root) {
 
 Status TcpComm::group_all_gather(const Group& g, const void* in, void* out, int64_t block_bytes) {
   auto* o = static_cast<uint8_t*>(out);
-  std::memcpy(o + g.rank * block_bytes, in, static_cast<size_t>(block_bytes));
+  copy_bytes(o + g.rank * block_bytes, in, static_cast<size_t>(block_bytes));
   const std::vector<int> m = members(g);
   std::vector<tcp::Transfer> s, r;
   for (int j = 0; j < g.size; ++j) {
@@ -151,7 +157,7 @@ Status TcpComm::group_all_gather(const Group& g, const void* in, void* out, int6
 Status TcpComm::group_all_to_all(const Group& g, const void* in, void* out, int64_t block_bytes) {
   const auto* i = static_cast<const uint8_t*>(in);
   auto* o = static_cast<uint8_t*>(out);
-  std::memcpy(o + g.rank * block_bytes, i + g.rank * block_bytes, static_cast<size_t>(block_bytes));
+  copy_bytes(o + g.rank * block_bytes, i + g.rank * block_bytes, static_cast<size_t>(block_bytes));
   return swap_blocks(members(g), g.rank, i, block_bytes, o, block_bytes);
 }
 
@@ -161,11 +167,11 @@ Status TcpComm::group_reduce_scatter(const Group& g, DType dt, const void* in, v
   const auto* i = static_cast<const uint8_t*>(in);
   std::vector<uint8_t> got(static_cast<size_t>(bb * g.size));
   TSR_RETURN_IF_ERROR(swap_blocks(members(g), g.rank, i, bb, got.data(), bb));
-  std::memcpy(got.data() + g.rank * bb, i + g.rank * bb, static_cast<size_t>(bb));
+  copy_bytes(got.data() + g.rank * bb, i + g.rank * bb, static_cast<size_t>(bb));
   std::vector<uint8_t> acc(got.begin(), got.begin() + bb);  // group-rank order: same bits as
   for (int j = 1; j < g.size; ++j)                          // the all-reduce below
     TSR_RETURN_IF_ERROR(add_typed(dt, acc.data(), got.data() + j * bb, block_count));
-  std::memcpy(out, acc.data(), static_cast<size_t>(bb));
+  copy_bytes(out, acc.data(), static_cast<size_t>(bb));
   return Status::Ok();
 }
 
@@ -188,12 +194,12 @@ Status TcpComm::group_all_reduce(const Group& g, DType dt, const void* in, void*
     r.push_back({m[j], got.data() + j * mine * es, mine * es});
   }
   TSR_RETURN_IF_ERROR(check(mesh_.exchange(s, r)));
-  std::memcpy(got.data() + g.rank * mine * es, i + lo(g.rank) * es, static_cast<size_t>(mine * es));
+  copy_bytes(got.data() + g.rank * mine * es, i + lo(g.rank) * es, static_cast<size_t>(mine * es));
   std::vector<uint8_t> sum(got.begin(), got.begin() + mine * es);
   for (int j = 1; j < g.size; ++j)
     TSR_RETURN_IF_ERROR(add_typed(dt, sum.data(), got.data() + j * mine * es, mine));
   // Phase 2 (in may alias out: phase 1 has finished reading it): my sum to all, theirs to me.
-  std::memcpy(o + lo(g.rank) * es, sum.data(), static_cast<size_t>(mine * es));
+  copy_bytes(o + lo(g.rank) * es, sum.data(), static_cast<size_t>(mine * es));
   s.clear();
   r.clear();
   for (int j = 0; j < g.size; ++j) {
