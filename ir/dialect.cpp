@@ -3,6 +3,7 @@
 #include "ir/bridge.h"
 #include "ir/op_table.h"
 #include "tessera/collectives.h"
+#include "ir/attention_ops.h"
 #include "ir/quant_ops.h"
 #include "ir/train_ops.h"
 #include "ir/shape_infer.h"
@@ -69,7 +70,7 @@ TesseraDialect::TesseraDialect(mlir::MLIRContext* ctx)
                               mlir::TypeID::get<TesseraDialect>()) {
   ctx->getOrLoadDialect<mlir::func::FuncDialect>();
   // Every table find_op consults: forward, training and quantized ops.
-  for (const auto* table : {&op_table(), &train_op_table(), &quant_op_table()})
+  for (const auto* table : {&op_table(), &train_op_table(), &quant_op_table(), &attention_op_table()})
     for (const OpInfo& info : *table) registerOp(info.name, true);
   for (const char* c : tessera::kCollectiveOps) registerOp(c, false);
   for (const char* leaf : {"weight", "constant"}) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "ir/attention_ops.h"
 #include "ir/quant_ops.h"
 #include "ir/shape_fns.h"
 #include "ir/train_ops.h"
@@ -124,7 +125,8 @@ const OpInfo* find_in_table(const std::vector<OpInfo>& t, std::string_view name)
 const OpInfo* find_op(std::string_view name) {
   if (const OpInfo* op = find_in_table(op_table(), name)) return op;
   if (const OpInfo* op = find_train_op(name)) return op;  // training ops (ir/train_ops.cpp)
-  return find_quant_op(name);  // quantized ops (ir/quant_ops.cpp)
+  if (const OpInfo* op = find_quant_op(name)) return op;  // quantized ops (ir/quant_ops.cpp)
+  return find_attention_op(name);  // fused attention (ir/attention_ops.cpp)
 }
 
 }  // namespace tessera::ir
