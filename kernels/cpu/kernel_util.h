@@ -102,6 +102,11 @@ T saturate_cast(double v) {
   return static_cast<T>(v);
 }
 
+// The f32 kernel `fn` on f32 copies of the bf16/f16 operands; 16-bit outputs rounded once at
+// the end. run_cpu_kernel does this for every op but those that take 16-bit storage themselves.
+Status run_widened(KernelFn fn, const AttrMap& attrs, const std::vector<TensorRef>& in,
+                   const std::vector<TensorRef>& out);
+
 // Writes `v` converted to `dt` into one element at dst (used by Pad's constant).
 Status store_scalar(double v, DType dt, void* dst);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "cpu/attention_kernels.h"
 #include "cpu/kernel_util.h"
 #include "cpu/quant_kernels.h"
 #include "cpu/train_kernels.h"
@@ -95,7 +96,8 @@ KernelFn find_in_table(const std::vector<KernelEntry>& t, std::string_view op) {
 KernelFn find_cpu_kernel(std::string_view op) {
   if (KernelFn fn = find_in_table(cpu_kernel_table(), op)) return fn;
   if (KernelFn fn = find_cpu_train_kernel(op)) return fn;  // training ops (train_table.cpp)
-  return find_cpu_quant_kernel(op);  // quantized ops (quant_table.cpp)
+  if (KernelFn fn = find_cpu_quant_kernel(op)) return fn;  // quantized ops (quant_table.cpp)
+  return find_cpu_attention_kernel(op);                    // fused attention (attention.cpp)
 }
 
 namespace {
@@ -124,10 +126,16 @@ Status check_refs(const std::vector<TensorRef>& v, const char* kind) {
 namespace {
 bool is_16bit(DType t) { return t == DType::kBFloat16 || t == DType::kFloat16; }
 
-// The f32 kernel on f32 copies of the 16-bit operands; 16-bit outputs rounded once at the end.
+// Ops that take 16-bit operands themselves: Cast converts them; the fused attention kernels
+// round their scratch to the 16-bit dtype, which they cannot once it is widened to f32.
+bool takes_16bit(std::string_view op) {
+  return op == "Cast" || op == "FusedAttention" || op == "FusedAttentionGrad";
+}
+}  // namespace
+
 // Cost: one widening copy per 16-bit input and one rounding pass per 16-bit output.
-Status run_widened(KernelFn fn, const AttrMap& attrs, const std::vector<TensorRef>& in,
-                   const std::vector<TensorRef>& out) {
+Status cpu::run_widened(KernelFn fn, const AttrMap& attrs, const std::vector<TensorRef>& in,
+                        const std::vector<TensorRef>& out) {
   std::vector<std::vector<float>> tmp(in.size() + out.size());
   std::vector<TensorRef> win = in, wout = out;
   for (size_t i = 0; i < in.size(); ++i) {
@@ -150,7 +158,6 @@ Status run_widened(KernelFn fn, const AttrMap& attrs, const std::vector<TensorRe
       narrow_16bit(out[i].dtype, tmp[in.size() + i].data(), out[i].data, out[i].numel());
   return Status::Ok();
 }
-}  // namespace
 
 void widen_16bit(DType t, const void* src, float* dst, int64_t n) {
   const uint16_t* s = static_cast<const uint16_t*>(src);
@@ -179,7 +186,8 @@ Status run_cpu_kernel(std::string_view op, const AttrMap& attrs, const std::vect
   bool any16 = false;
   for (const auto* v : {&in, &out})
     for (const TensorRef& t : *v) any16 = any16 || is_16bit(t.dtype);
-  if (s.ok()) s = any16 && op != "Cast" ? run_widened(fn, attrs, in, out) : fn(attrs, in, out);
+  if (s.ok())
+    s = any16 && !takes_16bit(op) ? cpu::run_widened(fn, attrs, in, out) : fn(attrs, in, out);
   if (s.ok()) return s;
   return Status(s.code(), std::string(op) + ": " + s.message());
 }

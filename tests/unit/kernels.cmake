@@ -7,6 +7,10 @@ tessera_add_gtest(kernels_test
     kernels_test_nn.cpp
     kernels_test_shape.cpp
     kernels_test_16bit.cpp
+    # Fused attention against a float64 unfused reference (kernels_attention_ref.cpp).
+    kernels_attention_ref.cpp
+    kernels_test_attention.cpp
+    kernels_test_attention_grad.cpp
     # Independent cross-checks by a second author (same API, own float64 references).
     kernels_test_xcheck_ew.cpp
     kernels_test_xcheck_linalg.cpp
