@@ -98,4 +98,10 @@ StatusOr<OpRule> gather_elements_grad(const std::string&, const AttrMap&, const 
 StatusOr<OpRule> optimizer(const std::string&, const AttrMap&, const std::vector<Shape>&,
                            const std::vector<Shape>&);
 
+// Fused attention (sharding_rules_attention.cpp).
+StatusOr<OpRule> fused_attention(const std::string&, const AttrMap&, const std::vector<Shape>&,
+                                 const std::vector<Shape>&);
+StatusOr<OpRule> fused_attention_grad(const std::string&, const AttrMap&, const std::vector<Shape>&,
+                                      const std::vector<Shape>&);
+
 }  // namespace tessera::spmd::rules

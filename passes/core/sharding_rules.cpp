@@ -158,6 +158,8 @@ constexpr Entry kRules[] = {
     {"Expand", rules::elementwise},
     {"Flatten", rules::reshape},
     {"Floor", rules::elementwise},
+    {"FusedAttention", rules::fused_attention},
+    {"FusedAttentionGrad", rules::fused_attention_grad},
     {"Gather", rules::gather},
     {"GatherElements", rules::same_rank_axis_ops},
     {"GatherElementsGrad", rules::gather_elements_grad},

@@ -35,6 +35,10 @@ struct OpRule {
   // that factor leaves only these results partial. [result] -> factor indices; may be empty.
   std::vector<std::vector<int>> output_sums;
   double flops = 0;      // whole op, for the roofline
+  // Element reads and writes of kernel scratch beyond reading the inputs and writing the results
+  // once (the fused attention's passes over its scores), whole op: the roofline prices them in
+  // the op's dtype and divides them over the split like the flops.
+  double scratch_elements = 0;
   bool is_view = false;  // Reshape and friends: no data moves, costs nothing
 
   // "MatMul (b=2 m=8 n=16 k=4r): bmk, bkn -> bmn"; '.' = unmapped dim, '!' = unsplittable.

@@ -51,6 +51,7 @@ Strategy finish(const Ctx& c, const std::vector<std::vector<int>>& fa) {
     s.output_bytes += s.outputs.back().local_bytes(c.out[o], c.dtype, c.mesh);
   }
   bytes += s.output_bytes;
+  bytes += c.rule.scratch_elements / static_cast<double>(split) * dtype_size(c.dtype);
   s.compute_seconds =
       c.rule.is_view ? 0 : compute_seconds(c.rule.flops / split, bytes, c.dtype, c.profile);
   return s;

@@ -83,6 +83,54 @@ TEST(SpmdRules, MoreOps) {
   EXPECT_EQ(sharding_rule("Einsum", {}, {}, {{1}}).status().code(), Code::kUnimplemented);
 }
 
+// Batch and heads split (and Dv); query rows, keys and the head size never do, each with its
+// reason. The mask follows the scores only on dims it does not broadcast.
+TEST(SpmdRules, FusedAttentionSplitsBatchHeadsAndDv) {
+  const AttrMap a{{"scale", Attr::Float(0.125)}, {"chunk", Attr::Int(16)}};
+  const std::vector<Shape> in{{2, 12, 128, 64}, {2, 12, 256, 64}, {2, 12, 256, 32}, {2, 1, 1, 256}};
+  const std::vector<Shape> out{{2, 12, 128, 32}, {2, 12, 16, 256}};
+  OpRule r = R("FusedAttention", in, out, a);
+  EXPECT_EQ(
+      r.to_string(),
+      "FusedAttention (a=2 b=12 c=128! d=256! e=64r! f=32): abce, abde, abdf, a..d -> abcf, ab..");
+  EXPECT_EQ(r.factors[2].cannot_split,
+            "FusedAttention chunks its query rows inside the op (attribute chunk)");
+  EXPECT_EQ(r.factors[3].cannot_split, "FusedAttention takes its softmax over all keys");
+  EXPECT_EQ(r.factors[4].cannot_split,
+            "FusedAttention needs the whole head size (no softmax of partial scores)");
+  const double scores = 2.0 * 12 * 128 * 256;
+  EXPECT_DOUBLE_EQ(r.flops, 2.0 * scores * (64 + 32) + 5.0 * scores);
+  EXPECT_DOUBLE_EQ(r.scratch_elements, 4.0 * scores);
+  std::vector<Shape> in2 = in;
+  in2[3] = {128, 256};
+  EXPECT_EQ(
+      R("FusedAttention", in2, out, a).to_string(),
+      "FusedAttention (a=2 b=12 c=128! d=256! e=64r! f=32): abce, abde, abdf, cd -> abcf, ab..");
+  EXPECT_FALSE(sharding_rule("FusedAttention", a, {{2, 8, 4}, {2, 8, 5}, {2, 8, 4}}, out).ok());
+
+  Mesh m = Mesh::parse("dp=2,tp=4").value();
+  ClusterProfile p = builtin_profile("h100-nvlink", m).value();
+  const std::vector<Strategy> ss = enumerate_strategies(r, in, out, DType::kFloat32, m, p);
+  bool found = false;
+  for (const Strategy& st : ss) {
+    for (int f : {2, 3, 4}) EXPECT_TRUE(st.factor_axes[f].empty()) << st.name(m);
+    if (st.name(m) == "replicated") {  // the roofline counts the scratch passes
+      double bytes = 4.0 * r.scratch_elements;
+      for (const auto* side : {&in, &out})
+        for (const Shape& s : *side) bytes += 4.0 * static_cast<double>(num_elements(s));
+      EXPECT_DOUBLE_EQ(st.compute_seconds, std::max(r.flops / p.gemm_flops(DType::kFloat32),
+                                                    bytes / p.device.mem_bandwidth));
+    }
+    if (st.name(m) != "0:{dp} 1:{tp}") continue;
+    found = true;
+    EXPECT_EQ(st.inputs[0].to_string(), "[{dp}, {tp}, {}, {}]");
+    EXPECT_EQ(st.inputs[3].to_string(), "[{dp}, {}, {}, {}]");
+    EXPECT_EQ(st.outputs[0].to_string(), "[{dp}, {tp}, {}, {}]");
+    EXPECT_EQ(st.outputs[1].to_string(), "[{dp}, {tp}, {}, {}]");
+  }
+  EXPECT_TRUE(found);
+}
+
 TEST(SpmdRules, TableCoversEveryCanonicalOp) {
   std::vector<std::string> ops = ops_with_rules();
   EXPECT_TRUE(std::is_sorted(ops.begin(), ops.end()));
@@ -109,7 +157,9 @@ TEST(SpmdRules, TableCoversEveryCanonicalOp) {
                          "CumSum",
                          "Trilu",
                          "ConstantOfShape",
-                         "Dropout"}) {
+                         "Dropout",
+                         "FusedAttention",
+                         "FusedAttentionGrad"}) {
     EXPECT_TRUE(std::binary_search(ops.begin(), ops.end(), op)) << op;
   }
 }
