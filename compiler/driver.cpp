@@ -134,6 +134,12 @@ Status compile(const CompileOptions& o, CompileSummary* summary) {
          gr.meta["parameters"] = Attr::Int(gr.parameter_count());
          return Status::Ok();
        }},
+      {"attention", [&](ir::Graph& gr) -> Status {
+         gr.meta["attention"] = Attr::Str(o.attention);
+         gr.meta["mode"] = Attr::Str(o.mode);
+         gr.meta["chunk"] = Attr::Str(o.chunk);
+         return passes::run_attention(gr, ctx);
+       }},
       {"autodiff", [&](ir::Graph& gr) -> Status {
          if (o.mode != "train") return Status::Ok();
          TSR_RETURN_IF_ERROR(select_trainable(gr, o, train));

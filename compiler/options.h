@@ -33,7 +33,10 @@ struct CompileOptions {
   std::string checkpoint = "auto";  // auto | none | every-layer | sqrt-n (train mode)
   std::string chunk = "auto";       // auto | none: chunk regions to fit the memory budget
   int64_t chunk_budget = 0;         // bytes the chunk pass aims for; 0 = memory_budget
-  int64_t chunk_count = 0;          // > 0: debug, force this many chunks per chunkable region
+  int64_t chunk_count = 0;
+  // auto | fused | unfused: FusedAttention in place of the attention subgraph (auto: fused in
+  // train mode unless --chunk none, where it removes the saved probabilities).
+  std::string attention = "auto";          // > 0: debug, force this many chunks per chunkable region
   // Infer mode: --quantize int8 with calibration inputs (docs/quantization.md).
   std::string quantize;                        // "" = off, "int8"
   std::string calibration;                     // directory of input_N.pb sets

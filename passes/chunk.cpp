@@ -12,6 +12,12 @@
 #include "passes/pipeline.h"
 
 namespace tessera::passes {
+namespace {
+
+// Below 16 query rows per chunk the per-chunk GEMMs get too thin to run near peak.
+constexpr int64_t kMinAttentionRows = 16;
+
+}  // namespace
 
 Status run_chunk(ir::Graph& g, PipelineContext& ctx) {
   const std::string mode = attr_str(g.meta, "chunk", "auto");
@@ -29,11 +35,32 @@ Status run_chunk(ir::Graph& g, PipelineContext& ctx) {
   // the search must find a plan before chunking exists to make it fit.
   const int64_t budget = attr_int(g.meta, "chunk_budget", ctx.memory_budget);
   o.activation_budget = std::max<int64_t>(1, budget - weights);
+  // Fused attention chunks its query rows in place first (no copies), then regions are cut.
+  chunk::Report att;
+  if (o.force_count > 0) {
+    chunk::force_attention_chunks(g, o.force_count, att);
+  } else {
+    att.peak_before = chunk::liveness(g).peak;
+    TSR_RETURN_IF_ERROR(chunk::chunk_attention(g, o.activation_budget, kMinAttentionRows, att));
+  }
   TSR_ASSIGN_OR_RETURN(chunk::Report rep, chunk::auto_chunk(g, o));
+  if (!att.regions.empty()) {
+    rep.regions.insert(rep.regions.begin(), att.regions.begin(), att.regions.end());
+    rep.peak_before = att.peak_before;
+    rep.added_seconds += att.added_seconds;
+  }
   std::vector<std::string> lines;
   for (const chunk::ChunkedRegion& r : rep.regions) {
     char buf[256];
-    std::snprintf(buf, sizeof buf,
+    if (r.name.rfind("attention", 0) == 0)
+      std::snprintf(buf, sizeof buf,
+                    "%s: fused attention '%s' query rows (dim %d) in %lld chunks, peak %lld -> "
+                    "%lld bytes, +%.3g s",
+                    r.name.c_str(), r.ops[0].c_str(), r.dim, static_cast<long long>(r.count),
+                    static_cast<long long>(r.peak_before), static_cast<long long>(r.peak_after),
+                    r.added_seconds);
+    else
+      std::snprintf(buf, sizeof buf,
                   "%s: %zu ops around '%s' dim %d, %lld chunks, peak %lld -> %lld "
                   "bytes, +%.3g s",
                   r.name.c_str(), r.ops.size(), r.seed.c_str(), r.dim,

@@ -12,6 +12,9 @@ struct PassEntry {
 };
 
 static const PassEntry kPasses[] = {
+    {"tessera-attention",
+     "Fuse MatMul->scale->mask->Softmax->MatMul into FusedAttention (tessera.attention)",
+     run_attention},
     {"tessera-quantize", "Calibrate and rewrite MatMul/Gemm/Conv into int8 ops (infer mode)",
      run_quantize},
     {"tessera-autodiff", "Train mode: append the loss, the backward graph and the optimizer",

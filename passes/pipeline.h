@@ -54,6 +54,9 @@ struct QuantizeOptions {
 };
 void record_quantize_options(const QuantizeOptions& q, ir::Graph& g);
 
+// Before autodiff: MatMul -> scale -> mask -> Softmax -> MatMul into FusedAttention (g.meta
+// "attention": auto | fused | unfused; passes/attention.cpp).
+Status run_attention(ir::Graph& g, PipelineContext& ctx);
 Status run_quantize(ir::Graph& g, PipelineContext& ctx);
 // Infer mode: f32 -> bf16/fp16 inside the graph, Casts at its edges (g.meta "precision";
 // passes/precision.cpp).

@@ -64,6 +64,12 @@ void add_compile(CLI::App& app, tessera::compiler::CompileOptions& o, std::strin
                 "Split activation-heavy regions into chunks to fit --memory-budget: auto, none")
       ->check(CLI::IsMember({"auto", "none"}))
       ->capture_default_str();
+  c->add_option("--attention", o.attention,
+                "Fuse attention subgraphs into FusedAttention (scores recomputed in the "
+                "backward, query rows chunked): auto (train mode unless --chunk none), fused, "
+                "unfused")
+      ->check(CLI::IsMember({"auto", "fused", "unfused"}))
+      ->capture_default_str();
   c->add_option("--chunk-budget", o.chunk_budget,
                 "Arena+weights bytes per device the chunk pass aims for (default: "
                 "--memory-budget), e.g. 6GiB")

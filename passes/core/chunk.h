@@ -112,6 +112,18 @@ struct Report {
   std::vector<ChunkedRegion> regions;
 };
 
+// FusedAttention(Grad) nodes chunk their query rows inside the op (attribute `chunk`): while
+// the arena peak is over `target` and sits at such a node, halve its rows (not below
+// `min_rows`). Appends one region per node it touched (name "attention<N>", dim = the query
+// dim, count = chunks) and sets rep.peak_after. Runs before auto_chunk, which then sees the
+// smaller scratch.
+Status chunk_attention(ir::Graph& g, int64_t target, int64_t min_rows, Report& rep);
+int64_t attention_rows(const ir::Graph& g, const ir::Node& n);  // rows per chunk of a node
+// Sets a FusedAttention(Grad) node's rows per chunk and resizes its ws outputs.
+void set_attention_rows(ir::Graph& g, ir::Node& n, int64_t rows);
+// --chunk-count N (tests): every fused attention node computes its queries in N chunks.
+void force_attention_chunks(ir::Graph& g, int64_t count, Report& rep);
+
 // Repeatedly: find the activation peak, grow candidate regions around the largest values live
 // there, trace each of their dims, pick the chunk count, apply the best. Stops when the peak
 // fits the budget or no candidate lowers the memory over the budget.
