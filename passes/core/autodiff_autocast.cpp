@@ -12,6 +12,8 @@
 // - Frozen float weights and constants with data (exporter literals, masks) are rounded once
 //   here into a 16-bit constant (fp16 saturates at ±65504, as the inference precision pass),
 //   the f32 original kept for f32 consumers.
+// - FusedAttention computes in the 16-bit type like a MatMul (q, k, v cast); its additive mask
+//   keeps its dtype (the kernels read any float mask), and so does FusedAttentionGrad's.
 // Cost: one walk over the forward graph; one Cast node per weight and per f32/16-bit boundary.
 #include <fmt/format.h>
 
@@ -46,6 +48,12 @@ bool f32_op(const std::string& op) {
                                             "Sqrt",
                                             "Reciprocal"};
   return ops.count(op) > 0;
+}
+
+// Inputs read in any float dtype, left as they are: the fused attention's additive mask (kept
+// f32 it is neither rounded nor copied; a Cast of a [B,H,Sq,Sk] mask would be a pass over it).
+bool any_float_input(const std::string& op, size_t i) {
+  return (op == "FusedAttention" && i == 3) || (op == "FusedAttentionGrad" && i == 4);
 }
 
 std::string fresh(std::set<std::string>& used, const std::string& base) {
@@ -121,11 +129,14 @@ class Autocast {
         if (attr_int(n.attrs, "to", 0) == static_cast<int64_t>(DType::kFloat32))
           n.attrs["to"] = Attr::Int(static_cast<int64_t>(t_));
       } else {
-        for (int& x : n.inputs)
-          if (x >= 0 && g_.values[x].dtype == DType::kFloat32 && !in_f32)
+        for (size_t i = 0; i < n.inputs.size(); ++i) {
+          int& x = n.inputs[i];
+          if (x < 0 || any_float_input(n.op, i)) continue;
+          if (g_.values[x].dtype == DType::kFloat32 && !in_f32)
             x = as(x, t_);
-          else if (x >= 0 && dtype_is_16(g_.values[x].dtype) && in_f32)
+          else if (dtype_is_16(g_.values[x].dtype) && in_f32)
             x = as16_to_f32(x);
+        }
       }
       if (!in_f32)
         for (int y : n.outputs)

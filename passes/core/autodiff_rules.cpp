@@ -28,6 +28,7 @@ const std::vector<RuleEntry>& rule_table() {
       {"Exp", grad_exp},
       {"Expand", grad_expand},
       {"Flatten", grad_reshape_like},
+      {"FusedAttention", grad_fused_attention},
       {"Gather", grad_gather},
       {"GatherElements", grad_gather_elements},
       {"Gelu", grad_gelu},

@@ -197,4 +197,22 @@ void grad_softmax_cross_entropy(GradCall& c) {
   c.dx[0] = c.b.op1("SoftmaxCrossEntropyGrad", {c.dy[0], c.out(1), c.in(1)}, c.n.attrs);
 }
 
+// FusedAttentionGrad(q, k, v, dy[, mask]) with the forward's attributes: it recomputes the
+// probabilities chunk by chunk, so nothing of the forward is kept but its inputs. Its ws outputs
+// are scratch; the mask gets no gradient (an error when a trained value flows into it).
+void grad_fused_attention(GradCall& c) {
+  if (c.dy[1] >= 0 || c.wants(3)) {
+    c.b.fail(Unimplemented(
+        "autodiff: FusedAttention '" + c.n.name + "': " +
+        (c.dy[1] >= 0 ? "its scratch output ws has no gradient" : "the mask has no gradient")));
+    return;
+  }
+  if (c.dy[0] < 0) return;
+  std::vector<int> ins = {c.in(0), c.in(1), c.in(2), c.dy[0]};
+  if (c.in(3) >= 0) ins.push_back(c.in(3));
+  const auto g = c.b.op("FusedAttentionGrad", ins, c.n.attrs, 5);
+  for (int i = 0; i < 3; ++i)
+    if (c.wants(i)) c.dx[i] = g[i];
+}
+
 }  // namespace tessera::autodiff

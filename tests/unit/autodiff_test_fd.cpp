@@ -79,8 +79,8 @@ Built build(const Case& c, std::mt19937& rng) {
   for (size_t k = 0; k < outs.size(); ++k) {
     const int y = outs[k];
     if (y < 0 || !dtype_is_float(g.values[y].dtype)) continue;
-    if (k > 0 && c.op == "SoftmaxCrossEntropyLoss")
-      continue;  // the saved softmax is not differentiable
+    if (k > 0 && (c.op == "SoftmaxCrossEntropyLoss" || c.op == "FusedAttention"))
+      continue;  // the saved softmax / the attention scratch is not differentiable
     const Shape ys = g.values[y].shape;
     const int r = bl.zeros(kF64, ys);
     auto rd = make_tensor(kF64, ys, adtest::random_doubles(rng, num_elements(ys), -1.0, 1.0));
@@ -260,6 +260,21 @@ std::vector<Case> cases() {
        {{"axes", I({0, 2})}, {"keepdims", Attr::Int(1)}}},
       {"reduce_sum_all", "ReduceSum", {T({2, 3})}, {{"axes", I({})}, {"keepdims", Attr::Int(0)}}},
       {"cast", "Cast", {T({2, 3})}, {{"to", Attr::Int(int64_t(kF64))}}},
+      {"fused_attention",
+       "FusedAttention",
+       {T({2, 3, 4}), T({2, 5, 4}), T({2, 5, 3})},
+       {{"scale", Attr::Float(0.5)}},
+       2},
+      {"fused_attention_causal_mask",
+       "FusedAttention",
+       {T({1, 2, 4, 3}), T({1, 2, 4, 3}), T({1, 2, 4, 2}), {Arg::kConst, {1, 1, 4, 4}}},
+       {{"scale", Attr::Float(0.7)}, {"causal", Attr::Int(1)}, {"chunk", Attr::Int(3)}},
+       2},
+      {"fused_attention_padding_mask_chunked",
+       "FusedAttention",
+       {T({2, 2, 5, 3}), T({2, 2, 6, 3}), T({2, 2, 6, 4}), {Arg::kConst, {2, 1, 1, 6}}},
+       {{"scale", Attr::Float(0.4)}, {"chunk", Attr::Int(2)}},
+       2},
       {"sce_loss", "SoftmaxCrossEntropyLoss", {T({4, 5}), {Arg::kIndex, {4}, {0, 4, 2, 2}}}, {}, 2},
       // Training-mode Dropout at step 5: the mask is fixed by (seed, stream, step, index).
       {"dropout",
@@ -284,6 +299,23 @@ TEST(AutodiffRules, TableSortedAndCovered) {
   for (const Case& c : cases()) tested.insert(c.op);
   for (auto op : ops)
     EXPECT_TRUE(tested.count(std::string(op))) << "no finite-difference case for " << op;
+}
+
+// A trained value flowing into the additive mask: FusedAttentionGrad has no mask gradient.
+TEST(AutodiffRules, FusedAttentionMaskHasNoGradient) {
+  std::mt19937 rng(7);
+  Case c = {"attn",
+            "FusedAttention",
+            {T({1, 3, 2}), T({1, 3, 2}), T({1, 3, 2}), T({3, 3})},
+            {{"scale", Attr::Float(1.0)}},
+            2};
+  Built b = build(c, rng);
+  auto r = autodiff::append_backward(b.g, b.loss, b.weights);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("FusedAttention 'case/FusedAttention_0': the mask has no "
+                                      "gradient"),
+            std::string::npos)
+      << r.status().message();
 }
 
 TEST(AutodiffRules, MissingRuleNamesNodeAndOp) {
