@@ -2,8 +2,11 @@
 // (ir/attention_ops.h), before autodiff so the backward is FusedAttentionGrad. Matched, walking
 // back from a last-axis Softmax whose only reader is (through identity Dropouts) the left side
 // of a MatMul with v:
-//   MatMul(q, kT) -> [Mul|Div by a scalar constant]* -> [Add mask | Where(cond, x, fill)]* -> Softmax
-// kT is a Transpose of k's last two dims (else a Transpose is inserted). A constant additive
+//   MatMul(q, kT) -> [Mul|Div by a scalar constant]* -> [Add mask | Where(cond, x, fill)]* ->
+//   Softmax
+// kT is a Transpose of k's last two dims (else a Transpose is inserted). Scalars known at
+// compile time fold into `scale`; scalars without data (graph-only models) scale q instead.
+// A constant additive
 // mask or Where condition that is exactly the causal pattern (key j > query i masked) becomes
 // causal = 1; any other additive mask stays an input; other Where conditions, scaled masks,
 // a second mask, values with readers outside the chain and broadcast leading dims leave the
@@ -12,6 +15,7 @@
 // the fused op recomputes them chunk by chunk. Costs one extra q·kᵀ product in the backward.
 // Option (meta "attention"): "fused" | "unfused" | "auto" (= fused in train mode unless
 // meta "chunk" is "none"). Records the fused nodes in meta "attention.fused" for inspect.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -25,6 +29,9 @@ struct Match {
   int softmax = -1, qk = -1, pv = -1;
   int q = -1, kt = -1, v = -1, mask = -1;
   double scale = 1;
+  // Scalars without compile-time values: q is multiplied/divided by them before the op
+  // ((q·c)·kᵀ = c·(q·kᵀ): the product over Sq·D elements instead of Sq·Sk).
+  std::vector<std::pair<std::string, int>> q_scales;
   bool causal = false;
   std::vector<int> chain;  // nodes replaced (all but those producing q, kT, v, mask)
 };
@@ -46,12 +53,18 @@ bool is_graph_output(const ir::Graph& g, int v) {
 // Element i of a constant as a double (float and integer dtypes, bool); NaN when unreadable.
 double element(const ir::TensorData& d, int64_t i) {
   switch (d.dtype) {
-    case DType::kFloat32: return d.as<float>()[i];
-    case DType::kFloat64: return d.as<double>()[i];
-    case DType::kBool: return d.as<uint8_t>()[i] ? 1 : 0;
-    case DType::kInt64: return static_cast<double>(d.as<int64_t>()[i]);
-    case DType::kInt32: return d.as<int32_t>()[i];
-    default: return NAN;
+    case DType::kFloat32:
+      return d.as<float>()[i];
+    case DType::kFloat64:
+      return d.as<double>()[i];
+    case DType::kBool:
+      return d.as<uint8_t>()[i] ? 1 : 0;
+    case DType::kInt64:
+      return static_cast<double>(d.as<int64_t>()[i]);
+    case DType::kInt32:
+      return d.as<int32_t>()[i];
+    default:
+      return NAN;
   }
 }
 
@@ -63,7 +76,7 @@ const ir::TensorData* constant(const ir::Graph& g, int v) {
   if (v < 0 || !g.values[v].data) return nullptr;
   const ir::ValueKind k = g.values[v].kind;
   return k == ir::ValueKind::kConstant || k == ir::ValueKind::kWeight ? g.values[v].data.get()
-                                                                       : nullptr;
+                                                                      : nullptr;
 }
 
 // True when constant `d`, broadcast to [..,sq,sk], is `pass` exactly where key j <= query i
@@ -85,6 +98,12 @@ bool scalar(const ir::Graph& g, int v) {
   return c && c->numel() == 1;
 }
 
+// One element of any kind (constants, weights without data, inputs): applied to q instead.
+bool one_element(const ir::Graph& g, int v) {
+  return v >= 0 && num_elements(g.values[v].shape) == 1 &&
+         g.values[v].kind != ir::ValueKind::kActivation;
+}
+
 bool very_negative(double x) { return x <= -1e4; }  // exp(x - max) underflows to 0 in f32
 
 // Walks back from the Softmax input through masks and scales to the q·kT MatMul.
@@ -104,12 +123,17 @@ bool match_scores(const ir::Graph& g, const std::vector<std::vector<int>>& rd, b
     m.chain.push_back(p);
     if ((n.op == "Mul" || n.op == "Div") && n.inputs.size() == 2) {
       // Mul by a scalar on either side; Div only by a scalar on the right.
-      const bool left = n.op == "Mul" && scalar(g, n.inputs[0]) && !scalar(g, n.inputs[1]);
+      const bool left =
+          n.op == "Mul" && one_element(g, n.inputs[0]) && !one_element(g, n.inputs[1]);
       const int c = left ? n.inputs[0] : n.inputs[1];
-      if (!scalar(g, c)) return false;
-      const double f = element(*constant(g, c), 0);
-      if (!std::isfinite(f) || f == 0) return false;
-      m.scale *= n.op == "Mul" ? f : 1 / f;
+      if (!one_element(g, c) || g.values[c].dtype != g.values[x].dtype) return false;
+      if (scalar(g, c)) {
+        const double f = element(*constant(g, c), 0);
+        if (!std::isfinite(f) || f == 0) return false;
+        m.scale *= n.op == "Mul" ? f : 1 / f;
+      } else {  // a scalar whose value is unknown at compile time (graph-only models)
+        m.q_scales.push_back({n.op, c});
+      }
       seen_scale = true;
       x = left ? n.inputs[1] : n.inputs[0];
     } else if (n.op == "Add" && n.inputs.size() == 2 && !seen_mask && !seen_scale) {
@@ -117,7 +141,8 @@ bool match_scores(const ir::Graph& g, const std::vector<std::vector<int>>& rd, b
       const int mask = chain == n.inputs[0] ? n.inputs[1] : n.inputs[0];
       if (g.values[chain].shape != scores || !dtype_is_float(g.values[mask].dtype)) return false;
       const ir::TensorData* c = constant(g, mask);
-      if (c && causal_pattern(*c, sq, sk, [](double v) { return v == 0; }, very_negative))
+      if (c && causal_pattern(
+                   *c, sq, sk, [](double v) { return v == 0; }, very_negative))
         m.causal = true;
       else if (train && g.values[mask].kind == ir::ValueKind::kWeight)
         return false;  // a trainable mask: FusedAttentionGrad gives masks no gradient
@@ -127,8 +152,8 @@ bool match_scores(const ir::Graph& g, const std::vector<std::vector<int>>& rd, b
     } else if (n.op == "Where" && !seen_mask && !seen_scale) {
       const ir::TensorData *cond = constant(g, n.inputs[0]), *fill = constant(g, n.inputs[2]);
       if (!cond || !fill || fill->numel() != 1 || !very_negative(element(*fill, 0))) return false;
-      if (!causal_pattern(*cond, sq, sk, [](double v) { return v != 0; },
-                          [](double v) { return v == 0; }))
+      if (!causal_pattern(
+              *cond, sq, sk, [](double v) { return v != 0; }, [](double v) { return v == 0; }))
         return false;
       m.causal = true, seen_mask = true, x = n.inputs[1];
       if (g.values[x].shape != scores) return false;
@@ -205,17 +230,44 @@ int key_of(ir::Graph& g, const Match& m, const std::string& name, std::vector<ir
   return kid;
 }
 
+// Query rows per chunk before any budget applies: the largest power of two keeping the scratch
+// (R x Sk per batch-head) within 8x q's own size (Sq x D), at least 16 rows (thinner GEMMs run
+// far from peak). At short sequences that is every row (chunk 0); at gpt2's 4096 it bounds the
+// gradient's two scratch buffers to 2 x 8 x |q| instead of 2 x Sq x Sk, so the checkpoint pass
+// (which plans before the chunk pass lowers rows further) does not see a 13 GB scratch.
+int64_t default_rows(const Shape& q, const Shape& k) {
+  const int64_t sq = q[q.size() - 2], d = q.back(), sk = k[k.size() - 2];
+  const int64_t cap = std::max<int64_t>(16, 8 * sq * d / std::max<int64_t>(sk, 1));
+  if (cap >= sq) return 0;
+  int64_t r = 16;
+  while (r * 2 <= cap) r *= 2;
+  return r;
+}
+
 Status fuse(ir::Graph& g, const Match& m, std::vector<std::string>& log) {
   const std::string name = g.nodes[m.softmax].name + ".fused";
   std::vector<ir::Node> before;
   const int k = key_of(g, m, name, before);
+  int q = m.q;
+  for (const auto& [op, c] : m.q_scales) {
+    ir::Value sv = g.values[q];
+    sv.name = name + ".q" + std::to_string(before.size());
+    sv.producer = -1, sv.kind = ir::ValueKind::kActivation, sv.data = nullptr;
+    ir::Node sn;
+    sn.name = sv.name;
+    sn.op = op;
+    sn.inputs = {q, c};
+    sn.outputs = {g.add_value(sv)};
+    q = sn.outputs[0];
+    before.push_back(sn);
+  }
   ir::Node f;
   f.name = name;
   f.op = "FusedAttention";
   f.attrs["scale"] = Attr::Float(m.scale);
   f.attrs["causal"] = Attr::Int(m.causal ? 1 : 0);
-  f.attrs["chunk"] = Attr::Int(0);
-  f.inputs = {m.q, k, m.v, m.mask};
+  f.attrs["chunk"] = Attr::Int(default_rows(g.values[q].shape, g.values[k].shape));
+  f.inputs = {q, k, m.v, m.mask};
   ir::Value ws;
   ws.name = name + ".ws";
   ws.dtype = g.values[m.q].dtype;
@@ -229,7 +281,8 @@ Status fuse(ir::Graph& g, const Match& m, std::vector<std::string>& log) {
   if ((*out)[0].second != g.values[f.outputs[0]].shape)
     return Internal("attention: node '" + name + "' changes the output shape");
   log.push_back(name + ": scale " + std::to_string(m.scale) + (m.causal ? ", causal" : "") +
-                (m.mask >= 0 ? ", mask '" + g.values[m.mask].name + "'" : ""));
+                (m.mask >= 0 ? ", mask '" + g.values[m.mask].name + "'" : "") +
+                (m.q_scales.empty() ? "" : ", q scaled at run time"));
   // The PV MatMul's slot takes the fused node (every input is produced earlier); the chain
   // nodes lose their readers and prune() drops them.
   std::vector<ir::Node> nodes;
@@ -251,7 +304,8 @@ Status fuse(ir::Graph& g, const Match& m, std::vector<std::string>& log) {
 bool wanted(const ir::Graph& g) {
   const std::string a = attr_str(g.meta, "attention", "auto");
   if (a == "auto")
-    return attr_str(g.meta, "mode", "infer") == "train" && attr_str(g.meta, "chunk", "auto") != "none";
+    return attr_str(g.meta, "mode", "infer") == "train" &&
+           attr_str(g.meta, "chunk", "auto") != "none";
   return a == "fused";
 }
 

@@ -4,6 +4,8 @@
 // and no copies. Cost: the kernels launch 3 (forward) or 7 (grad) steps per chunk; the bytes
 // and flops do not change with R, so the only modelled cost is that dispatch overhead.
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 #include "ir/attention_ops.h"
 #include "passes/core/chunk.h"
@@ -60,6 +62,10 @@ int64_t attention_rows(const ir::Graph& g, const ir::Node& n) {
 
 Status chunk_attention(ir::Graph& g, int64_t target, int64_t min_rows, Report& rep) {
   Liveness cur = liveness(g);
+  if (std::getenv("TSR_CHUNK_DEBUG") && cur.peak_step < static_cast<int>(g.nodes.size()))
+    std::fprintf(stderr, "chunk: peak %lld bytes at step %d (%s '%s')\n",
+                 static_cast<long long>(cur.peak), cur.peak_step,
+                 g.nodes[cur.peak_step].op.c_str(), g.nodes[cur.peak_step].name.c_str());
   while (cur.peak > target && cur.peak_step < static_cast<int>(g.nodes.size())) {
     ir::Node& n = g.nodes[cur.peak_step];
     const int64_t rows = is_attention(n) ? attention_rows(g, n) : 0;

@@ -8,8 +8,10 @@
 #include <map>
 #include <set>
 
+#include "passes/core/arena_alias.h"
 #include "passes/core/chunk.h"
 #include "passes/core/cost_model.h"
+#include "passes/core/inplace_updates.h"
 #include "passes/core/sharding_rules.h"
 
 namespace tessera::chunk {
@@ -30,6 +32,7 @@ double node_seconds(const ir::Graph& g, const ir::Node& n, const spmd::ClusterPr
   const double flops = r.ok() ? r->flops : 0;
   if (r.ok() && r->is_view) return kInstructionOverheadSeconds;
   const DType t = n.outputs.empty() ? DType::kFloat32 : g.values[n.outputs[0]].dtype;
+  if (r.ok()) bytes += r->scratch_elements * dtype_size(t);  // fused attention's score passes
   return spmd::compute_seconds(flops, bytes, t, p) + kInstructionOverheadSeconds;
 }
 
@@ -117,9 +120,15 @@ Liveness liveness(const ir::Graph& g) {
   }
   for (int v : g.inputs) first[v] = 0, last[v] = std::max(last[v], 0);
   for (int v : g.outputs) last[v] = steps;
+  // As the emitter: optimizer updates written into their state take no arena, and a chain of
+  // reshapes is one buffer (its root's), live over the union of the chain's lifetimes.
+  const std::vector<int> inplace = core::inplace_update_states(g);
+  const std::vector<int> root = core::arena_alias_roots(g, inplace);
+  merge_alias_lifetimes(root, first, last);
   std::vector<int64_t> diff(steps + 2, 0);
   for (size_t v = 0; v < g.values.size(); ++v) {
-    if (!in_arena(g.values[v]) || first[v] < 0) continue;
+    if (!in_arena(g.values[v]) || first[v] < 0 || inplace[v] >= 0) continue;
+    if (root[v] != static_cast<int>(v)) continue;
     diff[first[v]] += local_bytes(g.values[v]);
     diff[last[v] + 1] -= local_bytes(g.values[v]);
   }
