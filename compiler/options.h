@@ -34,8 +34,8 @@ struct CompileOptions {
   std::string chunk = "auto";       // auto | none: chunk regions to fit the memory budget
   int64_t chunk_budget = 0;         // bytes the chunk pass aims for; 0 = memory_budget
   int64_t chunk_count = 0;
-  // auto | fused | unfused: FusedAttention in place of the attention subgraph (auto: fused in
-  // train mode unless --chunk none, where it removes the saved probabilities).
+  // auto | fused | unfused: FusedAttention in place of the attention subgraph (auto: fused
+  // unless --chunk none; in training it removes the saved probabilities).
   std::string attention = "auto";          // > 0: debug, force this many chunks per chunkable region
   // Infer mode: --quantize int8 with calibration inputs (docs/quantization.md).
   std::string quantize;                        // "" = off, "int8"

@@ -13,8 +13,8 @@
 // subgraph unfused. Why: the unfused graph keeps the [..,Sq,Sk] probabilities for the backward
 // (the training activation peak at long sequences) and moves them through memory six times;
 // the fused op recomputes them chunk by chunk. Costs one extra q·kᵀ product in the backward.
-// Option (meta "attention"): "fused" | "unfused" | "auto" (= fused in train mode unless
-// meta "chunk" is "none"). Records the fused nodes in meta "attention.fused" for inspect.
+// Option (meta "attention"): "fused" | "unfused" | "auto" (= fused unless meta "chunk" is
+// "none": chunking off means no region is computed piecewise, this one included). Records the fused nodes in meta "attention.fused" for inspect.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -303,9 +303,7 @@ Status fuse(ir::Graph& g, const Match& m, std::vector<std::string>& log) {
 
 bool wanted(const ir::Graph& g) {
   const std::string a = attr_str(g.meta, "attention", "auto");
-  if (a == "auto")
-    return attr_str(g.meta, "mode", "infer") == "train" &&
-           attr_str(g.meta, "chunk", "auto") != "none";
+  if (a == "auto") return attr_str(g.meta, "chunk", "auto") != "none";
   return a == "fused";
 }
 

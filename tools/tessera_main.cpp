@@ -66,7 +66,7 @@ void add_compile(CLI::App& app, tessera::compiler::CompileOptions& o, std::strin
       ->capture_default_str();
   c->add_option("--attention", o.attention,
                 "Fuse attention subgraphs into FusedAttention (scores recomputed in the "
-                "backward, query rows chunked): auto (train mode unless --chunk none), fused, "
+                "backward, query rows chunked): auto (fused unless --chunk none), fused, "
                 "unfused")
       ->check(CLI::IsMember({"auto", "fused", "unfused"}))
       ->capture_default_str();

@@ -43,7 +43,10 @@ AttnFactors make_factors(Builder& b, const std::string& op, bool grad) {
   f.sk = b.factor(k[r - 2], FactorKind::kParallel, op + " takes its softmax over all keys");
   f.d = b.factor(q[r - 1], grad ? FactorKind::kParallel : FactorKind::kReduction,
                  op + " needs the whole head size (no softmax of partial scores)");
-  f.dv = b.factor(v[r - 1]);
+  // Every Dv shard would recompute the whole scores and softmax (the roofline divides them by
+  // the split): batch-head splits are the useful ones, so Dv stays whole.
+  f.dv = b.factor(v[r - 1], FactorKind::kParallel,
+                  op + " would recompute all scores on every shard of the value dim");
   return f;
 }
 

@@ -67,33 +67,28 @@ TEST(SpmdTrainRules, LayerNormGradScaleIsPartialOverRows) {
   EXPECT_EQ(s.outputs[2].to_string(), "[{}] partial{dp, tp}");
 }
 
-// The gradient keeps the forward's factors; D is parallel here (dq, dk carry it) but still
-// whole. A Dv split leaves dP = dy·vᵀ partial, so dq and dk (and the dS scratch) come out partial
-// while dv is exact.
-TEST(SpmdTrainRules, FusedAttentionGradIsPartialOverDv) {
+// The gradient keeps the forward's factors; D is parallel here (dq, dk carry it) but whole, and
+// so is Dv (a Dv split would recompute every score per shard). Batch and heads split, with no
+// partial results.
+TEST(SpmdTrainRules, FusedAttentionGradSplitsBatchHeads) {
   const std::vector<Shape> in{{2, 4, 8, 16}, {2, 4, 12, 16}, {2, 4, 12, 8}, {2, 4, 8, 8}, {8, 12}};
   const std::vector<Shape> out{
       {2, 4, 8, 16}, {2, 4, 12, 16}, {2, 4, 12, 8}, {2, 4, 8, 12}, {2, 4, 8, 12}};
   OpRule r = R("FusedAttentionGrad", in, out, {{"scale", Attr::Float(0.25)}});
   EXPECT_EQ(r.to_string(),
-            "FusedAttentionGrad (a=2 b=4 c=8! d=12! e=16! f=8): abce, abde, abdf, abcf, cd -> "
+            "FusedAttentionGrad (a=2 b=4 c=8! d=12! e=16! f=8!): abce, abde, abdf, abcf, cd -> "
             "abce, abde, abdf, ab.., ab..");
   const double scores = 2.0 * 4 * 8 * 12;
   EXPECT_DOUBLE_EQ(r.flops, 2.0 * scores * (3 * 16 + 2 * 8) + 9.0 * scores);
   EXPECT_DOUBLE_EQ(r.scratch_elements, 8.0 * scores);
-  Strategy s = pick(r, in, out, "0:{dp} 5:{tp}");
-  EXPECT_EQ(s.inputs[2].to_string(), "[{dp}, {}, {}, {tp}]");
-  EXPECT_EQ(s.inputs[3].to_string(), "[{dp}, {}, {}, {tp}]");
+  Strategy s = pick(r, in, out, "0:{dp} 1:{tp}");
+  EXPECT_EQ(s.inputs[2].to_string(), "[{dp}, {tp}, {}, {}]");
   EXPECT_EQ(s.inputs[4].to_string(), "[{}, {}]");
-  EXPECT_EQ(s.outputs[0].to_string(), "[{dp}, {}, {}, {}] partial{tp}");
-  EXPECT_EQ(s.outputs[1].to_string(), "[{dp}, {}, {}, {}] partial{tp}");
-  EXPECT_EQ(s.outputs[2].to_string(), "[{dp}, {}, {}, {tp}]");
-  EXPECT_EQ(s.outputs[3].to_string(), "[{dp}, {}, {}, {}]");
-  EXPECT_EQ(s.outputs[4].to_string(), "[{dp}, {}, {}, {}] partial{tp}");
+  for (int o = 0; o < 5; ++o) EXPECT_EQ(s.outputs[o].to_string(), "[{dp}, {tp}, {}, {}]");
   Mesh m = Mesh::parse("dp=2,tp=2").value();
   ClusterProfile p = builtin_profile("h100-nvlink", m).value();
   for (const Strategy& st : enumerate_strategies(r, in, out, DType::kFloat32, m, p))
-    for (int f : {2, 3, 4}) EXPECT_TRUE(st.factor_axes[f].empty()) << st.name(m);
+    for (int f : {2, 3, 4, 5}) EXPECT_TRUE(st.factor_axes[f].empty()) << st.name(m);
 }
 
 TEST(SpmdTrainRules, WeightGradientsSumOverTheBatch) {
