@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# One device call: build the runtime with CUDA, run the differential kernel tests, the tiny
-# models end to end on the GPU (against the PyTorch references), 2 ranks on one GPU through
-# NCCL (each rank its own NCCL_HOSTID) against the single-rank result, then the GEMM benchmark
-# against PyTorch. Plans are compiled on a machine with the compiler and carried in
+# One device call: build the runtime with CUDA, run the differential kernel tests and the fused
+# attention tests (float64 reference), the tiny models end to end on the GPU (against the
+# PyTorch references), 2 ranks on one GPU through NCCL (each rank its own NCCL_HOSTID) against
+# the single-rank result, then the GEMM and fused attention benchmarks against PyTorch. Plans
+# are compiled on a machine with the compiler and carried in
 # benchmarks/cuda/plans (run with carry=["benchmarks/cuda/plans"]: *.tsr is git-ignored).
 # Regenerate them with the compiler build:
 #   for m in gpt2 bert resnet; do tessera compile ../shared/models/tiny/$m/model.onnx \
@@ -28,12 +29,15 @@ echo "extra cmake args: ${extra[*]:-none}"
 cmake -S . -B $B -G Ninja -DTESSERA_BUILD_COMPILER=OFF -DTESSERA_BUILD_CUDA=ON \
   -DTESSERA_BUILD_TESTS=ON "${extra[@]}" >"$OUT/cmake.log" 2>&1 || { tail -30 "$OUT/cmake.log"; exit 1; }
 ninja -C $B -j16 tessera tessera-runner emit_tool cuda_kernels_test cuda_gemm_bench \
-  cuda_nccl_handoff_check >"$OUT/build.log" 2>&1 \
+  cuda_attention_test cuda_attention_bench cuda_nccl_handoff_check >"$OUT/build.log" 2>&1 \
   || { grep -E "error|FAILED" -A3 "$OUT/build.log" | head -60; exit 1; }
 T=$B/bin/tessera
 
 step differential kernel tests
 $B/bin/cuda_kernels_test --gtest_brief=1 2>&1 | tail -25 || fail=1
+
+step "fused attention (forward, grad) vs float64 reference"
+$B/bin/cuda_attention_test --gtest_brief=1 2>&1 | tail -25 || fail=1
 
 step end to end, one GPU
 for m in gpt2 bert resnet; do
@@ -81,6 +85,10 @@ bash benchmarks/cuda/train_check.sh $B || fail=1
 step benchmark: bf16 GEMMs, Tessera kernel vs torch.matmul
 $B/bin/cuda_gemm_bench | tee "$OUT/gemm_tessera.txt"
 python3 benchmarks/cuda/torch_gemm_bench.py | tee "$OUT/gemm_torch.txt"
+
+step "benchmark: fused attention at gpt2-124m's training size, Tessera vs torch SDPA (flash)"
+$B/bin/cuda_attention_bench | tee "$OUT/attention_tessera.txt" || fail=1
+python3 benchmarks/cuda/torch_attention_bench.py | tee "$OUT/attention_torch.txt"
 
 echo "== overall: $([ $fail = 0 ] && echo PASS || echo FAIL)"
 exit $fail

@@ -23,6 +23,8 @@ const std::vector<CudaKernelEntry>& cuda_kernel_table() {
       {"Exp", Exp},
       {"Expand", Expand},
       {"Flatten", Reshape},
+      {"FusedAttention", FusedAttention},
+      {"FusedAttentionGrad", FusedAttentionGrad},
       {"Gather", Gather},
       {"GatherGrad", GatherGrad},
       {"Gelu", Gelu},

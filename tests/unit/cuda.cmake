@@ -4,9 +4,22 @@ tessera_add_gtest(cuda_kernels_test
   LIBS tessera_kernels_cuda tessera_kernels_cpu CUDA::cudart CUDA::cublasLt)
 target_include_directories(cuda_kernels_test PRIVATE ${CMAKE_SOURCE_DIR}/kernels)
 
+# FusedAttention(Grad) against a float64 reference; its own binary (the gpt2- and bert-sized
+# cases take seconds), run by benchmarks/cuda/device_check.sh.
+tessera_add_gtest(cuda_attention_test
+  SOURCES cuda_attention_test.cpp cuda_attention_ref.cpp
+  LIBS tessera_kernels_cuda tessera_kernels_cpu CUDA::cudart CUDA::cublasLt)
+target_include_directories(cuda_attention_test PRIVATE ${CMAKE_SOURCE_DIR}/kernels)
+
 # bf16 GEMM benchmark (benchmarks/cuda/gemm_bench.cpp), run by benchmarks/cuda/device_check.sh.
 add_executable(cuda_gemm_bench ${CMAKE_SOURCE_DIR}/benchmarks/cuda/gemm_bench.cpp)
 target_link_libraries(cuda_gemm_bench PRIVATE tessera_kernels_cuda CUDA::cudart CUDA::cublasLt
+  tessera_warnings)
+
+# FusedAttention(Grad) timing at gpt2-124m's training size (benchmarks/cuda/attention_bench.cpp),
+# run by benchmarks/cuda/device_check.sh.
+add_executable(cuda_attention_bench ${CMAKE_SOURCE_DIR}/benchmarks/cuda/attention_bench.cpp)
+target_link_libraries(cuda_attention_bench PRIVATE tessera_kernels_cuda CUDA::cudart CUDA::cublasLt
   tessera_warnings)
 
 # Whole-plan benchmark with random weights (benchmarks/cuda/plan_bench.cpp), run by
