@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "passes/core/arena_alias.h"
 #include "passes/core/inplace_updates.h"
 #include "passes/core/memory_planner.h"
 #include "passes/core/sharding_spec.h"
@@ -73,7 +74,9 @@ void add_candidates(plan::Plan& p, const ir::Node& n) {
   }
 }
 
-const Shape& local_of(const ir::Value& v) { return v.local_shape.empty() ? v.shape : v.local_shape; }
+const Shape& local_of(const ir::Value& v) {
+  return v.local_shape.empty() ? v.shape : v.local_shape;
+}
 
 struct Emitter {
   const ir::Graph& g;
@@ -115,7 +118,8 @@ struct Emitter {
 
   void add_weight_blobs(int tid, const ir::Value& v, const spmd::ShardingSpec& spec) {
     if (spec.is_replicated()) {
-      blobs.push_back({tid, -1, extract_block(*v.data, v.shape, std::vector<int64_t>(v.shape.size(), 0))});
+      blobs.push_back(
+          {tid, -1, extract_block(*v.data, v.shape, std::vector<int64_t>(v.shape.size(), 0))});
       return;
     }
     for (int64_t r = 0; r < mesh.world_size(); ++r) {
@@ -125,31 +129,54 @@ struct Emitter {
   }
 };
 
-// Lifetimes in instruction steps: inputs live from the start, outputs to the end.
+// Per tensor id: the arena tensor whose buffer it shares (core::arena_alias_roots: a
+// reshape-like output planned onto its input), itself otherwise.
+std::vector<int> tensor_alias_roots(const Emitter& e) {
+  const std::vector<int> roots = core::arena_alias_roots(e.g, e.inplace);
+  std::vector<int> out(e.p.tensors_size());
+  for (int t = 0; t < e.p.tensors_size(); ++t) out[t] = t;
+  for (size_t v = 0; v < roots.size(); ++v) {
+    const int t = e.tensor_of[v], r = e.tensor_of[roots[v]];
+    if (t < 0 || r < 0 || r == t) continue;
+    if (e.p.tensors(t).storage() == plan::TensorInfo::ARENA &&
+        e.p.tensors(r).storage() == plan::TensorInfo::ARENA)
+      out[t] = r;
+  }
+  return out;
+}
+
+// Lifetimes in instruction steps: inputs live from the start, outputs to the end. An aliased
+// group is planned as one buffer over the union of its members' lifetimes.
 void plan_memory(Emitter& e) {
   const int steps = e.p.instructions_size();
-  std::vector<core::BufferLife> life(e.p.tensors_size());
-  std::vector<bool> seen(e.p.tensors_size(), false);
+  const int nt = e.p.tensors_size();
+  std::vector<int> first(nt, -1), last(nt, -1);
   for (int s = 0; s < steps; ++s) {
     const auto& ins = e.p.instructions(s);
     for (int t : ins.outputs())
-      if (!seen[t]) life[t].first = s, life[t].last = s, seen[t] = true;
+      if (first[t] < 0) first[t] = last[t] = s;
     for (int t : ins.inputs())
-      if (t >= 0) life[t].last = s;
+      if (t >= 0) last[t] = s;
   }
-  for (const auto& b : e.p.inputs()) life[b.tensor()].first = 0;
-  for (const auto& b : e.p.outputs()) life[b.tensor()].last = steps;
-  std::vector<int> arena_ids;
+  for (const auto& b : e.p.inputs())
+    first[b.tensor()] = 0, last[b.tensor()] = std::max(last[b.tensor()], 0);
+  for (const auto& b : e.p.outputs()) last[b.tensor()] = steps;
+  // Tensors neither written nor bound: an empty lifetime at step 0, as before.
+  for (int t = 0; t < nt; ++t)
+    if (first[t] < 0) first[t] = 0, last[t] = std::max(last[t], 0);
+  const std::vector<int> root = tensor_alias_roots(e);
+  merge_alias_lifetimes(root, first, last);
+  std::vector<int> slot(nt, -1);
   std::vector<core::BufferLife> bufs;
   for (const auto& t : e.p.tensors()) {
-    if (t.storage() != plan::TensorInfo::ARENA) continue;
-    life[t.id()].bytes = t.nbytes();
-    arena_ids.push_back(t.id());
-    bufs.push_back(life[t.id()]);
+    if (t.storage() != plan::TensorInfo::ARENA || root[t.id()] != t.id()) continue;
+    slot[t.id()] = static_cast<int>(bufs.size());
+    bufs.push_back({t.nbytes(), first[t.id()], last[t.id()]});
   }
   core::ArenaPlan ap = core::plan_arena(bufs, 64);
-  for (size_t i = 0; i < arena_ids.size(); ++i)
-    e.p.mutable_tensors(arena_ids[i])->set_offset(ap.offsets[i]);
+  for (const auto& t : e.p.tensors())
+    if (t.storage() == plan::TensorInfo::ARENA)
+      e.p.mutable_tensors(t.id())->set_offset(ap.offsets[slot[root[t.id()]]]);
   e.p.set_arena_bytes(ap.arena_bytes);
 }
 

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "passes/checkpoint_stages.h"
+#include "passes/core/arena_alias.h"
 #include "passes/core/cost_model.h"
 #include "passes/core/inplace_updates.h"
 #include "passes/core/memory_planner.h"
@@ -67,11 +68,37 @@ int64_t forward_peak(const ir::Graph& g, const std::vector<int>& nodes, const Li
     for (int id : nodes) {
       if (id > t) break;
       for (int o : g.nodes[id].outputs)
-        if (live.last[o] >= t || bwd_read[o]) held += arena_bytes(g.values[o]);
+        if (live.arena[o] && (live.last[o] >= t || bwd_read[o])) held += arena_bytes(g.values[o]);
     }
     peak = std::max(peak, held);
   }
   return peak;
+}
+
+// A reshape chain is one buffer, accounted at its root (core/arena_alias.h): read by the
+// backward if any member is, and no longer the plan's to decide if a member is a graph output
+// (that pins the buffer to the end).
+void fold_aliases(const Liveness& live, const std::set<int>& outs, std::vector<bool>& bwd_read,
+                  std::vector<bool>& decided) {
+  for (size_t v = 0; v < live.root.size(); ++v) {
+    const int r = live.root[v];
+    if (r == static_cast<int>(v)) continue;
+    if (bwd_read[v]) bwd_read[r] = true;
+    if (outs.count(static_cast<int>(v))) decided[r] = false;
+  }
+}
+
+// Bytes of the distinct buffers behind `values` whose root passes `keep` (aliases count once).
+template <class Keep>
+int64_t buffer_bytes(const ir::Graph& g, const Liveness& live, const std::set<int>& values,
+                     Keep keep) {
+  std::set<int> roots;
+  int64_t bytes = 0;
+  for (int v : values) {
+    const int r = live.root[v];
+    if (keep(r) && roots.insert(r).second) bytes += arena_bytes(g.values[r]);
+  }
+  return bytes;
 }
 
 }  // namespace
@@ -104,6 +131,11 @@ Liveness liveness(const ir::Graph& g) {
     for (int r : readers[v]) l.last[v] = std::max(l.last[v], r);
   }
   for (int o : g.outputs) l.last[o] = nn;
+  // Reshape chains share one buffer: members take no arena, roots live as long as the group.
+  l.root = core::arena_alias_roots(g, inplace);
+  merge_alias_lifetimes(l.root, l.first, l.last);
+  for (size_t v = 0; v < g.values.size(); ++v)
+    if (l.root[v] != static_cast<int>(v)) l.arena[v] = false;
   return l;
 }
 
@@ -165,6 +197,7 @@ ForwardChain build_forward_chain(const ir::Graph& g, const PipelineContext& ctx)
       decided[v] = !outs.count(static_cast<int>(v));
     }
   }
+  fold_aliases(live, outs, bwd_read, decided);
   // Bytes live at each step that no placement changes: inputs, backward and optimizer values,
   // graph outputs (the arena planner's lifetimes). Recomputation only moves forward values.
   std::vector<int64_t> other(nn + 2, 0);
@@ -202,24 +235,21 @@ ForwardChain build_forward_chain(const ir::Graph& g, const PipelineContext& ctx)
     for (int id : cur) {
       s.seconds += node_seconds(g, g.nodes[id], ctx);
       for (int o : g.nodes[id].outputs)
-        if (bwd_read[o] && decided[o]) {
+        if (live.arena[o] && bwd_read[o] && decided[o]) {
           s.saved += arena_bytes(g.values[o]);
           // Small values (a mask, a scalar) read late would stretch the window: ignored.
           if (local_bytes(g.values[o]) >= small) end = std::max(end, live.last[o]);
         }
     }
-    for (int v : crossing) {
-      s.out += arena_bytes(g.values[v]);
-      const int prod = g.values[v].producer;
-      const bool in_stage = std::find(cur.begin(), cur.end(), prod) != cur.end();
-      if (!(bwd_read[v] && in_stage)) s.out_extra += arena_bytes(g.values[v]);
-    }
+    s.out = buffer_bytes(g, live, crossing, [](int) { return true; });
+    s.out_extra = buffer_bytes(g, live, crossing, [&](int r) {
+      const int prod = g.values[r].producer;
+      return !(bwd_read[r] && std::find(cur.begin(), cur.end(), prod) != cur.end());
+    });
     // The forward (or replay) of this stage: its own values live at each step (saved ones
     // held) and what crosses in unsaved, above `saved`; what else is live is added below.
     s.temp = std::max<int64_t>(0, forward_peak(g, cur, live, bwd_read) + crossing_in - s.saved);
-    crossing_in = 0;
-    for (int v : crossing)
-      if (!bwd_read[v]) crossing_in += arena_bytes(g.values[v]);
+    crossing_in = buffer_bytes(g, live, crossing, [&](int r) { return !bwd_read[r]; });
     fc.problem.stages.push_back(s);
     fc.stage_nodes.push_back(cur);
     fc.boundary.emplace_back(crossing.begin(), crossing.end());

@@ -24,10 +24,14 @@ int64_t arena_bytes(const ir::Value& v);
 
 // Lifetimes in node steps as the plan emitter hands them to the arena planner: written at the
 // producer (inputs at 0), dead after the last reader, graph outputs live to the end (step
-// nodes.size()). `arena`: the value takes arena space (not weights, not unused).
+// nodes.size()). `arena`: the value takes arena space of its own (not weights, not unused, not
+// an optimizer update written into its state, not a reshape aliasing its input). `root`: the
+// value whose buffer it shares (core/arena_alias.h), itself otherwise; a root's lifetime covers
+// its whole group.
 struct Liveness {
   std::vector<int> first, last;
   std::vector<bool> arena;
+  std::vector<int> root;
 };
 Liveness liveness(const ir::Graph& g);
 

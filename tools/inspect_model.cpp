@@ -6,6 +6,8 @@
 
 #include "inspect_layers.h"
 #include "tessera/collectives.h"
+#include "tessera/plan_file.h"
+#include "tessera/reshape_ops.h"
 
 namespace tessera::tools {
 namespace {
@@ -73,8 +75,10 @@ void weight_memory(const plan::Plan& p, MemoryBreakdown& m) {
 }
 
 // Arena lifetimes as compiler/emit_plan.cpp plans them: from the defining step to the last use;
-// graph inputs from step 0, graph outputs to the end. The live sum per step is what the arena
-// must hold at that step; its maximum is a lower bound of arena_bytes.
+// graph inputs from step 0, graph outputs to the end; a reshape aliasing its input
+// (planfile::arena_alias_roots) is one buffer with it, counted once over the union of their
+// lifetimes. The live sum per step is what the arena must hold at that step; its maximum is a
+// lower bound of arena_bytes.
 void arena_memory(const plan::Plan& p, InspectModel& m) {
   const int steps = p.instructions_size();
   std::vector<int> first(p.tensors_size(), -1), last(p.tensors_size(), -1),
@@ -88,9 +92,12 @@ void arena_memory(const plan::Plan& p, InspectModel& m) {
   for (const auto& b : p.inputs())
     first[b.tensor()] = 0, last[b.tensor()] = std::max(last[b.tensor()], 0);
   for (const auto& b : p.outputs()) last[b.tensor()] = steps - 1;
+  const std::vector<int> root = planfile::arena_alias_roots(p);
+  merge_alias_lifetimes(root, first, last);
   m.live_arena.assign(steps, 0);
   for (const auto& t : p.tensors()) {
     if (t.storage() != plan::TensorInfo::ARENA || first[t.id()] < 0) continue;
+    if (root[t.id()] != t.id()) continue;
     for (int s = first[t.id()]; s <= last[t.id()] && s < steps; ++s) m.live_arena[s] += t.nbytes();
   }
   std::vector<bool> graph_io(p.tensors_size(), false);
@@ -103,7 +110,7 @@ void arena_memory(const plan::Plan& p, InspectModel& m) {
       mem.peak_live_arena = m.live_arena[s], mem.peak_step = s;
   for (const auto& t : p.tensors()) {
     const int id = t.id();
-    if (t.storage() != plan::TensorInfo::ARENA || first[id] < 0) continue;
+    if (t.storage() != plan::TensorInfo::ARENA || first[id] < 0 || root[id] != id) continue;
     if (first[id] > mem.peak_step || last[id] < mem.peak_step) continue;
     if (is_gradient(t.name()))
       mem.gradients += t.nbytes();

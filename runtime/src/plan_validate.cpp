@@ -5,6 +5,7 @@
 
 #include "tessera/dtype.h"
 #include "tessera/plan_file.h"
+#include "tessera/reshape_ops.h"
 
 namespace tessera::planfile {
 namespace {
@@ -77,6 +78,30 @@ std::set<int> inplace_states(const plan::Plan& p) {
   return ids;
 }
 
+bool arena_overlap(const plan::TensorInfo& a, const plan::TensorInfo& b) {
+  if (a.storage() != plan::TensorInfo::ARENA || b.storage() != plan::TensorInfo::ARENA)
+    return false;
+  if (a.nbytes() == 0 || b.nbytes() == 0) return false;
+  return a.offset() < b.offset() + b.nbytes() && b.offset() < a.offset() + a.nbytes();
+}
+
+// No instruction writes over what it reads (the CUDA copies and most kernels would read
+// clobbered bytes), except an aliased reshape, whose output *is* its input. Later instructions
+// are not checked against each other: that is O(tensors^2) and the planner's job.
+Status check_overlap(const plan::Plan& p, const plan::Instruction& ins, const std::string& at) {
+  for (int32_t o : ins.outputs())
+    for (int k = 0; k < ins.inputs_size(); ++k) {
+      const int32_t i = ins.inputs(k);
+      if (i < 0 || !arena_overlap(p.tensors(o), p.tensors(i))) continue;
+      if (k == 0 && is_arena_alias(p, ins)) continue;
+      return Corrupt(at + " writes " + tname(p.tensors(o)) + " over its input " +
+                     tname(p.tensors(i)) +
+                     " in the arena (only a reshape-like op may alias its input, at the same "
+                     "offset and size)");
+    }
+  return Status::Ok();
+}
+
 Status check_instruction(const plan::Plan& p, int i, const std::string& what,
                          const std::set<int>& inplace) {
   const plan::Instruction& ins = p.instructions(i);
@@ -96,7 +121,7 @@ Status check_instruction(const plan::Plan& p, int i, const std::string& what,
     if (p.tensors(id).storage() != plan::TensorInfo::ARENA && !inplace.count(id))
       return Corrupt(where() + " writes weight " + tname(p.tensors(id)));
   }
-  return Status::Ok();
+  return check_overlap(p, ins, where());
 }
 
 Status check_bindings(const plan::Plan& p, const std::string& what, const std::set<int>& inplace) {
@@ -136,6 +161,23 @@ Status check_sections(const plan::Plan& p, uint64_t data_size, int64_t world,
 }
 
 }  // namespace
+
+bool is_arena_alias(const plan::Plan& p, const plan::Instruction& ins) {
+  if (!is_reshape_like_op(ins.op()) || ins.inputs_size() < 1 || ins.outputs_size() != 1)
+    return false;
+  if (ins.inputs(0) < 0) return false;
+  const plan::TensorInfo &in = p.tensors(ins.inputs(0)), &out = p.tensors(ins.outputs(0));
+  return in.storage() == plan::TensorInfo::ARENA && out.storage() == plan::TensorInfo::ARENA &&
+         in.offset() == out.offset() && in.nbytes() == out.nbytes();
+}
+
+std::vector<int> arena_alias_roots(const plan::Plan& p) {
+  std::vector<int> root(p.tensors_size());
+  for (int t = 0; t < p.tensors_size(); ++t) root[t] = t;
+  for (const auto& ins : p.instructions())  // in order: an input's root is already final
+    if (is_arena_alias(p, ins)) root[ins.outputs(0)] = root[ins.inputs(0)];
+  return root;
+}
 
 Status validate_plan(const plan::Plan& p, uint64_t data_size, const std::string& what) {
   std::set<std::string> axes;

@@ -169,6 +169,33 @@ TEST(PlanFile, InPlaceUpdatesOnlyForTrainUpdatesPairs) {
   EXPECT_TRUE(PlanFile::from_bytes(*good, "x").ok());
 }
 
+// Arena aliasing (docs/plan-format.md): a reshape-like instruction may write its input's own
+// bytes (same offset and size; the kernel then copies nothing); no other instruction may write
+// over what it reads, and a partial overlap is refused for reshapes too.
+TEST(PlanFile, ArenaAliasOnlyForReshapeLikeOps) {
+  testing::MlpPlan m = make_mlp_plan();
+  const int mm = 3, add = 4;
+  m.plan.mutable_tensors(add)->set_offset(m.plan.tensors(mm).offset());  // Add(mm, b) -> add
+  auto bad = planfile::serialize(m.plan, m.weights);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("over its input"), std::string::npos)
+      << bad.status().message();
+  m.plan.mutable_instructions(1)->set_op("Reshape");  // Reshape(mm, b): mm's bytes, aliased
+  m.plan.mutable_instructions(1)->mutable_inputs()->RemoveLast();
+  auto good = planfile::serialize(m.plan, m.weights);
+  ASSERT_TRUE(good.ok()) << good.status().message();
+  auto pf = PlanFile::from_bytes(*good, "x");
+  ASSERT_TRUE(pf.ok());
+  EXPECT_TRUE(planfile::is_arena_alias((*pf)->plan(), (*pf)->plan().instructions(1)));
+  EXPECT_EQ(planfile::arena_alias_roots((*pf)->plan())[add], mm);
+  m.plan.mutable_tensors(add)->set_offset(m.plan.tensors(mm).offset() + 16);  // half over mm
+  m.plan.set_arena_bytes(m.plan.arena_bytes() + 64);
+  bad = planfile::serialize(m.plan, m.weights);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("over its input"), std::string::npos)
+      << bad.status().message();
+}
+
 TEST(PlanFile, WriterRejectsBadPlan) {
   testing::MlpPlan m = make_mlp_plan();
   m.weights[0].bytes.pop_back();  // W is 48 bytes

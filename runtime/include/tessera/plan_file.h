@@ -85,4 +85,12 @@ class PlanFile {
 // Checks every id, range and size inside a parsed plan; `what` prefixes messages.
 Status validate_plan(const plan::Plan& p, uint64_t data_size, const std::string& what);
 
+// True when instruction `ins` is a reshape-like op (tessera/reshape_ops.h) whose output the
+// compiler planned onto its input: both ARENA, same offset, same nbytes (docs/plan-format.md,
+// "Arena aliasing"). The kernel then has nothing to copy. Ids must be valid (validate_plan).
+bool is_arena_alias(const plan::Plan& p, const plan::Instruction& ins);
+// Per tensor id: the tensor whose arena bytes it shares through such instructions (the first
+// of a chain), itself otherwise. For tools that sum live bytes: count each buffer once.
+std::vector<int> arena_alias_roots(const plan::Plan& p);
+
 }  // namespace tessera::planfile
