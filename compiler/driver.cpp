@@ -134,6 +134,17 @@ Status compile(const CompileOptions& o, CompileSummary* summary) {
          gr.meta["parameters"] = Attr::Int(gr.parameter_count());
          return Status::Ok();
        }},
+      {"gelu", [&](ir::Graph& gr) -> Status {
+         gr.meta["gelu"] = Attr::Str(o.gelu);
+         TSR_RETURN_IF_ERROR(passes::run_gelu(gr, ctx));
+         const int64_t unverified = attr_int(gr.meta, "gelu.unverified", 0);
+         if (unverified > 0 && !o.quiet)
+           std::fprintf(stderr,
+                        "gelu: %lld chains fused on structure alone: the model carries no values "
+                        "for their constants\n",
+                        static_cast<long long>(unverified));
+         return Status::Ok();
+       }},
       {"attention", [&](ir::Graph& gr) -> Status {
          gr.meta["attention"] = Attr::Str(o.attention);
          gr.meta["mode"] = Attr::Str(o.mode);

@@ -33,10 +33,12 @@ struct CompileOptions {
   std::string checkpoint = "auto";  // auto | none | every-layer | sqrt-n (train mode)
   std::string chunk = "auto";       // auto | none: chunk regions to fit the memory budget
   int64_t chunk_budget = 0;         // bytes the chunk pass aims for; 0 = memory_budget
-  int64_t chunk_count = 0;
+  int64_t chunk_count = 0;          // > 0: debug, force this many chunks per chunkable region
   // auto | fused | unfused: FusedAttention in place of the attention subgraph (auto: fused
   // unless --chunk none; in training it removes the saved probabilities).
-  std::string attention = "auto";          // > 0: debug, force this many chunks per chunkable region
+  std::string attention = "auto";
+  // fused | unfused: decomposed GELU chains into one Gelu node (docs/user-guide.md).
+  std::string gelu = "fused";
   // Infer mode: --quantize int8 with calibration inputs (docs/quantization.md).
   std::string quantize;                        // "" = off, "int8"
   std::string calibration;                     // directory of input_N.pb sets

@@ -12,6 +12,8 @@ struct PassEntry {
 };
 
 static const PassEntry kPasses[] = {
+    {"tessera-gelu", "Fuse decomposed GELU chains (tanh and erf forms) into Gelu (tessera.gelu)",
+     run_gelu},
     {"tessera-attention",
      "Fuse MatMul->scale->mask->Softmax->MatMul into FusedAttention (tessera.attention)",
      run_attention},

@@ -54,6 +54,9 @@ struct QuantizeOptions {
 };
 void record_quantize_options(const QuantizeOptions& q, ir::Graph& g);
 
+// Right after import: decomposed GELU chains (tanh and erf forms) into one Gelu node (g.meta
+// "gelu": fused | unfused; passes/gelu.cpp).
+Status run_gelu(ir::Graph& g, PipelineContext& ctx);
 // Before autodiff: MatMul -> scale -> mask -> Softmax -> MatMul into FusedAttention (g.meta
 // "attention": auto | fused | unfused; passes/attention.cpp).
 Status run_attention(ir::Graph& g, PipelineContext& ctx);

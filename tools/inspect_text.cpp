@@ -97,7 +97,7 @@ void pass_notes(std::string& out, const InspectModel& m) {
   for (const plan::AttrProto& a : m.plan->meta()) {
     const std::string& k = a.name();
     bool ours = k.rfind("quant", 0) == 0 || k.rfind("chunk", 0) == 0 ||
-                k.rfind("attention.", 0) == 0 ||
+                k.rfind("attention.", 0) == 0 || k.rfind("gelu.", 0) == 0 ||
                 k.rfind("checkpoint.", 0) == 0;
     if (!ours) continue;
     if (!header) out += "\npasses:\n";

@@ -70,6 +70,11 @@ void add_compile(CLI::App& app, tessera::compiler::CompileOptions& o, std::strin
                 "unfused")
       ->check(CLI::IsMember({"auto", "fused", "unfused"}))
       ->capture_default_str();
+  c->add_option("--gelu", o.gelu,
+                "Fuse decomposed GELU chains (tanh and erf forms) into one Gelu op: fused, "
+                "unfused")
+      ->check(CLI::IsMember({"fused", "unfused"}))
+      ->capture_default_str();
   c->add_option("--chunk-budget", o.chunk_budget,
                 "Arena+weights bytes per device the chunk pass aims for (default: "
                 "--memory-budget), e.g. 6GiB")
