@@ -4,9 +4,10 @@
 // (and dtype: f32/f16/bf16/f64), chunks of 1, uneven chunks, one chunk, a row with every key
 // masked (y and dq exactly 0), every row-kernel shape (warp 8/16/32 per lane, block, loop over
 // rows > 16384, vector and element-wise rows), K = 0 GEMMs, and gpt2-124m's training size.
-// Error: relative L2 over the checked batch-heads, per output. Tolerances (kTol): f32 1e-5
-// (f32 storage, f32 accumulation, __expf); bf16 and f16 store S, P and dP (and y, the grads) in
-// 16 bits, 8 and 11 significant bits: bf16 3e-2, f16 5e-3 (measured on the H100: see kTol).
+// Error: relative L2 over the checked batch-heads, per output. Tolerances (tol_of): f32 1e-5
+// (f32 storage and accumulation, __expf); bf16 2e-2 and f16 3e-3, where S, P, dP and dS are
+// stored in 16 bits (8 and 11 significant bits) as well as y and the gradients. Largest errors
+// measured on the H100 (2026-12-07): f32 1.5e-6, bf16 7.4e-3, f16 8.9e-4 (gpt2 size: bf16 5.1e-3).
 // Set TESSERA_TEST_VERBOSE=1 to print every error. Needs a GPU (skips without one).
 #include <cublasLt.h>
 #include <cuda_runtime.h>
@@ -28,7 +29,7 @@ using attn_test::AttnShape;
 using attn_test::HostT;
 
 double tol_of(DType dt) {
-  return dt == DType::kFloat32 ? 1e-5 : dt == DType::kFloat16 ? 5e-3 : 3e-2;
+  return dt == DType::kFloat32 ? 1e-5 : dt == DType::kFloat16 ? 3e-3 : 2e-2;
 }
 
 enum MaskKind { kNoMask, kKeys, kPadding, kRowsKeys, kFull };
