@@ -45,10 +45,15 @@ double node_seconds(const ir::Graph& g, const ir::Node& n, const PipelineContext
   for (int i : n.inputs)
     if (i >= 0) ins.push_back(g.values[i].shape);
   for (int o : n.outputs) outs.push_back(g.values[o].shape);
-  double flops = 0;
-  if (auto rule = spmd::sharding_rule(n.op, n.attrs, ins, outs); rule.ok())
-    flops = rule->flops * (out_global > 0 ? out / out_global : 1.0);
-  return spmd::compute_seconds(flops, in + out, g.values[n.outputs[0]].dtype, ctx.cluster);
+  double flops = 0, scratch = 0;
+  const DType t = g.values[n.outputs[0]].dtype;
+  if (auto rule = spmd::sharding_rule(n.op, n.attrs, ins, outs); rule.ok()) {
+    const double share = out_global > 0 ? out / out_global : 1.0;
+    flops = rule->flops * share;
+    // Fused attention's passes over its scores scratch (recomputing it costs them again).
+    scratch = rule->scratch_elements * share * dtype_size(t);
+  }
+  return spmd::compute_seconds(flops, in + out + scratch, t, ctx.cluster);
 }
 
 // "h.3", "layer.3", "layers.3", "blocks.3", "layer2.1": the block a weight belongs to.
