@@ -2,7 +2,7 @@
 # One device call for the issue-12 step benchmarks after a compiler change: build the runtime,
 # the fused attention kernel tests, the tiny models on the GPU against their references (fused
 # attention and GELU in the plans), training CUDA vs CPU (train_check.sh), then the gpt2-124m
-# bf16 training step (CUDA graphs on and off, a per-op profile) and bert-large bf16 inference,
+# bf16 training step (CUDA graphs off and on, a per-op profile) and bert-large bf16 inference,
 # each against PyTorch in the same call. Plans: benchmarks/cuda/make_plans.sh, carried.
 # Usage (device tool): bash benchmarks/cuda/perf_check.sh   (BENCH_COMPILE=0: bert without
 # torch.compile; TORCH_MODES=eager: gpt2 without it; SKIP_BERT=1: no bert-large)
@@ -34,9 +34,9 @@ bash benchmarks/cuda/train_check.sh $B 2>&1 | grep -vE "^(step|loss)" | tail -8 
 step "gpt2-124m bf16 training step (batch 8, seq 1024, AdamW)"
 $B/bin/cuda_plan_bench $P/gpt2-124m.train.bf16.tsr --warmup 3 --iters 10 --profile 2>&1 |
   head -30 | tee "$OUT/gpt2_tessera.txt"
-echo "-- CUDA graphs off:"
-TESSERA_CUDA_GRAPHS=0 $B/bin/cuda_plan_bench $P/gpt2-124m.train.bf16.tsr --warmup 3 --iters 10 \
-  2>&1 | grep -E "ms_median|device_mib" | tee "$OUT/gpt2_tessera_nographs.txt"
+echo "-- CUDA graphs on (TESSERA_CUDA_GRAPHS=1):"
+TESSERA_CUDA_GRAPHS=1 TESSERA_CUDA_GRAPHS_VERBOSE=1 $B/bin/cuda_plan_bench $P/gpt2-124m.train.bf16.tsr --warmup 3 --iters 10 \
+  2>&1 | grep -E "ms_median|device_mib" | tee "$OUT/gpt2_tessera_graphs.txt"
 PYTHONUNBUFFERED=1 timeout 200 python3 benchmarks/cuda/torch_gpt2_train_bench.py --iters 10 \
   --modes "${TORCH_MODES:-eager,compile}" 2>&1 | grep -v Warning | tee "$OUT/gpt2_torch.txt"
 if [ "${SKIP_BERT:-0}" = 1 ]; then echo "== overall: $([ $fail = 0 ] && echo PASS || echo FAIL)"; exit $fail; fi

@@ -128,9 +128,10 @@ class CudaSession final : public DeviceSession {
   std::vector<double> seconds_;
   // CUDA graph of the whole instruction sequence, captured on the second run (the first one
   // does any lazy setup eagerly) and replayed after: one launch instead of one per kernel
-  // (gpt2-124m's step has ~1600). Off when profiling, with collectives (NCCL inside a captured
-  // graph is left for later) and under TESSERA_CUDA_GRAPHS=0; a failed capture (an op that
-  // syncs or allocates) falls back to eager runs for good.
+  // (gpt2-124m's step has ~1000). Opt-in (TESSERA_CUDA_GRAPHS=1) until it has run on a GPU:
+  // written when no device was lent. Off when profiling and with collectives (NCCL inside a
+  // captured graph is left for later); a failed capture (an op that syncs or allocates) falls
+  // back to eager runs for good.
   cudaGraphExec_t graph_exec_ = nullptr;
   bool graphs_ = false;
   int runs_ = 0;
@@ -173,7 +174,7 @@ Status CudaSession::create(const Plan& plan, Comm& comm, const SessionOptions& o
     }
   }
   const char* g = std::getenv("TESSERA_CUDA_GRAPHS");
-  graphs_ = axes_lists.empty() && !opts.profile && !(g && std::string(g) == "0");
+  graphs_ = axes_lists.empty() && !opts.profile && g && std::string(g) == "1";
   if (!missing.empty()) {
     std::string names;
     for (const auto& [op, n] : missing)
