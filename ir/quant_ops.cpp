@@ -1,9 +1,11 @@
 // Shape and dtype inference for the quantized ops. Scales are attributes (x_scale, y_scale,
 // scale: per-tensor, decided by calibration) or f32 vectors (w_scale, bias, smooth_inv: one per
-// channel, so they shard with their channel dim). y_scale present = int8 out (fused
-// requantization), absent = f32 out (fused dequantization). Asymmetric activations: QuantizeI8's
-// zero_point and the layer's x_zero_point (int attributes, default 0) with the int32 [n] input 4
-// acc_offset = -x_zero_point * sum_k w[n,k], added to the accumulator (docs/quantization.md).
+// channel, so they shard with their channel dim; per-token row scales: one per row of x, computed
+// at run time by QuantizeI8 per_token=1 and read by QMatMulI8 as input 5). y_scale present = int8
+// out (fused requantization), absent = f32 out (fused dequantization). Asymmetric activations:
+// QuantizeI8's zero_point and the layer's x_zero_point (int attributes, default 0) with the int32
+// [n] input 4 acc_offset = -x_zero_point * sum_k w[n,k], added to the accumulator
+// (docs/quantization.md).
 #include "ir/quant_ops.h"
 
 #include "ir/shape_fns.h"
@@ -65,19 +67,30 @@ Status check_out_dtype(const Node& n) {
               attr_int(n.attrs, "out_dtype", 0));
 }
 
-// (x f32|bf16|f16, [smooth_inv f32 [K]]) -> int8, attrs scale, [zero_point]
+bool per_token(const Node& n) { return attr_int(n.attrs, "per_token", 0) != 0; }
+Shape rows_of(const Shape& x) { return Shape(x.begin(), x.end() - 1); }
+
+// (x f32|bf16|f16, [smooth_inv f32 [K]]) -> int8, attrs scale, [zero_point]; per_token=1:
+// -> (int8, row scales f32 [...]: x's shape without K), no scale, zero point 0.
 Status quantize(const Node& n, const In& in, Out& out) {
   if (!float_act(in[0].first))
     return fail("x must be f32, bf16 or f16, got {}", dtype_name(in[0].first));
-  TSR_RETURN_IF_ERROR(positive(n, "scale"));
-  TSR_RETURN_IF_ERROR(zero_point(n, "zero_point"));
+  const Shape& x = in[0].second;
   if (present(in, 1)) {
     TSR_RETURN_IF_ERROR(need(in, 1, DType::kFloat32, "smooth_inv"));
-    const Shape& x = in[0].second;
     if (x.empty() || in[1].second != Shape{x.back()})
       return fail("smooth_inv {} must be [K] for x {}", shp(in[1].second), shp(x));
   }
-  out[0] = {DType::kInt8, in[0].second};
+  if (out.size() != (per_token(n) ? 2u : 1u))
+    return fail("has {} outputs; 1, or 2 with per_token (int8 and the row scales)", out.size());
+  out[0] = {DType::kInt8, x};
+  if (!per_token(n)) {
+    TSR_RETURN_IF_ERROR(positive(n, "scale"));
+    return zero_point(n, "zero_point");
+  }
+  if (x.empty()) return fail("per_token needs x of rank >= 1");
+  if (attr_int(n.attrs, "zero_point", 0) != 0) return fail("per_token needs zero_point 0");
+  out[1] = {DType::kFloat32, rows_of(x)};
   return Status::Ok();
 }
 
@@ -90,15 +103,32 @@ Status dequantize(const Node& n, const In& in, Out& out) {
   return Status::Ok();
 }
 
-// (x int8 [...,K], w int8 [N,K], w_scale [N], [bias [N]], [acc_offset i32 [N]]) -> [...,N]
+// The activation scale of QMatMulI8: attribute x_scale, or with per_token=1 the f32 row scales
+// [...] (x's shape without K) at input 5, produced by a per-token QuantizeI8.
+Status act_scale(const Node& n, const In& in) {
+  if (!per_token(n)) {
+    if (present(in, 5)) return fail("input 5 (row scales) needs per_token=1");
+    return positive(n, "x_scale");
+  }
+  if (!present(in, 5)) return fail("per_token needs the row scales (input 5)");
+  TSR_RETURN_IF_ERROR(need(in, 5, DType::kFloat32, "row scales"));
+  if (in[5].second != rows_of(in[0].second))
+    return fail("row scales {} must be {} for x {}", shp(in[5].second), shp(rows_of(in[0].second)),
+                shp(in[0].second));
+  if (attr_int(n.attrs, "x_zero_point", 0) != 0) return fail("per_token needs x_zero_point 0");
+  return Status::Ok();
+}
+
+// (x int8 [...,K], w int8 [N,K], w_scale [N], [bias [N]], [acc_offset i32 [N]],
+//  [row scales f32 [...]]) -> [...,N]
 Status qmatmul(const Node& n, const In& in, Out& out) {
   TSR_RETURN_IF_ERROR(need(in, 0, DType::kInt8, "x"));
   TSR_RETURN_IF_ERROR(need(in, 1, DType::kInt8, "w"));
-  TSR_RETURN_IF_ERROR(positive(n, "x_scale"));
   if (attr_has(n.attrs, "y_scale")) TSR_RETURN_IF_ERROR(positive(n, "y_scale"));
   const Shape &x = in[0].second, &w = in[1].second;
   if (x.empty() || w.size() != 2 || w[1] != x.back())
     return fail("x {} and w {} must be [...,K] and [N,K]", shp(x), shp(w));
+  TSR_RETURN_IF_ERROR(act_scale(n, in));
   TSR_RETURN_IF_ERROR(channels(n, in, w[0]));
   Shape y(x.begin(), x.end() - 1);
   y.push_back(w[0]);
@@ -112,6 +142,7 @@ Status qmatmul(const Node& n, const In& in, Out& out) {
 Status qconv(const Node& n, const In& in, Out& out) {
   TSR_RETURN_IF_ERROR(need(in, 0, DType::kInt8, "x"));
   TSR_RETURN_IF_ERROR(need(in, 1, DType::kInt8, "w"));
+  if (per_token(n)) return fail("per_token is QMatMulI8's (rows of NCHW are not tokens)");
   TSR_RETURN_IF_ERROR(positive(n, "x_scale"));
   if (attr_has(n.attrs, "y_scale")) TSR_RETURN_IF_ERROR(positive(n, "y_scale"));
   if (in[0].second.size() != 4 || in[1].second.size() != 4)
@@ -131,8 +162,8 @@ const std::vector<OpInfo>& quant_op_table() {
   static const std::vector<OpInfo> table = {
       {"DequantizeI8", 1, 1, 1, dequantize, {}},
       {"QConvI8", 3, 5, 1, qconv, {}},
-      {"QMatMulI8", 3, 5, 1, qmatmul, {}},
-      {"QuantizeI8", 1, 2, 1, quantize, {}},
+      {"QMatMulI8", 3, 6, 1, qmatmul, {}},
+      {"QuantizeI8", 1, 2, -1, quantize, {}},
   };
   return table;
 }

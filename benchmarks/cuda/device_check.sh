@@ -28,13 +28,17 @@ extra=()
 echo "extra cmake args: ${extra[*]:-none}"
 cmake -S . -B $B -G Ninja -DTESSERA_BUILD_COMPILER=OFF -DTESSERA_BUILD_CUDA=ON \
   -DTESSERA_BUILD_TESTS=ON "${extra[@]}" >"$OUT/cmake.log" 2>&1 || { tail -30 "$OUT/cmake.log"; exit 1; }
-ninja -C $B -j16 tessera tessera-runner emit_tool cuda_kernels_test cuda_gemm_bench \
-  cuda_attention_test cuda_attention_bench cuda_nccl_handoff_check >"$OUT/build.log" 2>&1 \
+ninja -C $B -j16 tessera tessera-runner emit_tool cuda_kernels_test cuda_quant_test \
+  cuda_gemm_bench cuda_attention_test cuda_attention_bench cuda_nccl_handoff_check \
+  >"$OUT/build.log" 2>&1 \
   || { grep -E "error|FAILED" -A3 "$OUT/build.log" | head -60; exit 1; }
 T=$B/bin/tessera
 
 step differential kernel tests
 $B/bin/cuda_kernels_test --gtest_brief=1 2>&1 | tail -25 || fail=1
+
+step "quantized ops (static and per-token) vs the CPU kernels"
+$B/bin/cuda_quant_test --gtest_brief=1 2>&1 | tail -25 || fail=1
 
 step "fused attention (forward, grad) vs float64 reference"
 $B/bin/cuda_attention_test --gtest_brief=1 2>&1 | tail -25 || fail=1

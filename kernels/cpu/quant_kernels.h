@@ -7,6 +7,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string_view>
 #include <vector>
 
@@ -45,6 +46,24 @@ inline int8_t quantize_value(float v, float scale, int32_t zp = 0) {
   return static_cast<int8_t>(q);
 }
 inline float dequantize_value(int8_t q, float scale) { return static_cast<float>(q) * scale; }
+
+// Per-token (dynamic) activation scales, QuantizeI8 per_token=1 (docs/quantization.md): each row
+// (every leading index, K = the last dim) gets scale = amax / 127 in IEEE float, amax = the
+// largest finite |v| of the row (v = x, or x * smooth_inv[k] as one float product), and is then
+// quantized symmetrically by quantize_value(v, scale). Infinities are left out of amax so they
+// saturate to +-127 as under a static scale (instead of making the whole row's scale infinite);
+// NaN is left out too (it quantizes to 0). A row with no positive finite |v| (all zeros) gets
+// scale 1: any scale quantizes zeros exactly, and the epilogue multiplies by a finite number.
+// The max is exact in any order, so every kernel and the reference agree bit for bit.
+inline float row_absmax_step(float amax, float v) {
+  const float a = std::fabs(v);
+  // NaN fails both comparisons; inf fails the second.
+  return a > amax && a <= std::numeric_limits<float>::max() ? a : amax;
+}
+inline float row_scale(float amax) {
+  const float s = amax / static_cast<float>(kQMax);
+  return s > 0 ? s : 1.0f;  // 0 for all-zero rows and for amax < 127 * 2^-149 (underflow)
+}
 // The epilogue: float(acc) * (x_scale * w_scale[n]) [+ bias[n]]. `acc` already includes the
 // channel's acc_offset (integer, exact). `combined` is computed once per channel as
 // x_scale * w_scale[n] in float; the bias is added only when present (adding 0.0f would turn -0
@@ -56,11 +75,16 @@ inline float dequantize_acc(int32_t acc, float combined, const float* bias) {
 
 // Plain-loop references of the kernels (int64 accumulation, checked to fit int32 afterwards).
 // x [M,K] int8, w [N,K] int8 (both K-contiguous), w_scale [N], bias [N] or nullptr,
-// acc_offset [N] int32 or nullptr (added to the accumulator). y_scale <= 0: float out `yf`
-// [M,N]; else int8 out `yq` [M,N].
+// acc_offset [N] int32 or nullptr (added to the accumulator). x_row_scale [M] (per-token) or
+// nullptr (then the per-tensor x_scale): the epilogue's combined scale of output (m, n) is
+// x_row_scale[m] * w_scale[n]. y_scale <= 0: float out `yf` [M,N]; else int8 out `yq` [M,N].
 void qmatmul_ref(const int8_t* x, const int8_t* w, const float* w_scale, const float* bias,
                  const int32_t* acc_offset, int64_t M, int64_t N, int64_t K, float x_scale,
-                 float y_scale, float* yf, int8_t* yq);
+                 const float* x_row_scale, float y_scale, float* yf, int8_t* yq);
+// Per-token quantization of x [M,K] (smooth_inv [K] or nullptr): q [M,K] and scale [M], written
+// the obvious way (two passes over each row: its abs-max, then the quantizer).
+void quantize_rows_ref(const float* x, const float* smooth_inv, int64_t M, int64_t K, int8_t* q,
+                       float* scale);
 // 2-D convolution, NCHW x [B,C,H,W], w [M,C/g,kh,kw]; pads {top,left,bottom,right}. Padding
 // reads the input zero point x_zp (the code of 0.0), so with acc_offset = -x_zp * sum w it
 // contributes exactly nothing.
@@ -97,6 +121,13 @@ Status zero_point_attr(const AttrMap& attrs, const char* key, int32_t* zp);
 // k <= kMaxKZeroPoint; k <= kMaxK always. Returns acc_offset's data or nullptr.
 Status quant_zero_point(const AttrMap& attrs, const std::vector<TensorRef>& in, int64_t k,
                         int32_t* zp, const int32_t** acc_offset);
+// Attribute per_token (default 0): QuantizeI8 computes a scale per row (its output 1), and
+// QMatMulI8 reads those row scales as input 5 instead of its x_scale attribute.
+bool per_token_attr(const AttrMap& attrs);
+// QMatMulI8's activation scale: x_scale, or with per_token the f32 row scales at input 5 (x's
+// shape without its last dim; x_zero_point must be 0). *row_scales is nullptr when per-tensor.
+Status activation_scale(const AttrMap& attrs, const std::vector<TensorRef>& in, float* x_scale,
+                        const float** row_scales);
 }  // namespace cpu
 
 }  // namespace tessera::kernels

@@ -2,6 +2,7 @@
 // accumulation in the most obvious loop order (a direct convolution, no im2row), then the same
 // epilogue functions as the kernels. An accumulator outside int32 aborts: the kernels' K limit
 // (kMaxK) exists so that it cannot happen.
+#include <cmath>
 #include <cstdlib>
 
 #include "cpu/quant_kernels.h"
@@ -27,13 +28,30 @@ void store(int64_t acc, float combined, const float* bias, float y_scale, int64_
 
 void qmatmul_ref(const int8_t* x, const int8_t* w, const float* w_scale, const float* bias,
                  const int32_t* acc_offset, int64_t M, int64_t N, int64_t K, float x_scale,
-                 float y_scale, float* yf, int8_t* yq) {
+                 const float* x_row_scale, float y_scale, float* yf, int8_t* yq) {
   for (int64_t m = 0; m < M; ++m) {
+    const float xs = x_row_scale ? x_row_scale[m] : x_scale;
     for (int64_t n = 0; n < N; ++n) {
       int64_t acc = acc_offset ? acc_offset[n] : 0;
       for (int64_t k = 0; k < K; ++k)
         acc += static_cast<int64_t>(x[m * K + k]) * static_cast<int64_t>(w[n * K + k]);
-      store(acc, x_scale * w_scale[n], bias ? bias + n : nullptr, y_scale, m * N + n, yf, yq);
+      store(acc, xs * w_scale[n], bias ? bias + n : nullptr, y_scale, m * N + n, yf, yq);
+    }
+  }
+}
+
+void quantize_rows_ref(const float* x, const float* smooth_inv, int64_t M, int64_t K, int8_t* q,
+                       float* scale) {
+  for (int64_t m = 0; m < M; ++m) {
+    float amax = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      const float v = smooth_inv ? x[m * K + k] * smooth_inv[k] : x[m * K + k];
+      if (std::isfinite(v) && std::fabs(v) > amax) amax = std::fabs(v);
+    }
+    scale[m] = amax / 127.0f > 0 ? amax / 127.0f : 1.0f;
+    for (int64_t k = 0; k < K; ++k) {
+      const float v = smooth_inv ? x[m * K + k] * smooth_inv[k] : x[m * K + k];
+      q[m * K + k] = quantize_value(v, scale[m]);
     }
   }
 }

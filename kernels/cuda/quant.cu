@@ -1,8 +1,8 @@
-// Device side of the quantized ops (docs/quantization.md): QuantizeI8, DequantizeI8 and the
-// epilogue that turns QMatMulI8's int32 accumulators into float or int8. The arithmetic is the
-// CPU reference's, operation for operation, with IEEE-rounded intrinsics (__fmul_rn,
-// __fdiv_rn, rintf = round half to even) so the compiler cannot contract it into FMAs: an f32
-// plan's quantized outputs equal the CPU backend's bit for bit.
+// Device side of the quantized ops (docs/quantization.md): QuantizeI8 (static or per-token),
+// DequantizeI8 and the epilogue that turns QMatMulI8's int32 accumulators into float or int8.
+// The arithmetic is the CPU reference's, operation for operation, with IEEE-rounded intrinsics
+// (__fmul_rn, __fdiv_rn, rintf = round half to even) so the compiler cannot contract it into
+// FMAs: an f32 plan's quantized outputs equal the CPU backend's bit for bit.
 #include "cuda/cuda_types.cuh"
 #include "cuda/quant_cuda.h"
 
@@ -58,6 +58,71 @@ __global__ void quantize8_kernel(const T* __restrict__ x, const float* __restric
   }
 }
 
+// Per-token scales, the CPU's rule (kernels/cpu/quant_kernels.h, row_absmax_step / row_scale):
+// the row's largest finite |v| over 127, 1 when not positive.
+__device__ __forceinline__ float row_absmax_step(float amax, float v) {
+  const float a = fabsf(v);
+  return a > amax && a <= FLT_MAX ? a : amax;
+}
+__device__ __forceinline__ float row_scale(float amax) {
+  const float s = __fdiv_rn(amax, kQMax);
+  return s > 0.f ? s : 1.f;
+}
+
+// V consecutive elements of x (f32, f16 or bf16) as f32, smoothed when smooth_inv is set.
+// V = 8 reads one 16-byte vector of 16-bit x or two of f32 (the caller checked alignment and
+// K % 8 == 0); V = 1 is the plain path.
+template <class T, int V>
+__device__ __forceinline__ void load_row_vec(const T* __restrict__ x,
+                                             const float* __restrict__ smooth_inv, uint32_t k0,
+                                             float* f) {
+  T v[V];
+  if constexpr (V == 8 && sizeof(T) == 2) {
+    *reinterpret_cast<uint4*>(v) = *reinterpret_cast<const uint4*>(x + k0);
+  } else if constexpr (V == 8) {
+    reinterpret_cast<float4*>(v)[0] = reinterpret_cast<const float4*>(x + k0)[0];
+    reinterpret_cast<float4*>(v)[1] = reinterpret_cast<const float4*>(x + k0)[1];
+  } else {
+    v[0] = x[k0];
+  }
+#pragma unroll
+  for (int e = 0; e < V; ++e)
+    f[e] = smooth_inv ? __fmul_rn(to_f(v[e]), smooth_inv[k0 + e]) : to_f(v[e]);
+}
+
+// Per-token quantization: one block per row (grid-stride over rows). Pass 1 reduces the row's
+// abs-max (block_reduce: shuffles and one shared array; a max is exact in any order, so the
+// scale equals the CPU's bit for bit); pass 2 re-reads the row, which a row of up to ~100 KB
+// finds in L1/L2, and writes int8. Cost against the static quantizer: one more read of x and a
+// block barrier per row; the scales are 4 bytes per row.
+template <class T, int V>
+__global__ void quantize_rows_kernel(const T* __restrict__ x, const float* __restrict__ smooth_inv,
+                                     uint32_t k, int8_t* __restrict__ y, float* __restrict__ scales,
+                                     int64_t rows) {
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const T* xr = x + r * k;
+    float amax = 0.f, f[V];
+    for (uint32_t j = threadIdx.x * V; j < k; j += blockDim.x * V) {
+      load_row_vec<T, V>(xr, smooth_inv, j, f);
+#pragma unroll
+      for (int e = 0; e < V; ++e) amax = row_absmax_step(amax, f[e]);
+    }
+    const float scale = row_scale(block_reduce<true>(amax));
+    if (threadIdx.x == 0) scales[r] = scale;
+    int8_t* yr = y + r * k;
+    for (uint32_t j = threadIdx.x * V; j < k; j += blockDim.x * V) {
+      load_row_vec<T, V>(xr, smooth_inv, j, f);
+      int8_t q[V];
+#pragma unroll
+      for (int e = 0; e < V; ++e) q[e] = quantize_value(f[e], scale);
+      if constexpr (V == 8)
+        *reinterpret_cast<uint2*>(yr + j) = *reinterpret_cast<const uint2*>(q);
+      else
+        yr[j] = q[0];
+    }
+  }
+}
+
 template <class T>
 __global__ void dequantize_kernel(const int8_t* __restrict__ x, float scale, T* __restrict__ y,
                                   int64_t n) {
@@ -66,11 +131,12 @@ __global__ void dequantize_kernel(const int8_t* __restrict__ x, float scale, T* 
     y[i] = from_f<T>(__fmul_rn(static_cast<float>(x[i]), scale));
 }
 
-// y[m, n] = float(acc) * (x_scale * w_scale[n]) [+ bias[n]], then T or requantized int8.
+// y[m, n] = float(acc) * (x_scale * w_scale[n]) [+ bias[n]], then T or requantized int8;
+// per-token (x_rows set): x_rows[m] in place of x_scale.
 template <class T>
 __global__ void epilogue_kernel(const int32_t* __restrict__ acc, uint32_t rows, uint32_t cols,
-                                float x_scale, const float* __restrict__ w_scale,
-                                const float* __restrict__ bias,
+                                float x_scale, const float* __restrict__ x_rows,
+                                const float* __restrict__ w_scale, const float* __restrict__ bias,
                                 const int32_t* __restrict__ acc_offset, float y_scale,
                                 T* __restrict__ y) {
   const uint32_t total = rows * cols;
@@ -78,7 +144,8 @@ __global__ void epilogue_kernel(const int32_t* __restrict__ acc, uint32_t rows, 
        i += gridDim.x * blockDim.x) {
     const uint32_t c = i % cols;
     const int32_t a = acc_offset ? acc[i] + acc_offset[c] : acc[i];
-    float v = __fmul_rn(static_cast<float>(a), __fmul_rn(x_scale, w_scale[c]));
+    const float xs = x_rows ? x_rows[i / cols] : x_scale;
+    float v = __fmul_rn(static_cast<float>(a), __fmul_rn(xs, w_scale[c]));
     if (bias) v = __fadd_rn(v, bias[c]);
     if constexpr (sizeof(T) == 1)
       y[i] = quantize_value(v, y_scale);
@@ -93,12 +160,13 @@ __global__ void epilogue_kernel(const int32_t* __restrict__ acc, uint32_t rows, 
 // scalar kernel took about a quarter of an 8192^3 QMatMulI8 on the H100.
 template <class T>
 __global__ void epilogue4_kernel(const int4* __restrict__ acc, uint32_t n4, uint32_t cols,
-                                 float x_scale, const float* __restrict__ w_scale,
-                                 const float* __restrict__ bias,
+                                 float x_scale, const float* __restrict__ x_rows,
+                                 const float* __restrict__ w_scale, const float* __restrict__ bias,
                                  const int32_t* __restrict__ acc_offset, float y_scale,
                                  T* __restrict__ y) {
   for (uint32_t j = blockIdx.x * blockDim.x + threadIdx.x; j < n4; j += gridDim.x * blockDim.x) {
     const uint32_t c = (j * 4) % cols;
+    const float xs = x_rows ? x_rows[(j * 4) / cols] : x_scale;  // cols % 4 == 0: one row
     const int4 a = acc[j];
     const float4 s = *reinterpret_cast<const float4*>(w_scale + c);
     int av[4] = {a.x, a.y, a.z, a.w};
@@ -115,7 +183,7 @@ __global__ void epilogue4_kernel(const int4* __restrict__ acc, uint32_t n4, uint
     T o[4];
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
-      float v = __fmul_rn(static_cast<float>(av[e]), __fmul_rn(x_scale, sv[e]));
+      float v = __fmul_rn(static_cast<float>(av[e]), __fmul_rn(xs, sv[e]));
       if (bias) v = __fadd_rn(v, bv[e]);
       if constexpr (sizeof(T) == 1)
         o[e] = quantize_value(v, y_scale);
@@ -179,6 +247,34 @@ Status launch_quantize(CudaContext& ctx, const TensorRef& x, const float* smooth
   });
 }
 
+Status launch_quantize_rows(CudaContext& ctx, const TensorRef& x, const float* smooth_inv,
+                            int8_t* y, float* scales) {
+  const int64_t k = x.shape.empty() ? 1 : x.shape.back();
+  if (k <= 0 || k > 0xffffffffLL) return InvalidArgument("QuantizeI8: last dim out of range");
+  const int64_t rows = x.numel() / k;
+  if (rows == 0) return Status::Ok();
+  const bool vec = k % 8 == 0 && aligned16(x.data) && aligned(y, 8);
+  const int per = vec ? 8 : 1;
+  // Threads: enough to cover a row once (a warp at least, a block of kThreads at most).
+  const int64_t want = ((k / per + 31) / 32) * 32;
+  const unsigned threads =
+      static_cast<unsigned>(want < 32 ? 32 : (want > kThreads ? kThreads : want));
+  const unsigned blocks = static_cast<unsigned>(rows < (1 << 30) ? rows : (1 << 30));
+  return dispatch_float(x.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = static_cast<const T*>(x.data);
+    const uint32_t k32 = static_cast<uint32_t>(k);
+    if (vec)
+      quantize_rows_kernel<T, 8>
+          <<<blocks, threads, 0, ctx.stream>>>(xp, smooth_inv, k32, y, scales, rows);
+    else
+      quantize_rows_kernel<T, 1>
+          <<<blocks, threads, 0, ctx.stream>>>(xp, smooth_inv, k32, y, scales, rows);
+    TSR_CUDA_LAUNCHED();
+    return Status::Ok();
+  });
+}
+
 Status launch_dequantize(CudaContext& ctx, const int8_t* x, float scale, const TensorRef& y) {
   const int64_t n = y.numel();
   if (n == 0) return Status::Ok();
@@ -199,7 +295,7 @@ Status launch_igemm_naive(CudaContext& ctx, const int8_t* x, const int8_t* w, in
 }
 
 Status launch_qepilogue(CudaContext& ctx, const int32_t* acc, int64_t rows, int64_t cols,
-                        float x_scale, const float* w_scale, const float* bias,
+                        float x_scale, const float* x_rows, const float* w_scale, const float* bias,
                         const int32_t* acc_offset, float y_scale, DType out_dtype, void* y) {
   if (rows == 0 || cols == 0) return Status::Ok();
   if (rows * cols >= (int64_t{1} << 32)) return InvalidArgument("epilogue tile too large");
@@ -213,14 +309,14 @@ Status launch_qepilogue(CudaContext& ctx, const int32_t* acc, int64_t rows, int6
       const int64_t n4 = rows * cols / 4;
       epilogue4_kernel<T><<<grid_for(n4), kThreads, 0, ctx.stream>>>(
           reinterpret_cast<const int4*>(acc), static_cast<uint32_t>(n4),
-          static_cast<uint32_t>(cols), x_scale, w_scale, bias, acc_offset, y_scale,
+          static_cast<uint32_t>(cols), x_scale, x_rows, w_scale, bias, acc_offset, y_scale,
           static_cast<T*>(y));
       TSR_CUDA_LAUNCHED();
       return Status::Ok();
     }
     epilogue_kernel<T><<<grid_for(rows * cols), kThreads, 0, ctx.stream>>>(
-        acc, static_cast<uint32_t>(rows), static_cast<uint32_t>(cols), x_scale, w_scale, bias,
-        acc_offset, y_scale, static_cast<T*>(y));
+        acc, static_cast<uint32_t>(rows), static_cast<uint32_t>(cols), x_scale, x_rows, w_scale,
+        bias, acc_offset, y_scale, static_cast<T*>(y));
     TSR_CUDA_LAUNCHED();
     return Status::Ok();
   });

@@ -2,11 +2,12 @@
 // QMatMulI8. QMatMulI8 is cuBLASLt's int8 tensor-core GEMM in the one layout Hopper runs fast
 // (both operands K-contiguous, "TN"; notes §3.1: ~1350-1470 TOP/s against ~800 TFLOP/s bf16)
 // into int32 accumulators, then an epilogue kernel: dequantize per channel, add the bias, write
-// f32/bf16/f16 (or requantize to int8). cuBLASLt's int8 kernels cannot write float, so the
-// accumulators go through CudaContext::i32_scratch, tile by tile over M. That round trip (4
-// bytes written and read per output) is what keeps an 8192^3 QMatMulI8 near 1.1 TOP/s instead
-// of cuBLASLt's 1.4 (benchmarks/RESULTS.md). QConvI8 has no CUDA kernel yet (named at session
-// create).
+// f32/bf16/f16 (or requantize to int8); the activation scale is per tensor or, per-token, per
+// row (QuantizeI8 per_token=1 computes the row scales: one block per row, abs-max then
+// quantize). cuBLASLt's int8 kernels cannot write float, so the accumulators go through
+// CudaContext::i32_scratch, tile by tile over M. That round trip (4 bytes written and read per
+// output) is what keeps an 8192^3 QMatMulI8 near 1.1 TOP/s instead of cuBLASLt's 1.4
+// (benchmarks/RESULTS.md). QConvI8 has no CUDA kernel yet (named at session create).
 #include <cublasLt.h>
 
 #include <algorithm>
@@ -58,23 +59,44 @@ Status igemm(CudaContext& ctx, const int8_t* x, const int8_t* w, int64_t rows, i
   return Status::Ok();
 }
 
+// Per-token row scales: f32 of x's shape without its last dim.
+Status row_vec(const TensorRef& t, const Shape& x, const char* what) {
+  const Shape rows(x.begin(), x.end() - 1);
+  if (t.dtype != DType::kFloat32 || t.shape != rows)
+    return InvalidArgument(std::string(what) + " must be f32 " + shape_str(rows) + ", got " +
+                           dtype_name(t.dtype) + " " + shape_str(t.shape));
+  return Status::Ok();
+}
+
+// QuantizeI8 per_token=1: output 1 holds one scale per row (launch_quantize_rows).
+Status quantize_per_token(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const Ins& out,
+                          const float* smooth) {
+  if (in[0].shape.empty()) return InvalidArgument("per_token needs x of rank >= 1");
+  if (attr_int(attrs, "zero_point", 0) != 0)
+    return InvalidArgument("per_token scales are symmetric (zero_point 0)");
+  TSR_RETURN_IF_ERROR(row_vec(out[1], in[0].shape, "output 1 (row scales)"));
+  return launch_quantize_rows(ctx, in[0], smooth, out[0].as<int8_t>(), out[1].as<float>());
+}
+
 }  // namespace
 
 Status QuantizeI8(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const Ins& out) {
-  TSR_RETURN_IF_ERROR(check_arity(in, out, 1, 2, 1));
+  const bool per_token = cpu::per_token_attr(attrs);
+  TSR_RETURN_IF_ERROR(check_arity(in, out, 1, 2, per_token ? 2 : 1));
   if (!is_cuda_float(in[0].dtype))
     return InvalidArgument(std::string("input must be f32, bf16 or f16, got ") +
                            dtype_name(in[0].dtype));
   if (out[0].dtype != DType::kInt8) return InvalidArgument("output must be int8");
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], in[0].shape));
-  float scale = 0;
-  TSR_RETURN_IF_ERROR(positive(attrs, "scale", &scale));
   const float* smooth = nullptr;
   if (in.size() > 1 && in[1].present()) {
     TSR_RETURN_IF_ERROR(
         channel_vec(in[1], in[0].shape.empty() ? 1 : in[0].shape.back(), "smooth_inv"));
     smooth = in[1].as<const float>();
   }
+  if (per_token) return quantize_per_token(ctx, attrs, in, out, smooth);
+  float scale = 0;
+  TSR_RETURN_IF_ERROR(positive(attrs, "scale", &scale));
   int32_t zp = 0;
   TSR_RETURN_IF_ERROR(cpu::zero_point_attr(attrs, "zero_point", &zp));
   return launch_quantize(ctx, in[0], smooth, scale, zp, out[0].as<int8_t>());
@@ -90,10 +112,11 @@ Status DequantizeI8(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const
 }
 
 // x [..., K] int8, w [N, K] int8, w_scale [N] f32, bias [N] f32 (optional), acc_offset [N] int32
-// (optional; required with x_zero_point != 0) -> y [..., N]: float (f32, bf16, f16: the
-// output's dtype) or int8 with attribute y_scale.
+// (optional; required with x_zero_point != 0), per_token=1: row scales [...] f32 at input 5
+// instead of x_scale -> y [..., N]: float (f32, bf16, f16: the output's dtype) or int8 with
+// attribute y_scale.
 Status QMatMulI8(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const Ins& out) {
-  TSR_RETURN_IF_ERROR(check_arity(in, out, 3, 5, 1));
+  TSR_RETURN_IF_ERROR(check_arity(in, out, 3, 6, 1));
   if (in[0].dtype != DType::kInt8 || in[1].dtype != DType::kInt8)
     return InvalidArgument("x and w must be int8");
   const Shape& xs = in[0].shape;
@@ -124,7 +147,15 @@ Status QMatMulI8(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const In
   ys.push_back(N);
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], ys));
   float x_scale = 0, y_scale = 0;
-  TSR_RETURN_IF_ERROR(positive(attrs, "x_scale", &x_scale));
+  const float* x_rows = nullptr;
+  if (cpu::per_token_attr(attrs)) {
+    if (in.size() < 6 || !in[5].present() || zp != 0)
+      return InvalidArgument("per_token needs the row scales (input 5) and x_zero_point 0");
+    TSR_RETURN_IF_ERROR(row_vec(in[5], xs, "row scales (input 5)"));
+    x_rows = in[5].as<const float>();
+  } else {
+    TSR_RETURN_IF_ERROR(positive(attrs, "x_scale", &x_scale));
+  }
   if (attr_has(attrs, "y_scale")) {
     TSR_RETURN_IF_ERROR(positive(attrs, "y_scale", &y_scale));
     if (out[0].dtype != DType::kInt8) return InvalidArgument("output must be int8 with y_scale");
@@ -143,10 +174,10 @@ Status QMatMulI8(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const In
   for (int64_t r0 = 0; r0 < M; r0 += tile) {
     const int64_t rows = std::min(tile, M - r0);
     TSR_RETURN_IF_ERROR(igemm(ctx, x + r0 * K, in[1].as<const int8_t>(), rows, N, K, acc));
-    TSR_RETURN_IF_ERROR(launch_qepilogue(ctx, acc, rows, N, x_scale, in[2].as<const float>(),
-                                         has_bias ? in[3].as<const float>() : nullptr, offset,
-                                         y_scale, out[0].dtype,
-                                         static_cast<uint8_t*>(out[0].data) + r0 * N * es));
+    TSR_RETURN_IF_ERROR(launch_qepilogue(
+        ctx, acc, rows, N, x_scale, x_rows ? x_rows + r0 : nullptr, in[2].as<const float>(),
+        has_bias ? in[3].as<const float>() : nullptr, offset, y_scale, out[0].dtype,
+        static_cast<uint8_t*>(out[0].data) + r0 * N * es));
   }
   return Status::Ok();
 }

@@ -1,8 +1,15 @@
 # CUDA backend tests (only with -DTESSERA_BUILD_CUDA=ON; they skip without a GPU).
 tessera_add_gtest(cuda_kernels_test
-  SOURCES cuda_kernels_test.cpp cuda_quant_test.cpp cuda_train_test.cpp
+  SOURCES cuda_kernels_test.cpp cuda_train_test.cpp
   LIBS tessera_kernels_cuda tessera_kernels_cpu CUDA::cudart CUDA::cublasLt)
 target_include_directories(cuda_kernels_test PRIVATE ${CMAKE_SOURCE_DIR}/kernels)
+
+# The quantized ops (static and per-token) against the CPU kernels, bit for bit; its own binary
+# so a quantization change builds and runs it alone (benchmarks/cuda/device_check.sh runs it).
+tessera_add_gtest(cuda_quant_test
+  SOURCES cuda_quant_test.cpp
+  LIBS tessera_kernels_cuda tessera_kernels_cpu CUDA::cudart CUDA::cublasLt)
+target_include_directories(cuda_quant_test PRIVATE ${CMAKE_SOURCE_DIR}/kernels)
 
 # FusedAttention(Grad) against a float64 reference; its own binary (the gpt2- and bert-sized
 # cases take seconds), run by benchmarks/cuda/device_check.sh.

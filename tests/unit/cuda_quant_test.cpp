@@ -3,11 +3,13 @@
 // (IEEE-rounded intrinsics, int32 accumulation), so int8 and f32 outputs must be equal byte for
 // byte; 16-bit outputs equal the f32 result rounded once. Cases cover cuBLASLt's int8 GEMM
 // (K % 4 == 0), the plain fallback (K % 4 != 0), tiling over M through a small int32 scratch,
-// the requantizing epilogue, SmoothQuant inputs and the vectorised quantizer. Needs a GPU.
+// the requantizing epilogue, SmoothQuant inputs, the vectorised quantizer and the per-token
+// forms (row abs-max quantizer, row-scale epilogue). Needs a GPU.
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <random>
 
@@ -153,6 +155,114 @@ TEST_F(CudaQuant, QMatMulMatchesCpuBitForBit) {
                                     d.put(DType::kFloat32, {p.n}, ws.data())};
       if (bias) gin.push_back(d.put(DType::kFloat32, {p.n}, b.data()));
       if (zp) gin.push_back(d.put(DType::kInt32, {p.n}, off.data()));
+      if (p.scratch_rows) ctx_.i32_scratch_bytes = p.scratch_rows * p.n * 4;
+      const TensorRef yf = d.put(DType::kFloat32, ys, nullptr);
+      run("QMatMulI8", a, gin, {yf});
+      auto got = get(yf);
+      EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size()), 0) << "f32 out";
+
+      const TensorRef yb = d.put(DType::kBFloat16, ys, nullptr);
+      run("QMatMulI8", a, gin, {yb});
+      got = get(yb);
+      int bad = 0;
+      for (size_t i = 0; i < want.size(); ++i) {
+        uint16_t h;
+        std::memcpy(&h, got.data() + 2 * i, 2);
+        bad += h != cpu::float_to_bf16_bits(want[i]);
+      }
+      EXPECT_EQ(bad, 0) << "bf16 out";
+
+      a["y_scale"] = Attr::Float(0.05);
+      std::vector<int8_t> want_q(want.size());
+      ASSERT_TRUE(run_cpu_kernel("QMatMulI8", a, cin, {{DType::kInt8, ys, want_q.data()}}).ok());
+      const TensorRef yq = d.put(DType::kInt8, ys, nullptr);
+      run("QMatMulI8", a, gin, {yq});
+      got = get(yq);
+      EXPECT_EQ(std::memcmp(got.data(), want_q.data(), got.size()), 0) << "int8 out";
+      ctx_.i32_scratch_bytes = cuda::kI8ScratchBytes;
+    }
+  }
+}
+
+// Per-token QuantizeI8 (per_token=1): int8 codes and f32 row scales equal the CPU's byte for
+// byte, f32 and bf16 inputs, with and without SmoothQuant, the vector path (K % 8 == 0), the
+// plain one, rows longer than one block pass (K = 4104 > 256 threads * 8), an all-zero row
+// (scale 1), an infinity (left out of the max, saturates) and a NaN (code 0).
+TEST_F(CudaQuant, PerTokenQuantizeMatchesCpuBitForBit) {
+  for (Shape s : {Shape{4, 64}, Shape{3, 7}, Shape{2, 5, 40}, Shape{3, 4104}, Shape{1, 1}}) {
+    for (bool smooth : {false, true}) {
+      for (DType dt : {DType::kFloat32, DType::kBFloat16}) {
+        SCOPED_TRACE(shape_str(s) + (smooth ? " smooth " : " ") + dtype_name(dt));
+        const int64_t K = s.back(), n = num_elements(s), rows = n / K;
+        const Shape rs(s.begin(), s.end() - 1);
+        std::vector<float> x = normal(n, 3.f, 7);
+        if (rows > 1) {
+          for (int64_t k = 0; k < K; ++k) x[K + k] = 0.f;  // row 1: all zeros
+          if (K > 2) x[2] = INFINITY, x[1] = std::nanf("");
+        }
+        std::vector<uint16_t> xb(x.size());
+        for (size_t i = 0; i < x.size(); ++i) {  // bf16 inputs: the CPU sees the same values
+          xb[i] = cpu::float_to_bf16_bits(x[i]);
+          if (dt == DType::kBFloat16) x[i] = cpu::bf16_bits_to_float(xb[i]);
+        }
+        std::vector<float> sm = normal(K, 1.f, 9);
+        const AttrMap a = {{"per_token", Attr::Int(1)}};
+        std::vector<int8_t> want(x.size());
+        std::vector<float> want_s(static_cast<size_t>(rows));
+        std::vector<TensorRef> cin = {{DType::kFloat32, s, x.data()}};
+        if (smooth) cin.push_back({DType::kFloat32, {K}, sm.data()});
+        ASSERT_TRUE(
+            run_cpu_kernel("QuantizeI8", a, cin,
+                           {{DType::kInt8, s, want.data()}, {DType::kFloat32, rs, want_s.data()}})
+                .ok());
+        Dev d;
+        std::vector<TensorRef> gin = {
+            d.put(dt, s, dt == DType::kFloat32 ? static_cast<void*>(x.data()) : xb.data())};
+        if (smooth) gin.push_back(d.put(DType::kFloat32, {K}, sm.data()));
+        const TensorRef y = d.put(DType::kInt8, s, nullptr);
+        const TensorRef ys = d.put(DType::kFloat32, rs, nullptr);
+        run("QuantizeI8", a, gin, {y, ys});
+        EXPECT_EQ(std::memcmp(get(y).data(), want.data(), want.size()), 0) << "codes";
+        EXPECT_EQ(std::memcmp(get(ys).data(), want_s.data(), want_s.size() * 4), 0) << "scales";
+      }
+    }
+  }
+}
+
+// Per-token QMatMulI8 (row scales at input 5): f32 and int8 out equal the CPU's, bf16 the f32
+// result rounded once; tiling over M through a small scratch must hand each tile its own rows'
+// scales.
+TEST_F(CudaQuant, PerTokenQMatMulMatchesCpuBitForBit) {
+  struct P {
+    int64_t m, n, k, scratch_rows;
+  };
+  for (P p : {P{8, 24, 64, 0}, P{37, 16, 128, 5}, P{6, 10, 6, 0}, P{64, 48, 36, 7}}) {
+    for (bool bias : {false, true}) {
+      SCOPED_TRACE(std::to_string(p.m) + "x" + std::to_string(p.n) + "x" + std::to_string(p.k) +
+                   (bias ? " bias" : ""));
+      const auto x = int8s(p.m * p.k, 3), w = int8s(p.n * p.k, 4);
+      std::vector<float> ws = normal(p.n, 0.01f, 5), b = normal(p.n, 1.f, 6);
+      std::vector<float> xs = normal(p.m, 0.05f, 10);
+      for (auto& v : ws) v = std::fabs(v) + 1e-4f;
+      for (auto& v : xs) v = std::fabs(v) + 1e-4f;
+      const Shape xsh = {p.m, p.k}, wsh = {p.n, p.k}, ys = {p.m, p.n};
+      AttrMap a = {{"per_token", Attr::Int(1)}};
+      std::vector<TensorRef> cin = {
+          {DType::kInt8, xsh, (void*)x.data()},
+          {DType::kInt8, wsh, (void*)w.data()},
+          {DType::kFloat32, {p.n}, ws.data()},
+          bias ? TensorRef{DType::kFloat32, {p.n}, b.data()} : TensorRef{},
+          TensorRef{},
+          {DType::kFloat32, {p.m}, xs.data()}};
+      std::vector<float> want(static_cast<size_t>(p.m * p.n));
+      ASSERT_TRUE(run_cpu_kernel("QMatMulI8", a, cin, {{DType::kFloat32, ys, want.data()}}).ok());
+      Dev d;
+      std::vector<TensorRef> gin = {d.put(DType::kInt8, xsh, x.data()),
+                                    d.put(DType::kInt8, wsh, w.data()),
+                                    d.put(DType::kFloat32, {p.n}, ws.data()),
+                                    bias ? d.put(DType::kFloat32, {p.n}, b.data()) : TensorRef{},
+                                    TensorRef{},
+                                    d.put(DType::kFloat32, {p.m}, xs.data())};
       if (p.scratch_rows) ctx_.i32_scratch_bytes = p.scratch_rows * p.n * 4;
       const TensorRef yf = d.put(DType::kFloat32, ys, nullptr);
       run("QMatMulI8", a, gin, {yf});

@@ -110,11 +110,72 @@ TEST(QuantKernels, QuantizeAndDequantizeMatchReference) {
                    .ok());
 }
 
+// Per-token QuantizeI8: codes and row scales bit-identical to quantize_rows_ref, which states
+// the rule independently (isfinite, the division inline); rows of every kind: ordinary, all
+// zeros (scale 1), an infinity (left out of the max, saturates to 127), a NaN (code 0), a
+// subnormal-only row whose amax / 127 underflows to 0 (scale 1), smoothing on and off, rank 3.
+TEST(QuantKernels, PerTokenQuantizeMatchesReference) {
+  std::mt19937 rng(3);
+  for (bool smooth : {false, true}) {
+    const Shape xs = {2, 3, 40};
+    const int64_t K = 40, M = 6;
+    auto x = random_f(M * K, rng, -4, 4);
+    auto s = random_f(K, rng, 0.5f, 2);
+    for (int64_t k = 0; k < K; ++k) x[1 * K + k] = 0.0f;
+    x[2 * K + 5] = INFINITY;
+    x[3 * K + 7] = std::nanf("");
+    for (int64_t k = 0; k < K; ++k) x[4 * K + k] = k % 2 ? 1e-44f : -1e-44f;
+    std::vector<int8_t> q(x.size()), rq(x.size());
+    std::vector<float> sc(M), rsc(M);
+    std::vector<TensorRef> in = {ref(DType::kFloat32, xs, x)};
+    if (smooth) in.push_back(ref(DType::kFloat32, {K}, s));
+    const AttrMap a{{"per_token", Attr::Int(1)}};
+    Status st = run_cpu_kernel("QuantizeI8", a, in,
+                               {ref(DType::kInt8, xs, q), ref(DType::kFloat32, {2, 3}, sc)});
+    ASSERT_TRUE(st.ok()) << st.message();
+    quant::quantize_rows_ref(x.data(), smooth ? s.data() : nullptr, M, K, rq.data(), rsc.data());
+    EXPECT_EQ(std::memcmp(q.data(), rq.data(), q.size()), 0) << smooth;
+    EXPECT_EQ(std::memcmp(sc.data(), rsc.data(), sc.size() * 4), 0) << smooth;
+    EXPECT_EQ(sc[1], 1.0f);
+    EXPECT_EQ(sc[4], 1.0f);
+    EXPECT_EQ(q[2 * K + 5], 127);
+    EXPECT_EQ(q[3 * K + 7], 0);
+    // Each ordinary row reaches +-127 at its abs-max: the full int8 range per token.
+    const int8_t* row0 = q.data();
+    int peak = 0;
+    for (int64_t k = 0; k < K; ++k) peak = std::max(peak, std::abs(int{row0[k]}));
+    EXPECT_EQ(peak, 127);
+  }
+}
+
+TEST(QuantKernels, PerTokenQuantizeRejectsBadForms) {
+  std::vector<float> x(8);
+  std::vector<int8_t> q(8);
+  std::vector<float> sc(2);
+  const AttrMap a{{"per_token", Attr::Int(1)}};
+  // No row-scales output; a wrong row-scales shape; a zero point.
+  EXPECT_FALSE(run_cpu_kernel("QuantizeI8", a, {ref(DType::kFloat32, {2, 4}, x)},
+                              {ref(DType::kInt8, {2, 4}, q)})
+                   .ok());
+  EXPECT_FALSE(run_cpu_kernel("QuantizeI8", a, {ref(DType::kFloat32, {2, 4}, x)},
+                              {ref(DType::kInt8, {2, 4}, q), ref(DType::kFloat32, {2, 1}, sc)})
+                   .ok());
+  AttrMap z = a;
+  z["zero_point"] = Attr::Int(-128);
+  EXPECT_FALSE(run_cpu_kernel("QuantizeI8", z, {ref(DType::kFloat32, {2, 4}, x)},
+                              {ref(DType::kInt8, {2, 4}, q), ref(DType::kFloat32, {2}, sc)})
+                   .ok());
+  EXPECT_TRUE(run_cpu_kernel("QuantizeI8", a, {ref(DType::kFloat32, {2, 4}, x)},
+                             {ref(DType::kInt8, {2, 4}, q), ref(DType::kFloat32, {2}, sc)})
+                  .ok());
+}
+
 struct MatCase {
   Shape x;  // [..., K]
   int64_t N;
   bool bias, requant;
-  int32_t zp = 0;  // x_zero_point; != 0 adds acc_offset = -zp * sum w
+  int32_t zp = 0;      // x_zero_point; != 0 adds acc_offset = -zp * sum w
+  bool token = false;  // per_token: row scales [M] at input 5 instead of x_scale
 };
 
 class QMatMul : public ::testing::TestWithParam<MatCase> {};
@@ -128,7 +189,9 @@ TEST_P(QMatMul, BitExactAgainstReference) {
   x[0] = -128;  // the kernels accept the full int8 range even though quantizers never emit -128
   auto ws = random_f(N, rng, 1e-3f, 1e-2f);
   auto b = random_f(N, rng, -1, 1);
+  auto xs = random_f(M, rng, 1e-3f, 1e-1f);
   AttrMap a{{"x_scale", Attr::Float(0.05)}};
+  if (c.token) a = {{"per_token", Attr::Int(1)}};
   if (c.requant) a["y_scale"] = Attr::Float(0.25);
   Shape ys(c.x.begin(), c.x.end() - 1);
   ys.push_back(N);
@@ -141,14 +204,18 @@ TEST_P(QMatMul, BitExactAgainstReference) {
     a["x_zero_point"] = Attr::Int(c.zp);
     in.push_back(ref(DType::kInt32, {N}, off));
   }
+  if (c.token) {
+    in.resize(5);
+    in.push_back(ref(DType::kFloat32, Shape(c.x.begin(), c.x.end() - 1), xs));
+  }
   std::vector<float> yf(M * N), rf(M * N);
   std::vector<int8_t> yq(M * N), rq(M * N);
   TensorRef out = c.requant ? ref(DType::kInt8, ys, yq) : ref(DType::kFloat32, ys, yf);
   Status st = run_cpu_kernel("QMatMulI8", a, in, {out});
   ASSERT_TRUE(st.ok()) << st.message();
   quant::qmatmul_ref(x.data(), w.data(), ws.data(), c.bias ? b.data() : nullptr,
-                     c.zp != 0 ? off.data() : nullptr, M, N, K, 0.05f, c.requant ? 0.25f : 0.0f,
-                     rf.data(), rq.data());
+                     c.zp != 0 ? off.data() : nullptr, M, N, K, 0.05f,
+                     c.token ? xs.data() : nullptr, c.requant ? 0.25f : 0.0f, rf.data(), rq.data());
   if (c.requant)
     EXPECT_EQ(std::memcmp(yq.data(), rq.data(), yq.size()), 0);
   else
@@ -158,7 +225,7 @@ TEST_P(QMatMul, BitExactAgainstReference) {
   if (!c.requant && !c.bias) {
     double acc = 0;
     for (int64_t k = 0; k < K; ++k) acc += (double(x[k]) - c.zp) * double(w[k]);
-    EXPECT_EQ(yf[0], static_cast<float>(acc) * (0.05f * ws[0]));
+    EXPECT_EQ(yf[0], static_cast<float>(acc) * ((c.token ? xs[0] : 0.05f) * ws[0]));
   }
 }
 
@@ -168,8 +235,35 @@ INSTANTIATE_TEST_SUITE_P(
                       MatCase{{5, 100}, 7, true, true}, MatCase{{1, 4096}, 3, false, true},
                       MatCase{{3, 1}, 1, true, false}, MatCase{{4, 16}, 8, true, false, -128},
                       MatCase{{2, 3, 64}, 33, false, false, -128},
-                      MatCase{{5, 100}, 7, true, true, -77},
-                      MatCase{{1, 4096}, 3, false, false, 5}));
+                      MatCase{{5, 100}, 7, true, true, -77}, MatCase{{1, 4096}, 3, false, false, 5},
+                      MatCase{{4, 16}, 8, true, false, 0, true},
+                      MatCase{{2, 3, 64}, 33, false, false, 0, true},
+                      MatCase{{5, 100}, 7, true, true, 0, true},
+                      MatCase{{1, 4096}, 3, false, false, 0, true}));
+
+// per_token QMatMulI8: the row scales are required, shaped like x's rows, f32, and exclude a
+// zero point (per-token grids are symmetric).
+TEST(QuantKernels, PerTokenQMatMulRejectsBadScales) {
+  std::vector<int8_t> x(8), w(8);
+  std::vector<float> ws(2), y(4), rs(2);
+  std::vector<int32_t> off(2);
+  AttrMap a{{"per_token", Attr::Int(1)}};
+  std::vector<TensorRef> in = {ref(DType::kInt8, {2, 4}, x), ref(DType::kInt8, {2, 4}, w),
+                               ref(DType::kFloat32, {2}, ws)};
+  const TensorRef out = ref(DType::kFloat32, {2, 2}, y);
+  EXPECT_FALSE(run_cpu_kernel("QMatMulI8", a, in, {out}).ok());  // no row scales
+  in.resize(5);
+  in.push_back(ref(DType::kFloat32, {2, 1}, rs));
+  EXPECT_FALSE(run_cpu_kernel("QMatMulI8", a, in, {out}).ok());  // [2,1], not [2]
+  in[5].shape = {2};
+  EXPECT_TRUE(run_cpu_kernel("QMatMulI8", a, in, {out}).ok());
+  in[5].dtype = DType::kInt32;
+  EXPECT_FALSE(run_cpu_kernel("QMatMulI8", a, in, {out}).ok());
+  in[5].dtype = DType::kFloat32;
+  in[4] = ref(DType::kInt32, {2}, off);
+  a["x_zero_point"] = Attr::Int(-128);
+  EXPECT_FALSE(run_cpu_kernel("QMatMulI8", a, in, {out}).ok());
+}
 
 TEST(QuantKernels, QMatMulRejectsMismatchedScalesAndMissingAttrs) {
   std::vector<int8_t> x(8), w(8), y8(4);

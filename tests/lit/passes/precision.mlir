@@ -101,3 +101,21 @@ module attributes {tessera.cluster = "cpu", tessera.precision = "bf16"} {
     return %y : tensor<4x3xf32>
   }
 }
+
+// -----
+
+// Per-token quantized ops under bf16: QuantizeI8 reads the bf16 activation and still writes f32
+// row scales, which QMatMulI8 reads as f32 (the epilogue multiplies in f32).
+// CHECK-LABEL: func.func @main
+// CHECK: tessera.QuantizeI8 {{.*}}per_token = 1 : i64} : (tensor<4x8xbf16>) -> (tensor<4x8xi8>, tensor<4xf32>)
+// CHECK: tessera.QMatMulI8 {{.*}}out_dtype = 16 : i64, per_token = 1 : i64} : (tensor<4x8xi8>, tensor<3x8xi8>, tensor<3xf32>, tensor<3xf32>, tensor<4xf32>) -> tensor<4x3xbf16>
+module attributes {tessera.cluster = "cpu", tessera.precision = "bf16"} {
+  func.func @main(%x: tensor<4x8xf32> {tessera.name = "x"}) -> (tensor<4x3xf32> {tessera.name = "y"}) {
+    %w = tessera.weight {name = "w"} : () -> tensor<3x8xi8>
+    %s = tessera.weight {name = "w_scale"} : () -> tensor<3xf32>
+    %b = tessera.weight {name = "bias"} : () -> tensor<3xf32>
+    %q:2 = tessera.QuantizeI8 %x {name = "q", per_token = 1 : i64} : (tensor<4x8xf32>) -> (tensor<4x8xi8>, tensor<4xf32>)
+    %y = tessera.QMatMulI8 %q#0, %w, %s, %b, %q#1 {absent_inputs = [:i64 4], name = "mm", per_token = 1 : i64} : (tensor<4x8xi8>, tensor<3x8xi8>, tensor<3xf32>, tensor<3xf32>, tensor<4xf32>) -> tensor<4x3xf32>
+    return %y : tensor<4x3xf32>
+  }
+}
