@@ -159,9 +159,10 @@ Status compile(const CompileOptions& o, CompileSummary* summary) {
        }},
       {"quantize", [&](ir::Graph& gr) -> Status {
          if (o.quantize.empty()) return Status::Ok();
-         passes::record_quantize_options({o.quantize, o.calibration, o.calibration_method,
-                                          o.calibration_percentile, o.smooth_alpha, o.keep_float},
-                                         gr);
+         passes::record_quantize_options(
+             {o.quantize, o.calibration, o.calibration_method, o.calibration_percentile,
+              o.smooth_alpha, o.keep_float, o.activation_scales},
+             gr);
          return passes::run_quantize(gr, ctx);
        }},
       {"precision", [&](ir::Graph& gr) -> Status {

@@ -46,6 +46,7 @@ struct CompileOptions {
   double calibration_percentile = 99.99;
   double smooth_alpha = -1;                    // SmoothQuant strength; 0 = off, < 0 = auto
   std::vector<std::string> keep_float;         // globs of node/weight names left in float
+  std::string activation_scales = "auto";      // auto | tensor | token
   std::string strategy_file;             // --strategy: forced strategies per node
   std::string dump_dir;                  // --dump-dir: IR after each stage
   bool verbose = false;

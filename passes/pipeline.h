@@ -51,6 +51,7 @@ struct QuantizeOptions {
   double percentile = 99.99;
   double smooth_alpha = -1;  // SmoothQuant; 0 = off, < 0 = auto (outlier channels only)
   std::vector<std::string> keep_float;
+  std::string activation_scales = "auto";  // auto | tensor | token (per-row, at run time)
 };
 void record_quantize_options(const QuantizeOptions& q, ir::Graph& g);
 

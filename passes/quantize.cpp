@@ -1,16 +1,19 @@
 // quantize (infer mode, before spmd-search): calibrate on the float graph, then rewrite every
 // eligible MatMul / Gemm / Conv with a weight operand into QuantizeI8 + QMatMulI8 / QConvI8 with
-// int8 weights (symmetric per output channel, stored [N,K]: K-contiguous) and a per-tensor static
-// activation scale and zero point (asymmetric when the calibrated range is lopsided; the layer
-// then gets the exact int32 correction acc_offset = -zp * sum_k w[n,k]). Options travel as graph
-// meta (module attributes tessera.quantize, tessera.calibration, ...), written by
-// record_quantize_options. docs/quantization.md.
+// int8 weights (symmetric per output channel, stored [N,K]: K-contiguous) and either a
+// per-tensor static activation scale and zero point (asymmetric when the calibrated range is
+// lopsided; the layer then gets the exact int32 correction acc_offset = -zp * sum_k w[n,k]) or,
+// for MatMul/Gemm inputs, per-token scales computed at run time (--activation-scales; auto
+// measures both on the calibration sets). Options travel as graph meta (module attributes
+// tessera.quantize, tessera.calibration, ...), written by record_quantize_options.
+// docs/quantization.md.
 #include <fnmatch.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "passes/core/bias_correction.h"
@@ -37,6 +40,7 @@ struct Options {
   core::CalibMethod method = core::CalibMethod::kPercentile;
   double percentile = 99.99;
   double alpha = -1;  // SmoothQuant migration strength; 0 = off, < 0 = auto (outlier channels)
+  std::string act_scales = "auto";  // auto | tensor | token: activation scale granularity
   std::vector<std::string> keep_float;
 };
 
@@ -60,6 +64,10 @@ StatusOr<Options> read_options(const ir::Graph& g) {
     return InvalidArgument("quantize: percentile must be in (0, 100]");
   o.alpha = attr_float(g.meta, "smooth_alpha", -1.0);
   if (o.alpha > 1) return InvalidArgument("quantize: --smooth-alpha must be in [0, 1] (or auto)");
+  o.act_scales = attr_str(g.meta, "activation_scales", "auto");
+  if (o.act_scales != "auto" && o.act_scales != "tensor" && o.act_scales != "token")
+    return InvalidArgument("quantize: --activation-scales '" + o.act_scales +
+                           "': expected auto, tensor or token");
   o.keep_float = attr_strs(g.meta, "keep_float");
   return o;
 }
@@ -257,11 +265,14 @@ struct Totals {
   int64_t ops = 0, f32 = 0, int8 = 0, scales = 0;
 };
 
-// The quantized activation a layer reads: its int8 value and grid.
+// The quantized activation a layer reads: its int8 value and static grid, or per-token (its
+// scales computed at run time: the row scales value, no grid).
 struct QuantX {
   int value = -1;
   core::ActGrid grid;
   double amax = 0;
+  bool per_token = false;
+  int row_scales = -1;  // per-token: the f32 [rows] value QuantizeI8 writes
 };
 
 // -zp * sum_k q[n,k] per output channel: removes the zero point from the int32 accumulator
@@ -321,8 +332,8 @@ Status correct_biases(const ir::Graph& g, const std::vector<core::Feeds>& sets,
   auto fq_of = [&](const Candidate& c) {
     const QuantX& q = xq.at(c.x);
     const core::TensorCalib& t = stats.at(c.x);
-    return core::FakeQuant{q.grid.scale, q.grid.zero_point,
-                           t.smooth_inv.empty() ? nullptr : t.smooth_inv.data()};
+    return core::FakeQuant{q.grid.scale, q.per_token ? 0 : q.grid.zero_point,
+                           t.smooth_inv.empty() ? nullptr : t.smooth_inv.data(), q.per_token};
   };
   TSR_RETURN_IF_ERROR(core::for_each_set(g, sets, [&](const std::vector<ir::TensorData>& vals) {
     for (size_t i = 0; i < cands.size(); ++i) {
@@ -354,6 +365,52 @@ Status correct_biases(const ir::Graph& g, const std::vector<core::Feeds>& sets,
   return Status::Ok();
 }
 
+// The inspect line of a rewritten layer (graph meta quant.<node>): its activation scales
+// (act_scales=tensor: the static grid and where it came from; act_scales=token: computed per
+// row at run time, the calibrated range for reference), weight scales and calibration.
+std::string meta_line(const std::string& op, const QuantX& xq, const core::TensorCalib& t,
+                      const std::vector<float>& ws, const Options& o) {
+  const auto [wmin, wmax] = std::minmax_element(ws.begin(), ws.end());
+  const std::string range = "range=[" + fmt_g(t.range.min) + "," + fmt_g(t.range.max) + "]";
+  const std::string w = " w_scale=[" + fmt_g(*wmin) + "," + fmt_g(*wmax) + "]";
+  std::string act;
+  if (xq.per_token) {  // the calibration method has nothing to clip here
+    act = " act_scales=token x_scale=max|row|/127 " + range + w;
+  } else {
+    const core::ActGrid& grid = xq.grid;
+    act = " act_scales=tensor x_scale=" + fmt_g(grid.scale) +
+          " zero_point=" + std::to_string(grid.zero_point) + " " + range + " clip=[" +
+          fmt_g(grid.lo) + "," + fmt_g(grid.hi) + "] amax=" + fmt_g(xq.amax) + w +
+          " method=" + core::calib_method_name(o.method);
+  }
+  return op + act + " outlier_ratio=" + fmt_g(core::channel_outlier_ratio(t.chan_absmax)) +
+         (t.smooth_inv.empty() ? "" : " smooth_alpha=" + fmt_g(t.smooth_alpha));
+}
+
+// The layer's activation-scale inputs and attributes. Per token: the row scales at input 5
+// (the bias and acc_offset slots may be absent). Per tensor: x_scale and, for an asymmetric
+// grid, x_zero_point with the int32 acc_offset at input 4 (N more int32s, booked as scales).
+void act_scale_inputs(ir::Graph& g, const Candidate& c, const QuantX& xq,
+                      const std::vector<int8_t>& q, const std::string& base,
+                      std::vector<int>& inputs, AttrMap& attrs, Totals& tot) {
+  if (xq.per_token) {
+    inputs.resize(5, -1);
+    inputs.push_back(xq.row_scales);
+    attrs["per_token"] = Attr::Int(1);
+    return;
+  }
+  const core::ActGrid& grid = xq.grid;
+  if (grid.zero_point != 0) {
+    if (c.bias.empty()) inputs.push_back(-1);
+    const std::vector<int32_t> off = acc_offsets(q, c.N, c.K, grid.zero_point);
+    inputs.push_back(add_weight(g, base + ".acc_offset", DType::kInt32, {c.N}, off.data()));
+    attrs["x_zero_point"] = Attr::Int(grid.zero_point);
+    tot.scales += c.N * 4;
+  }
+  attrs["x_scale"] = Attr::Float(grid.scale);
+  attrs["calib_amax"] = Attr::Float(xq.amax);
+}
+
 // Replaces node c.node in place by the quantized op reading xq; returns the meta line.
 std::string rewrite(ir::Graph& g, const Candidate& c, const QuantX& xq, const core::TensorCalib& t,
                     const Options& o, Totals& tot) {
@@ -367,7 +424,6 @@ std::string rewrite(ir::Graph& g, const Candidate& c, const QuantX& xq, const co
   const std::string base = n.name + "." + wname;
   const int wq = add_weight(g, base + ".int8", DType::kInt8, wshape, q.data());
   const int wsv = add_weight(g, base + ".w_scale", DType::kFloat32, {c.N}, ws.data());
-  const core::ActGrid& grid = xq.grid;
   std::vector<int> inputs = {xq.value, wq, wsv};
   if (!c.bias.empty())
     inputs.push_back(add_weight(g, base + ".bias", DType::kFloat32, {c.N}, c.bias.data()));
@@ -377,16 +433,8 @@ std::string rewrite(ir::Graph& g, const Candidate& c, const QuantX& xq, const co
     attrs = n.attrs;
     attrs.erase("name");
   }
-  if (grid.zero_point != 0) {
-    if (c.bias.empty()) inputs.push_back(-1);
-    const std::vector<int32_t> off = acc_offsets(q, c.N, c.K, grid.zero_point);
-    inputs.push_back(add_weight(g, base + ".acc_offset", DType::kInt32, {c.N}, off.data()));
-    attrs["x_zero_point"] = Attr::Int(grid.zero_point);
-    tot.scales += c.N * 4;
-  }
-  attrs["x_scale"] = Attr::Float(grid.scale);
+  act_scale_inputs(g, c, xq, q, base, inputs, attrs, tot);
   attrs["calib_range"] = Attr::Floats({t.range.min, t.range.max});
-  attrs["calib_amax"] = Attr::Float(xq.amax);
   n.op = c.conv ? "QConvI8" : "QMatMulI8";
   n.inputs = inputs;
   n.attrs = attrs;
@@ -394,13 +442,7 @@ std::string rewrite(ir::Graph& g, const Candidate& c, const QuantX& xq, const co
   tot.f32 += c.N * c.K * 4;
   tot.int8 += c.N * c.K;
   tot.scales += c.N * 4;
-  const auto [wmin, wmax] = std::minmax_element(ws.begin(), ws.end());
-  return n.op + " x_scale=" + fmt_g(grid.scale) + " zero_point=" + std::to_string(grid.zero_point) +
-         " range=[" + fmt_g(t.range.min) + "," + fmt_g(t.range.max) + "] clip=[" + fmt_g(grid.lo) +
-         "," + fmt_g(grid.hi) + "] amax=" + fmt_g(xq.amax) + " w_scale=[" + fmt_g(*wmin) + "," +
-         fmt_g(*wmax) + "] method=" + core::calib_method_name(o.method) +
-         " outlier_ratio=" + fmt_g(core::channel_outlier_ratio(t.chan_absmax)) +
-         (t.smooth_inv.empty() ? "" : " smooth_alpha=" + fmt_g(t.smooth_alpha));
+  return meta_line(n.op, xq, t, ws, o);
 }
 
 }  // namespace
@@ -412,63 +454,104 @@ void record_quantize_options(const QuantizeOptions& q, ir::Graph& g) {
   g.meta["calibration_method"] = Attr::Str(q.method);
   g.meta["calibration_percentile"] = Attr::Float(q.percentile);
   g.meta["smooth_alpha"] = Attr::Float(q.smooth_alpha);
+  g.meta["activation_scales"] = Attr::Str(q.activation_scales);
   if (!q.keep_float.empty()) g.meta["keep_float"] = Attr::Strs(q.keep_float);
 }
 
-Status run_quantize(ir::Graph& g, PipelineContext& ctx) {
-  const std::string type = attr_str(g.meta, "quantize", "");
-  if (type.empty()) return Status::Ok();
-  if (type != "int8") return InvalidArgument("--quantize '" + type + "': only int8 is implemented");
-  if (ctx.mode != "infer") return InvalidArgument("--quantize needs --mode infer");
-  TSR_ASSIGN_OR_RETURN(Options o, read_options(g));
-  std::vector<Candidate> cands = select(o, g);
-  if (o.auto_method) o.method = auto_method(g);
-  TSR_ASSIGN_OR_RETURN(std::vector<core::Feeds> sets,
-                       core::load_calibration_sets(o.calibration, g));
+namespace {
+
+// What calibration decided, shared by every activation-scale granularity: the layers, their
+// inputs' statistics (after smoothing) and static grids.
+struct Calibrated {
+  std::vector<Candidate> cands;
   std::map<int, core::TensorCalib> stats;
-  for (const Candidate& c : cands) stats[c.x];
-  TSR_RETURN_IF_ERROR(core::collect_ranges(g, sets, stats));
-  if (o.alpha != 0) smooth(o, cands, stats);
+  std::map<int, QuantX> xq;  // x -> static grid; value ids are set by build()
+  std::vector<core::Feeds> sets;
+};
+
+StatusOr<Calibrated> calibrate(const ir::Graph& g, Options& o) {
+  Calibrated cal;
+  cal.cands = select(o, g);
+  if (o.auto_method) o.method = auto_method(g);
+  TSR_ASSIGN_OR_RETURN(cal.sets, core::load_calibration_sets(o.calibration, g));
+  for (const Candidate& c : cal.cands) cal.stats[c.x];
+  TSR_RETURN_IF_ERROR(core::collect_ranges(g, cal.sets, cal.stats));
+  if (o.alpha != 0) smooth(o, cal.cands, cal.stats);
   TSR_RETURN_IF_ERROR(
-      core::collect_histograms(g, sets, stats, o.method != core::CalibMethod::kMinMax));
-  // One QuantizeI8 per activation, shared by its quantized readers (Q, K and V read one x).
+      core::collect_histograms(g, cal.sets, cal.stats, o.method != core::CalibMethod::kMinMax));
   std::map<int, int64_t> max_k;  // x -> its readers' longest reduction
-  for (const Candidate& c : cands) max_k[c.x] = std::max(max_k[c.x], c.K);
-  std::map<int, QuantX> xq;             // x -> its int8 value and grid
-  std::map<int, ir::Node> quant_nodes;  // first reader's node index -> QuantizeI8
-  Totals tot;
-  for (const Candidate& c : cands) {
-    if (xq.count(c.x)) continue;
-    const core::TensorCalib& t = stats.at(c.x);
-    QuantX qx;
+  for (const Candidate& c : cal.cands) max_k[c.x] = std::max(max_k[c.x], c.K);
+  for (const auto& [x, k] : max_k) {
+    const core::TensorCalib& t = cal.stats.at(x);
+    QuantX& qx = cal.xq[x];
     qx.amax = core::calibrated_amax(o.method, t.range, t.hist.get(), o.percentile);
-    qx.grid = core::activation_grid(t.range, qx.amax, max_k.at(c.x) <= kMaxKZeroPoint);
-    ir::Value v = g.values[c.x];
-    v.name += ".int8";
-    v.dtype = DType::kInt8;
-    v.kind = ir::ValueKind::kActivation;
-    v.data = nullptr;
-    const int vid = g.add_value(std::move(v));
-    ir::Node qn;
-    qn.name = g.values[c.x].name + ".quantize";
-    qn.op = "QuantizeI8";
-    qn.inputs = {c.x};
-    if (!t.smooth_inv.empty()) {
-      const int64_t K = static_cast<int64_t>(t.smooth_inv.size());
-      qn.inputs.push_back(add_weight(g, g.values[c.x].name + ".smooth_inv", DType::kFloat32, {K},
-                                     t.smooth_inv.data()));
-    }
-    qn.outputs = {vid};
-    qn.attrs["scale"] = Attr::Float(qx.grid.scale);
-    if (qx.grid.zero_point != 0) qn.attrs["zero_point"] = Attr::Int(qx.grid.zero_point);
-    quant_nodes[c.node] = std::move(qn);
-    qx.value = vid;
-    xq[c.x] = qx;
+    qx.grid = core::activation_grid(t.range, qx.amax, k <= kMaxKZeroPoint);
   }
-  TSR_RETURN_IF_ERROR(correct_biases(g, sets, cands, xq, stats));
+  return cal;
+}
+
+// Activations that can take per-token scales: read only by MatMul/Gemm layers (a row of a
+// Conv's NCHW input is not a token; QConvI8 has no per-token form).
+std::set<int> token_candidates(const Calibrated& cal) {
+  std::set<int> ok, conv;
+  for (const Candidate& c : cal.cands) (c.conv ? conv : ok).insert(c.x);
+  for (int x : conv) ok.erase(x);
+  return ok;
+}
+
+// The QuantizeI8 of activation x, adding its int8 value (and, per-token, its f32 row scales
+// [rows]: x's shape without K) to g and recording their ids in qx.
+ir::Node quantize_node(ir::Graph& g, int x, const core::TensorCalib& t, QuantX& qx) {
+  const ir::Value& xv = g.values[x];
+  ir::Value v = xv;
+  v.name += ".int8";
+  v.dtype = DType::kInt8;
+  v.kind = ir::ValueKind::kActivation;
+  v.data = nullptr;
+  ir::Value rs = v;
+  rs.name = xv.name + ".row_scale";
+  rs.dtype = DType::kFloat32;
+  rs.shape.pop_back();
+  ir::Node qn;
+  qn.name = xv.name + ".quantize";
+  qn.op = "QuantizeI8";
+  qn.inputs = {x};
+  if (!t.smooth_inv.empty()) {
+    const int64_t K = static_cast<int64_t>(t.smooth_inv.size());
+    qn.inputs.push_back(
+        add_weight(g, xv.name + ".smooth_inv", DType::kFloat32, {K}, t.smooth_inv.data()));
+  }
+  qx.value = g.add_value(std::move(v));
+  qn.outputs = {qx.value};
+  if (qx.per_token) {
+    qx.row_scales = g.add_value(std::move(rs));
+    qn.outputs.push_back(qx.row_scales);
+    qn.attrs["per_token"] = Attr::Int(1);
+    return qn;
+  }
+  qn.attrs["scale"] = Attr::Float(qx.grid.scale);
+  if (qx.grid.zero_point != 0) qn.attrs["zero_point"] = Attr::Int(qx.grid.zero_point);
+  return qn;
+}
+
+// Rewrites g: activations in `per_token` get per-token scales, the others their static grid;
+// bias correction (one float run per calibration set), one QuantizeI8 per activation shared by
+// its readers (Q, K and V read one x), the layers, and the quant meta.
+Status build(ir::Graph& g, const Calibrated& cal, const std::set<int>& per_token,
+             const Options& o) {
+  std::vector<Candidate> cands = cal.cands;
+  std::map<int, QuantX> xq = cal.xq;
+  for (auto& [x, qx] : xq) qx.per_token = per_token.count(x) > 0;
+  std::map<int, ir::Node> quant_nodes;  // first reader's node index -> QuantizeI8
+  for (const Candidate& c : cands) {
+    QuantX& qx = xq.at(c.x);
+    if (qx.value < 0) quant_nodes[c.node] = quantize_node(g, c.x, cal.stats.at(c.x), qx);
+  }
+  TSR_RETURN_IF_ERROR(correct_biases(g, cal.sets, cands, xq, cal.stats));
+  Totals tot;
   for (const Candidate& c : cands)
     g.meta["quant." + g.nodes[c.node].name] =
-        Attr::Str(rewrite(g, c, xq.at(c.x), stats.at(c.x), o, tot));
+        Attr::Str(rewrite(g, c, xq.at(c.x), cal.stats.at(c.x), o, tot));
   std::vector<ir::Node> old = std::move(g.nodes);
   g.nodes.clear();
   for (size_t i = 0; i < old.size(); ++i) {
@@ -484,8 +567,53 @@ Status run_quantize(ir::Graph& g, PipelineContext& ctx) {
   g.meta["quant_summary"] = Attr::Str(
       std::to_string(tot.ops) + " ops quantized; their weights " + std::to_string(tot.int8) +
       " int8 bytes + " + std::to_string(tot.scales) + " scale bytes for " +
-      std::to_string(tot.f32) + " f32 bytes; " + std::to_string(sets.size()) +
+      std::to_string(tot.f32) + " f32 bytes; " + std::to_string(cal.sets.size()) +
       " calibration sets, " + core::calib_method_name(o.method) + (o.auto_method ? " (auto)" : ""));
+  return Status::Ok();
+}
+
+std::string pct(double v) {
+  std::ostringstream s;
+  s.precision(3);
+  s << 100 * v << "%";
+  return s.str();
+}
+
+// --activation-scales auto: the model is quantized both ways and each runs the calibration sets
+// on the interpreter; per-token is kept when it lowers the relative L2 error of the outputs
+// against float (docs/quantization.md, "Defaults"). Cost: one more bias-correction run and three
+// interpreter runs (float, both quantized graphs) per calibration set.
+Status build_auto(ir::Graph& g, const Calibrated& cal, const std::set<int>& tokens,
+                  const Options& o) {
+  ir::Graph tensor = g, token = g;
+  TSR_RETURN_IF_ERROR(build(tensor, cal, {}, o));
+  TSR_RETURN_IF_ERROR(build(token, cal, tokens, o));
+  TSR_ASSIGN_OR_RETURN(std::vector<double> err,
+                       core::output_rel_l2(g, {&tensor, &token}, cal.sets));
+  const bool per_token = err[1] < err[0];
+  g = std::move(per_token ? token : tensor);
+  g.meta["quant_activation_scales"] =
+      Attr::Str(std::string(per_token ? "token" : "tensor") +
+                " (auto: calibration outputs' relative L2 against float, tensor " + pct(err[0]) +
+                ", token " + pct(err[1]) + ")");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status run_quantize(ir::Graph& g, PipelineContext& ctx) {
+  const std::string type = attr_str(g.meta, "quantize", "");
+  if (type.empty()) return Status::Ok();
+  if (type != "int8") return InvalidArgument("--quantize '" + type + "': only int8 is implemented");
+  if (ctx.mode != "infer") return InvalidArgument("--quantize needs --mode infer");
+  TSR_ASSIGN_OR_RETURN(Options o, read_options(g));
+  TSR_ASSIGN_OR_RETURN(Calibrated cal, calibrate(g, o));
+  std::set<int> tokens = o.act_scales == "tensor" ? std::set<int>{} : token_candidates(cal);
+  if (o.act_scales == "auto" && !tokens.empty()) return build_auto(g, cal, tokens, o);
+  TSR_RETURN_IF_ERROR(build(g, cal, tokens, o));
+  g.meta["quant_activation_scales"] =
+      Attr::Str(std::string(tokens.empty() ? "tensor" : "token") +
+                (o.act_scales == "auto" ? " (auto: no MatMul/Gemm layer)" : ""));
   return Status::Ok();
 }
 

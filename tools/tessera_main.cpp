@@ -96,6 +96,12 @@ void add_compile(CLI::App& app, tessera::compiler::CompileOptions& o, std::strin
   c->add_option("--smooth-alpha", o.smooth_alpha,
                 "Quantize: SmoothQuant migration strength for MatMul/Gemm inputs (0 = off; "
                 "default auto: 0.5 on activations with outlier channels only)");
+  c->add_option("--activation-scales", o.activation_scales,
+                "Quantize: int8 activation scale per tensor (static, calibrated) or per token "
+                "(each row's abs-max at run time, MatMul/Gemm layers); auto: per token when it "
+                "lowers the error on the calibration sets")
+      ->check(CLI::IsMember({"auto", "tensor", "token"}))
+      ->capture_default_str();
   c->add_option("--keep-float", o.keep_float,
                 "Quantize: globs of node or weight names left in float (first/last layers always)")
       ->delimiter(',');

@@ -14,13 +14,25 @@ double FakeQuant::apply(float x, int64_t k) const {
   return (static_cast<double>(q) - zero_point) * scale;
 }
 
+float token_scale(const float* x, int64_t K, const float* smooth_inv) {
+  float amax = 0;
+  for (int64_t k = 0; k < K; ++k) {
+    const float a = std::fabs(smooth_inv ? x[k] * smooth_inv[k] : x[k]);
+    if (a > amax && std::isfinite(a)) amax = a;
+  }
+  const float s = amax / 127.0f;
+  return s > 0 ? s : 1.0f;
+}
+
 void add_matmul_means(const float* x, int64_t rows, int64_t K, const FakeQuant& fq, InputMeans* m) {
+  FakeQuant row = fq;
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * K;
+    if (fq.per_token) row.scale = token_scale(xr, K, fq.smooth_inv);
     for (int64_t k = 0; k < K; ++k) {
       const double v = fq.smooth_inv ? static_cast<double>(xr[k] * fq.smooth_inv[k]) : xr[k];
       m->x[k] += v;
-      m->xq[k] += fq.apply(xr[k], k);
+      m->xq[k] += row.apply(xr[k], k);
     }
   }
   m->count += static_cast<double>(rows);

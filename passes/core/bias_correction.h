@@ -18,8 +18,16 @@ struct FakeQuant {
   float scale = 1;
   int32_t zero_point = 0;
   const float* smooth_inv = nullptr;  // [K] or nullptr
+  // Per-token (QuantizeI8 per_token=1): add_matmul_means replaces `scale` row by row with
+  // token_scale of the row; zero_point is 0.
+  bool per_token = false;
   double apply(float x, int64_t k) const;
 };
+
+// The kernels' per-token scale of one row (kernels/cpu/quant_kernels.h row_scale, restated so
+// the compiler's core does not include kernel headers): the largest finite |x_k * smooth_inv_k|
+// over 127 in float, 1 when that is not positive.
+float token_scale(const float* x, int64_t K, const float* smooth_inv);
 
 // Running sums of a layer's input per reduction index k, float and fake-quantized (the smoothed
 // domain when smooth_inv is set, the domain the layer's weight [N,K] lives in).

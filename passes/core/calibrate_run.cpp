@@ -119,6 +119,35 @@ Status collect_histograms(const ir::Graph& g, const std::vector<Feeds>& sets,
   return Status::Ok();
 }
 
+StatusOr<std::vector<double>> output_rel_l2(const ir::Graph& ref,
+                                            const std::vector<const ir::Graph*>& variants,
+                                            const std::vector<Feeds>& sets) {
+  std::vector<double> err(variants.size(), 0.0);
+  double norm = 0;
+  for (const Feeds& f : sets) {
+    TSR_ASSIGN_OR_RETURN(std::vector<ir::TensorData> want, interpret(ref, f));
+    for (const ir::TensorData& w : want)
+      if (w.dtype == DType::kFloat32)
+        for (int64_t i = 0; i < w.numel(); ++i) norm += double(w.as<float>()[i]) * w.as<float>()[i];
+    for (size_t v = 0; v < variants.size(); ++v) {
+      TSR_ASSIGN_OR_RETURN(std::vector<ir::TensorData> got, interpret(*variants[v], f));
+      if (got.size() != want.size())
+        return Internal("output_rel_l2: a variant has " + std::to_string(got.size()) +
+                        " outputs, the reference " + std::to_string(want.size()));
+      for (size_t o = 0; o < want.size(); ++o) {
+        if (want[o].dtype != DType::kFloat32) continue;
+        if (got[o].dtype != DType::kFloat32 || got[o].numel() != want[o].numel())
+          return Internal("output_rel_l2: output " + std::to_string(o) + " differs in type");
+        const float *a = want[o].as<float>(), *b = got[o].as<float>();
+        for (int64_t i = 0; i < want[o].numel(); ++i)
+          err[v] += (double(b[i]) - a[i]) * (double(b[i]) - a[i]);
+      }
+    }
+  }
+  for (double& e : err) e = norm > 0 ? std::sqrt(e / norm) : std::sqrt(e);
+  return err;
+}
+
 Status for_each_set(const ir::Graph& g, const std::vector<Feeds>& sets,
                     const std::function<void(const std::vector<ir::TensorData>&)>& fn) {
   for (const Feeds& f : sets) {

@@ -40,4 +40,12 @@ Status for_each_set(const ir::Graph& g, const std::vector<Feeds>& sets,
 Status collect_histograms(const ir::Graph& g, const std::vector<Feeds>& sets,
                           std::map<int, TensorCalib>& stats, bool histograms);
 
+// Relative L2 error of each variant's outputs against the reference graph's over every set:
+// sqrt(sum (v - r)^2 / sum r^2) over all f32 outputs together (the quantize pass compares
+// granularities with it). Variants have the reference's inputs and outputs. Cost: one
+// interpreter run per set per graph; one set's outputs held at a time.
+StatusOr<std::vector<double>> output_rel_l2(const ir::Graph& ref,
+                                            const std::vector<const ir::Graph*>& variants,
+                                            const std::vector<Feeds>& sets);
+
 }  // namespace tessera::core

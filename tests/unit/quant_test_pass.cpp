@@ -95,6 +95,27 @@ ir::Graph relu_model() {
   return g;
 }
 
+// x[8,16] -MatMul W0-> h0[8,32] -Mul rows[8,1]-> h1 -MatMul W1-> h2[8,32] -MatMul W2-> y[8,8]:
+// the middle layer's input has rows 40x apart in magnitude (a per-tensor scale, set by the
+// large rows, leaves the small ones a fortieth of the codes).
+ir::Graph rows_model() {
+  std::mt19937 rng(7);
+  ir::Graph g;
+  int x = act(g, "x", {8, 16});
+  g.values[x].kind = ir::ValueKind::kInput;
+  g.inputs = {x};
+  auto rows = tensor({8, 1}, rng, 1.0f);
+  for (int i = 0; i < 8; ++i) reinterpret_cast<float*>(rows->bytes.data())[i] = i % 2 ? 40 : 1;
+  int h0 = act(g, "h0", {8, 32}), h1 = act(g, "h1", {8, 32}), h2 = act(g, "h2", {8, 32});
+  int y = act(g, "y", {8, 8});
+  node(g, "MatMul", {x, weight(g, "W0", tensor({16, 32}, rng, 0.25f))}, h0);
+  node(g, "Mul", {h0, weight(g, "rows", rows)}, h1);
+  node(g, "MatMul", {h1, weight(g, "W1", tensor({32, 32}, rng, 0.2f))}, h2);
+  node(g, "MatMul", {h2, weight(g, "W2", tensor({32, 8}, rng, 0.2f))}, y);
+  g.outputs = {y};
+  return g;
+}
+
 std::string calib_dir(int sets) {
   auto dir = std::filesystem::temp_directory_path() / "tessera_quant_test_calib";
   std::filesystem::remove_all(dir);
@@ -129,14 +150,44 @@ double rel_error(const ir::Graph& f, const ir::Graph& q) {
   return std::sqrt(num / den);
 }
 
-ir::Graph quantized(float outlier, const std::string& method, double alpha, bool relu = false) {
-  ir::Graph g = relu ? relu_model() : model(outlier);
-  record_quantize_options({"int8", calib_dir(6), method, 99.99, alpha, {}}, g);
+// Mean over output rows of each row's relative L2 error (small rows count as much as large).
+double row_error(const ir::Graph& f, const ir::Graph& q) {
+  std::mt19937 rng(99);
+  double sum = 0;
+  int n = 0;
+  for (int r = 0; r < 4; ++r) {
+    core::Feeds feeds{{"x", *tensor({8, 16}, rng, 1.0f)}};
+    auto a = core::interpret(f, feeds);
+    auto b = core::interpret(q, feeds);
+    EXPECT_TRUE(a.ok() && b.ok());
+    const int64_t cols = (*a)[0].shape.back(), rows = (*a)[0].numel() / cols;
+    for (int64_t i = 0; i < rows; ++i, ++n) {
+      double num = 0, den = 0;
+      for (int64_t j = 0; j < cols; ++j) {
+        const double u = (*a)[0].as<float>()[i * cols + j], v = (*b)[0].as<float>()[i * cols + j];
+        num += (u - v) * (u - v);
+        den += u * u;
+      }
+      sum += std::sqrt(num / den);
+    }
+  }
+  return sum / n;
+}
+
+ir::Graph quantize(ir::Graph g, const std::string& method, double alpha,
+                   const std::string& act_scales) {
+  record_quantize_options({"int8", calib_dir(6), method, 99.99, alpha, {}, act_scales}, g);
   auto ctx = make_context("", "cpu", 0, "infer", "");
   EXPECT_TRUE(ctx.ok());
   Status st = run_quantize(g, *ctx);
   EXPECT_TRUE(st.ok()) << st.message();
   return g;
+}
+
+// The per-tensor machinery (grids, zero points, smoothing) unless act_scales says otherwise.
+ir::Graph quantized(float outlier, const std::string& method, double alpha, bool relu = false,
+                    const std::string& act_scales = "tensor") {
+  return quantize(relu ? relu_model() : model(outlier), method, alpha, act_scales);
 }
 
 TEST(QuantizePass, RewritesTheMiddleLayerOnly) {
@@ -201,12 +252,12 @@ TEST(QuantizePass, AutoDefaultsSmoothOnlyOutliersAndPickTheMethodByModelKind) {
       if (n.op == "QuantizeI8") return n.inputs.size() > 1 && n.inputs[1] >= 0;
     return false;
   };
-  ir::Graph plain = quantized(1.0f, "auto", -1);
-  ir::Graph outlier = quantized(60.0f, "auto", -1);
+  ir::Graph plain = quantized(1.0f, "auto", -1, false, "auto");
+  ir::Graph outlier = quantized(60.0f, "auto", -1, false, "auto");
   EXPECT_FALSE(smoothed(plain));
   EXPECT_TRUE(smoothed(outlier));
   EXPECT_LT(rel_error(model(60.0f), outlier),
-            0.7 * rel_error(model(60.0f), quantized(60.0f, "percentile", 0)));
+            0.7 * rel_error(model(60.0f), quantized(60.0f, "percentile", 0, false, "auto")));
   EXPECT_NE(attr_str(plain.meta, "quant_summary", "").find("percentile (auto)"), std::string::npos);
   // The same graph with a LayerNormalization feeding the quantized Gemm: minmax.
   ir::Graph ln = model(1.0f);
@@ -231,6 +282,64 @@ TEST(QuantizePass, AutoDefaultsSmoothOnlyOutliersAndPickTheMethodByModelKind) {
   EXPECT_NE(attr_str(ln.meta, "quant_summary", "").find("minmax (auto)"), std::string::npos);
 }
 
+// --activation-scales token: QuantizeI8 per_token=1 writes int8 and the f32 row scales [8];
+// QMatMulI8 per_token=1 reads them as input 5 (acc_offset's slot 4 absent), no static scale.
+TEST(QuantizePass, PerTokenLayerReadsItsQuantizersRowScales) {
+  ir::Graph g = quantized(1.0f, "minmax", 0, false, "token");
+  std::vector<std::string> ops;
+  for (const auto& n : g.nodes) ops.push_back(n.op);
+  ASSERT_EQ(ops, (std::vector<std::string>{"MatMul", "Mul", "QuantizeI8", "QMatMulI8", "Relu",
+                                           "MatMul"}));
+  const ir::Node &qz = g.nodes[2], &qm = g.nodes[3];
+  EXPECT_EQ(attr_int(qz.attrs, "per_token", 0), 1);
+  EXPECT_EQ(attr_int(qm.attrs, "per_token", 0), 1);
+  EXPECT_FALSE(attr_has(qz.attrs, "scale"));
+  EXPECT_FALSE(attr_has(qm.attrs, "x_scale"));
+  ASSERT_EQ(qz.outputs.size(), 2u);
+  const ir::Value& rs = g.values[qz.outputs[1]];
+  EXPECT_EQ(rs.dtype, DType::kFloat32);
+  EXPECT_EQ(rs.shape, (Shape{8}));
+  EXPECT_EQ(rs.kind, ir::ValueKind::kActivation);
+  ASSERT_EQ(qm.inputs.size(), 6u);
+  EXPECT_GE(qm.inputs[3], 0);  // the Gemm's (corrected) bias
+  EXPECT_EQ(qm.inputs[4], -1);
+  EXPECT_EQ(qm.inputs[5], qz.outputs[1]);
+  EXPECT_NE(attr_str(g.meta, "quant." + qm.name, "").find("act_scales=token"), std::string::npos);
+  EXPECT_EQ(attr_str(g.meta, "quant_activation_scales", ""), "token");
+  EXPECT_LT(rel_error(model(1.0f), g), 0.03);
+}
+
+// Rows 40x apart: per-token scales give the small rows their own resolution.
+TEST(QuantizePass, PerTokenKeepsTheResolutionOfSmallRows) {
+  const double tensor = row_error(rows_model(), quantize(rows_model(), "minmax", 0, "tensor"));
+  const double token = row_error(rows_model(), quantize(rows_model(), "minmax", 0, "token"));
+  EXPECT_LT(token, 0.5 * tensor) << tensor << " vs " << token;
+}
+
+// auto quantizes both ways, measures the calibration outputs against float and keeps the lower;
+// the meta line names both errors. On the rows model per-token must win.
+TEST(QuantizePass, AutoScalesKeepTheLowerCalibrationError) {
+  for (int which = 0; which < 3; ++which) {
+    ir::Graph f = which == 0 ? model(1.0f) : which == 1 ? relu_model() : rows_model();
+    ir::Graph g = quantize(f, "minmax", 0, "auto");
+    const std::string m = attr_str(g.meta, "quant_activation_scales", "");
+    SCOPED_TRACE(m);
+    const size_t t = m.find(", tensor "), k = m.find(", token ");
+    ASSERT_NE(t, std::string::npos);
+    ASSERT_NE(k, std::string::npos);
+    const double et = std::stod(m.substr(t + 9)), ek = std::stod(m.substr(k + 8));
+    EXPECT_EQ(m.rfind(ek < et ? "token" : "tensor", 0), 0u);
+    bool per_token = false;
+    for (const auto& n : g.nodes) per_token |= attr_int(n.attrs, "per_token", 0) != 0;
+    EXPECT_EQ(per_token, ek < et);
+    // Rows 40x apart: per-token. A post-ReLU input: the static asymmetric grid (zero point
+    // -128, twice the symmetric resolution) beats symmetric per-row scales when rows are alike.
+    if (which > 0) {
+      EXPECT_EQ(per_token, which == 2);
+    }
+  }
+}
+
 TEST(QuantizePass, KeepFloatAndErrors) {
   ir::Graph g = model(1.0f);
   record_quantize_options({"int8", calib_dir(2), "percentile", 99.99, 0, {"Gemm*"}}, g);
@@ -240,6 +349,10 @@ TEST(QuantizePass, KeepFloatAndErrors) {
   ir::Graph h = model(1.0f);
   record_quantize_options({"int8", "/nonexistent", "percentile", 99.99, 0, {}}, h);
   EXPECT_FALSE(run_quantize(h, *ctx).ok());
+  ir::Graph k = model(1.0f);
+  record_quantize_options({"int8", calib_dir(2), "percentile", 99.99, 0, {}, "row"}, k);
+  Status st = run_quantize(k, *ctx);
+  EXPECT_NE(st.message().find("activation-scales"), std::string::npos) << st.message();
 }
 
 TEST(QuantShardingRules, ScalesFollowTheirChannels) {
@@ -272,6 +385,32 @@ TEST(QuantShardingRules, ScalesFollowTheirChannels) {
   auto q = spmd::sharding_rule("QuantizeI8", {}, {{4, 64}, {64}}, {{4, 64}});
   ASSERT_TRUE(q.ok());
   EXPECT_EQ(q->inputs[1][0], q->outputs[0][1]);
+}
+
+// Per-token: the row scales follow x's rows on both ops; QuantizeI8 keeps K whole (a row's
+// abs-max); QMatMulI8 may still split K (each partial sum is scaled alike) and the row scales
+// are not summed into the result.
+TEST(QuantShardingRules, RowScalesFollowTheRows) {
+  const AttrMap tok = {{"per_token", Attr::Int(1)}};
+  auto q = spmd::sharding_rule("QuantizeI8", tok, {{2, 16, 64}, {64}}, {{2, 16, 64}, {2, 16}});
+  ASSERT_TRUE(q.ok()) << q.status().message();
+  EXPECT_EQ(q->to_string(), "QuantizeI8 (a=2 b=16 c=64!): abc, c -> abc, ab");
+  EXPECT_FALSE(q->factors[2].cannot_split.empty());
+  EXPECT_TRUE(q->factors[0].cannot_split.empty());
+  EXPECT_FALSE(spmd::sharding_rule("QuantizeI8", tok, {{2, 16, 64}}, {{2, 16, 64}}).ok());
+  auto m = spmd::sharding_rule("QMatMulI8", tok, {{2, 16, 64}, {128, 64}, {128}, {128}, {2, 16}},
+                               {{2, 16, 128}});
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_EQ(m->to_string(), "QMatMulI8 (a=2 b=16 c=128 d=64r): abd, cd, c, c, ab -> abc");
+  EXPECT_TRUE(m->summed_into_result[3]);
+  EXPECT_FALSE(m->summed_into_result[4]);
+  EXPECT_TRUE(m->factors[3].cannot_split.empty());
+  // Without a bias the row scales are input 3 of the present inputs.
+  auto nb = spmd::sharding_rule("QMatMulI8", tok, {{4, 64}, {8, 64}, {8}, {4}}, {{4, 8}});
+  ASSERT_TRUE(nb.ok()) << nb.status().message();
+  EXPECT_EQ(nb->to_string(), "QMatMulI8 (a=4 b=8 c=64r): ac, bc, b, a -> ab");
+  // A bias where the row scales should be: [8] is not x's rows [4].
+  EXPECT_FALSE(spmd::sharding_rule("QMatMulI8", tok, {{4, 64}, {8, 64}, {8}, {8}}, {{4, 8}}).ok());
 }
 
 }  // namespace
