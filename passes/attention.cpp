@@ -14,7 +14,8 @@
 // (the training activation peak at long sequences) and moves them through memory six times;
 // the fused op recomputes them chunk by chunk. Costs one extra q·kᵀ product in the backward.
 // Option (meta "attention"): "fused" | "unfused" | "auto" (= fused unless meta "chunk" is
-// "none": chunking off means no region is computed piecewise, this one included). Records the fused nodes in meta "attention.fused" for inspect.
+// "none": chunking off means no region is computed piecewise, this one included). Records the fused
+// nodes in meta "attention.fused" for inspect.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -104,6 +105,27 @@ bool one_element(const ir::Graph& g, int v) {
          g.values[v].kind != ir::ValueKind::kActivation;
 }
 
+// Whether `v` is, or is computed from, a weight autodiff may train (float, more than one
+// element: scalars are frozen; see compiler/driver.cpp select_trainable). The pass runs before
+// that selection, so it assumes every such weight trains.
+bool reaches_trainable(const ir::Graph& g, int v) {
+  std::vector<int> stack = {v};
+  std::vector<bool> seen(g.values.size(), false);
+  while (!stack.empty()) {
+    const int x = stack.back();
+    stack.pop_back();
+    if (x < 0 || seen[x]) continue;
+    seen[x] = true;
+    const ir::Value& val = g.values[x];
+    if (val.kind == ir::ValueKind::kWeight && dtype_is_float(val.dtype) &&
+        num_elements(val.shape) > 1)
+      return true;
+    if (val.producer >= 0)
+      for (int in : g.nodes[val.producer].inputs) stack.push_back(in);
+  }
+  return false;
+}
+
 bool very_negative(double x) { return x <= -1e4; }  // exp(x - max) underflows to 0 in f32
 
 // Walks back from the Softmax input through masks and scales to the q·kT MatMul.
@@ -144,8 +166,8 @@ bool match_scores(const ir::Graph& g, const std::vector<std::vector<int>>& rd, b
       if (c && causal_pattern(
                    *c, sq, sk, [](double v) { return v == 0; }, very_negative))
         m.causal = true;
-      else if (train && g.values[mask].kind == ir::ValueKind::kWeight)
-        return false;  // a trainable mask: FusedAttentionGrad gives masks no gradient
+      else if (train && reaches_trainable(g, mask))
+        return false;  // a learned bias (Swin, T5): FusedAttentionGrad gives masks no gradient
       else
         m.mask = mask;
       seen_mask = true, x = chain;

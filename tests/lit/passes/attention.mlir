@@ -110,3 +110,23 @@ module attributes {tessera.mesh = "", tessera.cluster = "cpu", tessera.attention
     return %y : tensor<3x2xf32>
   }
 }
+
+// -----
+
+// Training: a mask computed from a weight (a learned position bias, as in Swin or T5) needs a
+// gradient FusedAttentionGrad does not give: left unfused. (Inference would fuse it.)
+// CHECK-LABEL: func.func @main
+// CHECK-NOT: FusedAttention
+// CHECK: tessera.Softmax
+module attributes {tessera.mesh = "", tessera.cluster = "cpu", tessera.attention = "fused", tessera.mode = "train"} {
+  func.func @main(%q: tensor<3x2xf32> {tessera.name = "q"}, %kt: tensor<2x3xf32> {tessera.name = "kt"}, %v: tensor<3x2xf32> {tessera.name = "v"}) -> (tensor<3x2xf32> {tessera.name = "y"}) {
+    %s = tessera.MatMul %q, %kt {name = "scores"} : (tensor<3x2xf32>, tensor<2x3xf32>) -> tensor<3x3xf32>
+    %w = tessera.weight {name = "bias_table", value = dense<0.1> : tensor<3x3xf32>} : () -> tensor<3x3xf32>
+    %h = tessera.constant {name = "two", value = dense<2.0> : tensor<f32>} : () -> tensor<f32>
+    %b = tessera.Mul %w, %h {name = "bias"} : (tensor<3x3xf32>, tensor<f32>) -> tensor<3x3xf32>
+    %a = tessera.Add %s, %b {name = "add"} : (tensor<3x3xf32>, tensor<3x3xf32>) -> tensor<3x3xf32>
+    %p = tessera.Softmax %a {name = "softmax", axis = 1 : i64} : (tensor<3x3xf32>) -> tensor<3x3xf32>
+    %y = tessera.MatMul %p, %v {name = "out"} : (tensor<3x3xf32>, tensor<3x2xf32>) -> tensor<3x2xf32>
+    return %y : tensor<3x2xf32>
+  }
+}
