@@ -2,7 +2,8 @@
 # Chunked equals unchunked on a shared tiny model: inference and training (--gradients-only,
 # labels[i] = i % C), on NP ranks (1: one device; 4: dp=2,tp=2), every output within 1e-6
 # relative; and the measured peak (--report-memory) of the chunked plan is not above the whole
-# one (on these tiny models the peak often sits at the logits, which no chunking removes).
+# one (on these tiny models the peak often sits at the logits, which no chunking removes); and
+# `inspect` lists the fused attention chunked in 4 (gpt2, bert).
 # usage: chunk_numerics.sh BIN_DIR TRAIN_TOOL MODEL_DIR NP
 set -euo pipefail
 BIN=$1; TOOL=$2; MODEL=$3; NP=$4
@@ -25,6 +26,13 @@ for mode in infer train; do
   # lowers the arena (resnet on dp=2,tp=2), and then the plans are simply the same.
   if ! grep -q "tessera.Concat" "$WORK"/dump-$mode/*chunk.mlir; then
     echo "no region chunked ($mode)"; [ "$mode" = train ] || [ "$NP" -gt 1 ] || exit 1
+  fi
+  # inspect names every chunked region with its dim, count and the peak before -> after; fused
+  # attention (transformers) is chunked inside the op and must be listed as such.
+  "$BIN/tessera" inspect "$WORK/$mode-chunk.tsr" > "$WORK/$mode-inspect.txt"
+  if grep -q "attention.fused:" "$WORK/$mode-inspect.txt"; then
+    grep -qE "fused attention '[^']+' query rows \(dim [0-9]+\) in 4 chunks, peak [0-9]+ -> [0-9]+ bytes" \
+      "$WORK/$mode-inspect.txt" || { echo "inspect lists no chunked attention ($mode)"; exit 1; }
   fi
   IN="$WORK/data"; [ "$mode" = infer ] && IN="$MODEL/test_data_set_0"
   run "$BIN/tessera" run "$WORK/$mode-whole.tsr" --inputs "$IN" --output-dir "$WORK/$mode-whole" \
