@@ -128,61 +128,65 @@ bool reaches_trainable(const ir::Graph& g, int v) {
 
 bool very_negative(double x) { return x <= -1e4; }  // exp(x - max) underflows to 0 in f32
 
-// Walks back from the Softmax input through masks and scales to the q·kT MatMul.
+// Walks back from value x (the scores so far) through masks and scales to the q·kT MatMul.
+// Walking back, masks come before scales (a scale after the mask would scale the mask) and
+// there is at most one mask. An Add whose operands both have the scores' shape is tried both
+// ways round: either may be the mask.
 bool match_scores(const ir::Graph& g, const std::vector<std::vector<int>>& rd, bool train, int x,
-                  Match& m) {
+                  bool seen_mask, bool seen_scale, Match& m) {
   const Shape& scores = g.values[x].shape;
   const int64_t sq = scores[scores.size() - 2], sk = scores.back();
-  bool seen_mask = false, seen_scale = false;  // walking back: masks must come first
-  for (;;) {
-    const int p = g.values[x].producer;
-    if (p < 0 || rd[x].size() != 1 || is_graph_output(g, x)) return false;
-    const ir::Node& n = g.nodes[p];
-    if (n.op == "MatMul") {
-      m.qk = p, m.q = n.inputs[0], m.kt = n.inputs[1];
-      return true;
+  const int p = g.values[x].producer;
+  if (p < 0 || rd[x].size() != 1 || is_graph_output(g, x)) return false;
+  const ir::Node& n = g.nodes[p];
+  if (n.op == "MatMul") {
+    m.qk = p, m.q = n.inputs[0], m.kt = n.inputs[1];
+    return true;
+  }
+  m.chain.push_back(p);
+  if ((n.op == "Mul" || n.op == "Div") && n.inputs.size() == 2) {
+    // Mul by a scalar on either side; Div only by a scalar on the right.
+    const bool left = n.op == "Mul" && one_element(g, n.inputs[0]) && !one_element(g, n.inputs[1]);
+    const int c = left ? n.inputs[0] : n.inputs[1];
+    if (!one_element(g, c) || g.values[c].dtype != g.values[x].dtype) return false;
+    if (scalar(g, c)) {
+      const double f = element(*constant(g, c), 0);
+      if (!std::isfinite(f) || f == 0) return false;
+      m.scale *= n.op == "Mul" ? f : 1 / f;
+    } else {  // a scalar whose value is unknown at compile time (graph-only models)
+      m.q_scales.push_back({n.op, c});
     }
-    m.chain.push_back(p);
-    if ((n.op == "Mul" || n.op == "Div") && n.inputs.size() == 2) {
-      // Mul by a scalar on either side; Div only by a scalar on the right.
-      const bool left =
-          n.op == "Mul" && one_element(g, n.inputs[0]) && !one_element(g, n.inputs[1]);
-      const int c = left ? n.inputs[0] : n.inputs[1];
-      if (!one_element(g, c) || g.values[c].dtype != g.values[x].dtype) return false;
-      if (scalar(g, c)) {
-        const double f = element(*constant(g, c), 0);
-        if (!std::isfinite(f) || f == 0) return false;
-        m.scale *= n.op == "Mul" ? f : 1 / f;
-      } else {  // a scalar whose value is unknown at compile time (graph-only models)
-        m.q_scales.push_back({n.op, c});
-      }
-      seen_scale = true;
-      x = left ? n.inputs[1] : n.inputs[0];
-    } else if (n.op == "Add" && n.inputs.size() == 2 && !seen_mask && !seen_scale) {
-      const int chain = g.values[n.inputs[0]].shape == scores ? n.inputs[0] : n.inputs[1];
-      const int mask = chain == n.inputs[0] ? n.inputs[1] : n.inputs[0];
-      if (g.values[chain].shape != scores || !dtype_is_float(g.values[mask].dtype)) return false;
+    return match_scores(g, rd, train, left ? n.inputs[1] : n.inputs[0], seen_mask, true, m);
+  }
+  if (seen_mask || seen_scale) return false;
+  if (n.op == "Add" && n.inputs.size() == 2) {
+    for (int side = 0; side < 2; ++side) {
+      const int chain = n.inputs[side], mask = n.inputs[1 - side];
+      if (g.values[chain].shape != scores || !dtype_is_float(g.values[mask].dtype)) continue;
+      Match t = m;
       const ir::TensorData* c = constant(g, mask);
       if (c && causal_pattern(
                    *c, sq, sk, [](double v) { return v == 0; }, very_negative))
-        m.causal = true;
+        t.causal = true;
       else if (train && reaches_trainable(g, mask))
-        return false;  // a learned bias (Swin, T5): FusedAttentionGrad gives masks no gradient
+        continue;  // a learned bias (Swin, T5): FusedAttentionGrad gives masks no gradient
       else
-        m.mask = mask;
-      seen_mask = true, x = chain;
-    } else if (n.op == "Where" && !seen_mask && !seen_scale) {
-      const ir::TensorData *cond = constant(g, n.inputs[0]), *fill = constant(g, n.inputs[2]);
-      if (!cond || !fill || fill->numel() != 1 || !very_negative(element(*fill, 0))) return false;
-      if (!causal_pattern(
-              *cond, sq, sk, [](double v) { return v != 0; }, [](double v) { return v == 0; }))
-        return false;
-      m.causal = true, seen_mask = true, x = n.inputs[1];
-      if (g.values[x].shape != scores) return false;
-    } else {
-      return false;
+        t.mask = mask;
+      if (match_scores(g, rd, train, chain, true, false, t)) return m = t, true;
     }
+    return false;
   }
+  if (n.op == "Where") {
+    const ir::TensorData *cond = constant(g, n.inputs[0]), *fill = constant(g, n.inputs[2]);
+    if (!cond || !fill || fill->numel() != 1 || !very_negative(element(*fill, 0))) return false;
+    if (!causal_pattern(
+            *cond, sq, sk, [](double v) { return v != 0; }, [](double v) { return v == 0; }))
+      return false;
+    if (g.values[n.inputs[1]].shape != scores) return false;
+    m.causal = true;
+    return match_scores(g, rd, train, n.inputs[1], true, false, m);
+  }
+  return false;
 }
 
 // From a Softmax node: its reader chain to the PV MatMul and the scores chain behind it.
@@ -209,7 +213,7 @@ bool match(const ir::Graph& g, const std::vector<std::vector<int>>& rd, bool tra
   }
   m.pv = rd[p][0];
   m.v = g.nodes[m.pv].inputs[1];
-  if (!match_scores(g, rd, train, x, m)) return false;
+  if (!match_scores(g, rd, train, x, false, false, m)) return false;
   const Shape &q = g.values[m.q].shape, &kt = g.values[m.kt].shape, &v = g.values[m.v].shape;
   if (q.size() != s.size() || kt.size() != s.size() || v.size() != s.size()) return false;
   for (size_t d = 0; d + 2 < s.size(); ++d)

@@ -130,3 +130,20 @@ module attributes {tessera.mesh = "", tessera.cluster = "cpu", tessera.attention
     return %y : tensor<3x2xf32>
   }
 }
+
+// -----
+
+// A full-size mask as the Add's first operand: either operand may be the mask, the one that
+// leads back to q·kT is the scores.
+// CHECK-LABEL: func.func @main
+// CHECK: tessera.FusedAttention %arg0, %{{.*}}, %arg2, %arg3 {{.*}}causal = 0
+// CHECK-NOT: tessera.Softmax
+module attributes {tessera.mesh = "", tessera.cluster = "cpu", tessera.attention = "fused"} {
+  func.func @main(%q: tensor<3x2xf32> {tessera.name = "q"}, %kt: tensor<2x3xf32> {tessera.name = "kt"}, %v: tensor<3x2xf32> {tessera.name = "v"}, %m: tensor<3x3xf32> {tessera.name = "m"}) -> (tensor<3x2xf32> {tessera.name = "y"}) {
+    %s = tessera.MatMul %q, %kt {name = "scores"} : (tensor<3x2xf32>, tensor<2x3xf32>) -> tensor<3x3xf32>
+    %a = tessera.Add %m, %s {name = "add"} : (tensor<3x3xf32>, tensor<3x3xf32>) -> tensor<3x3xf32>
+    %p = tessera.Softmax %a {name = "softmax", axis = 1 : i64} : (tensor<3x3xf32>) -> tensor<3x3xf32>
+    %y = tessera.MatMul %p, %v {name = "out"} : (tensor<3x3xf32>, tensor<3x2xf32>) -> tensor<3x2xf32>
+    return %y : tensor<3x2xf32>
+  }
+}
