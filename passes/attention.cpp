@@ -21,6 +21,7 @@
 #include <cstring>
 
 #include "ir/shape_infer.h"
+#include "passes/graph_match.h"
 #include "passes/pipeline.h"
 
 namespace tessera::passes {
@@ -36,38 +37,6 @@ struct Match {
   bool causal = false;
   std::vector<int> chain;  // nodes replaced (all but those producing q, kT, v, mask)
 };
-
-std::vector<std::vector<int>> readers(const ir::Graph& g) {
-  std::vector<std::vector<int>> r(g.values.size());
-  for (size_t i = 0; i < g.nodes.size(); ++i)
-    for (int in : g.nodes[i].inputs)
-      if (in >= 0) r[in].push_back(static_cast<int>(i));
-  return r;
-}
-
-bool is_graph_output(const ir::Graph& g, int v) {
-  for (int o : g.outputs)
-    if (o == v) return true;
-  return false;
-}
-
-// Element i of a constant as a double (float and integer dtypes, bool); NaN when unreadable.
-double element(const ir::TensorData& d, int64_t i) {
-  switch (d.dtype) {
-    case DType::kFloat32:
-      return d.as<float>()[i];
-    case DType::kFloat64:
-      return d.as<double>()[i];
-    case DType::kBool:
-      return d.as<uint8_t>()[i] ? 1 : 0;
-    case DType::kInt64:
-      return static_cast<double>(d.as<int64_t>()[i]);
-    case DType::kInt32:
-      return d.as<int32_t>()[i];
-    default:
-      return NAN;
-  }
-}
 
 // Constants and initializers with data: exporters store the scale and the causal mask as
 // initializers (HF GPT-2's `where` [B,1,S,S]); the pass only reads them, and an initializer
@@ -88,7 +57,7 @@ bool causal_pattern(const ir::TensorData& d, int64_t sq, int64_t sk, Pass pass, 
   if (s.size() < 2 || s[s.size() - 2] != sq || s.back() != sk) return false;
   for (int64_t i = 0; i < d.numel(); ++i) {
     const int64_t col = i % sk, row = (i / sk) % sq;
-    const double x = element(d, i);
+    const double x = element_as_double(d, i);
     if (col <= row ? !pass(x) : !block(x)) return false;
   }
   return true;
@@ -150,7 +119,7 @@ bool match_scores(const ir::Graph& g, const std::vector<std::vector<int>>& rd, b
     const int c = left ? n.inputs[0] : n.inputs[1];
     if (!one_element(g, c) || g.values[c].dtype != g.values[x].dtype) return false;
     if (scalar(g, c)) {
-      const double f = element(*constant(g, c), 0);
+      const double f = element_as_double(*constant(g, c), 0);
       if (!std::isfinite(f) || f == 0) return false;
       m.scale *= n.op == "Mul" ? f : 1 / f;
     } else {  // a scalar whose value is unknown at compile time (graph-only models)
@@ -178,7 +147,8 @@ bool match_scores(const ir::Graph& g, const std::vector<std::vector<int>>& rd, b
   }
   if (n.op == "Where") {
     const ir::TensorData *cond = constant(g, n.inputs[0]), *fill = constant(g, n.inputs[2]);
-    if (!cond || !fill || fill->numel() != 1 || !very_negative(element(*fill, 0))) return false;
+    if (!cond || !fill || fill->numel() != 1 || !very_negative(element_as_double(*fill, 0)))
+      return false;
     if (!causal_pattern(
             *cond, sq, sk, [](double v) { return v != 0; }, [](double v) { return v == 0; }))
       return false;
@@ -345,7 +315,7 @@ Status run_attention(ir::Graph& g, PipelineContext&) {
   // One rewrite at a time: fuse() renumbers nodes, so the scan restarts after each.
   for (bool again = true; again;) {
     again = false;
-    const auto rd = readers(g);
+    const auto rd = value_readers(g);
     for (size_t i = 0; i < g.nodes.size() && !again; ++i) {
       Match m;
       if (g.nodes[i].op != "Softmax" || !match(g, rd, train, static_cast<int>(i), m)) continue;

@@ -20,6 +20,7 @@
 #include <cmath>
 
 #include "ir/shape_infer.h"
+#include "passes/graph_match.h"
 #include "passes/pipeline.h"
 
 namespace tessera::passes {
@@ -37,37 +38,6 @@ struct Match {
   bool mismatch = false;    // a scalar with data that is not GELU's constant
   bool unverified = false;  // a scalar without data (graph-only model)
 };
-
-std::vector<std::vector<int>> readers(const ir::Graph& g) {
-  std::vector<std::vector<int>> r(g.values.size());
-  for (size_t i = 0; i < g.nodes.size(); ++i)
-    for (int in : g.nodes[i].inputs)
-      if (in >= 0) r[in].push_back(static_cast<int>(i));
-  return r;
-}
-
-bool is_graph_output(const ir::Graph& g, int v) {
-  for (int o : g.outputs)
-    if (o == v) return true;
-  return false;
-}
-
-// Element 0 of a constant as a double; NaN for dtypes the exporters do not use for these
-// scalars (a NaN never matches, so such a chain stays).
-double first_element(const ir::TensorData& d) {
-  switch (d.dtype) {
-    case DType::kFloat32:
-      return d.as<float>()[0];
-    case DType::kFloat64:
-      return d.as<double>()[0];
-    case DType::kInt64:
-      return static_cast<double>(d.as<int64_t>()[0]);
-    case DType::kInt32:
-      return d.as<int32_t>()[0];
-    default:
-      return NAN;
-  }
-}
 
 // Pattern matching over one graph; `shape_`/`dtype_` are those of the Tanh/Erf input, which
 // every intermediate and x must share (a broadcasting operand is not GELU).
@@ -132,7 +102,7 @@ class Matcher {
       m.unverified = true;
       return;
     }
-    double v = first_element(*g_.values[c].data);
+    double v = element_as_double(*g_.values[c].data, 0);
     if (reciprocal) v = 1 / v;
     if (!(std::fabs(v - want) <= kTolerance * std::fabs(want))) m.mismatch = true;
   }
@@ -241,7 +211,7 @@ StatusOr<ir::Node> gelu_node(const ir::Graph& g, const Match& m) {
 // Every Tanh/Erf-rooted chain; disjoint by construction (intermediates have one reader), the
 // `taken` check only guards that invariant.
 std::vector<Match> find_chains(const ir::Graph& g) {
-  const auto rd = readers(g);
+  const auto rd = value_readers(g);
   Matcher matcher(g, rd);
   std::vector<bool> taken(g.nodes.size(), false);
   std::vector<Match> found;
