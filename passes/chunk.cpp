@@ -40,7 +40,6 @@ Status run_chunk(ir::Graph& g, PipelineContext& ctx) {
   if (o.force_count > 0) {
     chunk::force_attention_chunks(g, o.force_count, att);
   } else {
-    att.peak_before = chunk::liveness(g).peak;
     TSR_RETURN_IF_ERROR(chunk::chunk_attention(g, o.activation_budget, kMinAttentionRows, att));
   }
   TSR_ASSIGN_OR_RETURN(chunk::Report rep, chunk::auto_chunk(g, o));

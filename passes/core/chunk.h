@@ -115,8 +115,8 @@ struct Report {
 // FusedAttention(Grad) nodes chunk their query rows inside the op (attribute `chunk`): while
 // the arena peak is over `target` and sits at such a node, halve its rows (not below
 // `min_rows`). Appends one region per node it touched (name "attention<N>", dim = the query
-// dim, count = chunks) and sets rep.peak_after. Runs before auto_chunk, which then sees the
-// smaller scratch.
+// dim, count = chunks) and sets rep.peak_before and peak_after. Runs before auto_chunk, which
+// then sees the smaller scratch.
 Status chunk_attention(ir::Graph& g, int64_t target, int64_t min_rows, Report& rep);
 int64_t attention_rows(const ir::Graph& g, const ir::Node& n);  // rows per chunk of a node
 // Sets a FusedAttention(Grad) node's rows per chunk and resizes its ws outputs.

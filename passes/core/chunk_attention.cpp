@@ -62,6 +62,7 @@ int64_t attention_rows(const ir::Graph& g, const ir::Node& n) {
 
 Status chunk_attention(ir::Graph& g, int64_t target, int64_t min_rows, Report& rep) {
   Liveness cur = liveness(g);
+  rep.peak_before = cur.peak;
   if (std::getenv("TSR_CHUNK_DEBUG") && cur.peak_step < static_cast<int>(g.nodes.size()))
     std::fprintf(stderr, "chunk: peak %lld bytes at step %d (%s '%s')\n",
                  static_cast<long long>(cur.peak), cur.peak_step,
