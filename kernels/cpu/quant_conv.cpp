@@ -10,9 +10,8 @@
 #include "cpu/quant_kernels.h"
 
 namespace tessera::kernels::cpu {
-namespace {
 
-Status conv_geom(const AttrMap& attrs, const Shape& x, const Shape& w, quant::ConvGeom* g) {
+Status qconv_geom(const AttrMap& attrs, const Shape& x, const Shape& w, quant::ConvGeom* g) {
   if (x.size() != 4 || w.size() != 4)
     return Unimplemented("QConvI8 is 2-D only: x " + shape_str(x) + ", w " + shape_str(w));
   const Shape wk = {w[2], w[3]};
@@ -31,6 +30,8 @@ Status conv_geom(const AttrMap& attrs, const Shape& x, const Shape& w, quant::Co
   g->OW = (pw - win.span(1)) / g->sw + 1;
   return Status::Ok();
 }
+
+namespace {
 
 // Rows [OH*OW][Cg*kh*kw] of image b, group gi.
 void im2row(const int8_t* x, const quant::ConvGeom& g, int64_t b, int64_t gi, int8_t pad,
@@ -62,7 +63,7 @@ Status QConvI8(const AttrMap& attrs, const Ins& in, const Ins& out) {
   TSR_RETURN_IF_ERROR(check_dtype(in[0], DType::kInt8, "x"));
   TSR_RETURN_IF_ERROR(check_dtype(in[1], DType::kInt8, "w"));
   quant::ConvGeom g{};
-  TSR_RETURN_IF_ERROR(conv_geom(attrs, in[0].shape, in[1].shape, &g));
+  TSR_RETURN_IF_ERROR(qconv_geom(attrs, in[0].shape, in[1].shape, &g));
   const int64_t cg = g.C / g.group, mg = g.M / g.group, kk = cg * g.kh * g.kw;
   TSR_RETURN_IF_ERROR(check_quant_channels(in, g.M));
   int32_t zp = 0;

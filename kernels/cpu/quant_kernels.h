@@ -110,6 +110,10 @@ TSR_DECLARE_QUANT_KERNEL(QMatMulI8);
 TSR_DECLARE_QUANT_KERNEL(QConvI8);
 #undef TSR_DECLARE_QUANT_KERNEL
 
+// QConvI8's geometry from x [B,C,H,W], w [M,C/g,kh,kw] and the window attributes (strides,
+// pads, dilations, group); shared with the CUDA kernel so both refuse and accept the same shapes.
+Status qconv_geom(const AttrMap& attrs, const Shape& x, const Shape& w, quant::ConvGeom* g);
+
 // Shared checks (quant_linear.cpp): x_scale; the epilogue kind (y_scale -> int8 out, else f32
 // out); w_scale [n], the optional bias [n] and acc_offset [n] int32 at inputs 2, 3 and 4.
 Status quant_scales(const AttrMap& attrs, float* x_scale);

@@ -131,6 +131,20 @@ __global__ void dequantize_kernel(const int8_t* __restrict__ x, float scale, T* 
     y[i] = from_f<T>(__fmul_rn(static_cast<float>(x[i]), scale));
 }
 
+// One output of the epilogue: float(a) * (xs * ws) [+ *bias], then T or int8 requantized by
+// y_scale. The CPU's quant::dequantize_acc sequence; QMatMulI8's and QConvI8's epilogues both
+// use it, so they cannot drift apart.
+template <class T>
+__device__ __forceinline__ T epilogue_value(int32_t a, float xs, float ws, const float* bias,
+                                            float y_scale) {
+  float v = __fmul_rn(static_cast<float>(a), __fmul_rn(xs, ws));
+  if (bias) v = __fadd_rn(v, *bias);
+  if constexpr (sizeof(T) == 1)
+    return quantize_value(v, y_scale);
+  else
+    return from_f<T>(v);
+}
+
 // y[m, n] = float(acc) * (x_scale * w_scale[n]) [+ bias[n]], then T or requantized int8;
 // per-token (x_rows set): x_rows[m] in place of x_scale.
 template <class T>
@@ -140,17 +154,11 @@ __global__ void epilogue_kernel(const int32_t* __restrict__ acc, uint32_t rows, 
                                 const int32_t* __restrict__ acc_offset, float y_scale,
                                 T* __restrict__ y) {
   const uint32_t total = rows * cols;
-  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < total;
-       i += gridDim.x * blockDim.x) {
+  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
     const uint32_t c = i % cols;
     const int32_t a = acc_offset ? acc[i] + acc_offset[c] : acc[i];
     const float xs = x_rows ? x_rows[i / cols] : x_scale;
-    float v = __fmul_rn(static_cast<float>(a), __fmul_rn(xs, w_scale[c]));
-    if (bias) v = __fadd_rn(v, bias[c]);
-    if constexpr (sizeof(T) == 1)
-      y[i] = quantize_value(v, y_scale);
-    else
-      y[i] = from_f<T>(v);
+    y[i] = epilogue_value<T>(a, xs, w_scale[c], bias ? bias + c : nullptr, y_scale);
   }
 }
 
@@ -213,6 +221,65 @@ __global__ void igemm_naive_kernel(const int8_t* __restrict__ x, const int8_t* _
   }
 }
 
+// QConvI8 im2row: rows[tt, k] (tt < tpad, k < kp, K-contiguous) for output positions t0 + tt of
+// group gi, t = b * OH*OW + oh * OW + ow; the column k < Cg*kh*kw is (c, i, j) as in the weight
+// row. Outside the image reads zp (the code of 0.0, cancelled by acc_offset, as on the CPU);
+// columns k >= Cg*kh*kw (K padded to a multiple of 4 for cuBLASLt) and rows tt >= valid are 0.
+// Four columns per thread, one 4-byte store (kp % 4 == 0).
+__global__ void qconv_im2row_kernel(const int8_t* __restrict__ x, quant::ConvGeom g, int64_t gi,
+                                    int64_t t0, int64_t valid, int64_t kp, int8_t zp, int64_t n4,
+                                    int8_t* __restrict__ rows) {
+  const int64_t cg = g.C / g.group, khw = g.kh * g.kw, kk = cg * khw, P = g.OH * g.OW;
+  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n4;
+       j += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t tt = (j * 4) / kp, k0 = (j * 4) % kp;
+    int8_t q[4] = {0, 0, 0, 0};
+    if (tt < valid) {
+      const int64_t t = t0 + tt, b = t / P, p = t % P, oh = p / g.OW, ow = p % g.OW;
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int64_t k = k0 + e;
+        if (k >= kk) break;
+        const int64_t c = k / khw, i = (k % khw) / g.kw, jj = k % g.kw;
+        const int64_t ih = oh * g.sh - g.pt + i * g.dh, iw = ow * g.sw - g.pl + jj * g.dw;
+        const bool in = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W;
+        q[e] = in ? x[((b * g.C + gi * cg + c) * g.H + ih) * g.W + iw] : zp;
+      }
+    }
+    reinterpret_cast<uint32_t*>(rows)[j] = *reinterpret_cast<const uint32_t*>(q);
+  }
+}
+
+// w [n, k] -> out [n, kp] with zero columns k..kp (the weight side of the padded K).
+__global__ void pad_rows_kernel(const int8_t* __restrict__ w, int64_t n, int64_t k, int64_t kp,
+                                int8_t* __restrict__ out) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n * kp;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t c = i % kp;
+    out[i] = c < k ? w[(i / kp) * k + c] : int8_t{0};
+  }
+}
+
+// QConvI8's epilogue: acc [mg, tpad] (channel-major: the GEMM ran weights x rows) for positions
+// t0 .. t0+valid of group gi, written into NCHW y[b, gi*mg + mi, p]. Consecutive threads take
+// consecutive positions, so reads of acc and writes of y are both coalesced.
+template <class T>
+__global__ void qconv_epilogue_kernel(const int32_t* __restrict__ acc, quant::ConvGeom g,
+                                      int64_t gi, int64_t t0, int64_t valid, int64_t tpad,
+                                      float x_scale, const float* __restrict__ w_scale,
+                                      const float* __restrict__ bias,
+                                      const int32_t* __restrict__ acc_offset, float y_scale,
+                                      T* __restrict__ y) {
+  const int64_t mg = g.M / g.group, P = g.OH * g.OW;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < mg * valid;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t mi = i / valid, tt = i % valid, m = gi * mg + mi, t = t0 + tt;
+    const int32_t a = acc[mi * tpad + tt] + (acc_offset ? acc_offset[m] : 0);
+    y[((t / P) * g.M + m) * P + t % P] =
+        epilogue_value<T>(a, x_scale, w_scale[m], bias ? bias + m : nullptr, y_scale);
+  }
+}
+
 // The int8-or-float dispatch of the epilogue's output type.
 template <class F>
 Status dispatch_out(DType t, F&& f) {
@@ -240,8 +307,8 @@ Status launch_quantize(CudaContext& ctx, const TensorRef& x, const float* smooth
       quantize8_kernel<T><<<grid_for(n / 8), kThreads, 0, ctx.stream>>>(
           xp, smooth_inv, k32, scale, zp, y, static_cast<uint32_t>(n / 8));
     else
-      quantize_kernel<T><<<grid_for(n), kThreads, 0, ctx.stream>>>(xp, smooth_inv, k32, scale, zp,
-                                                                   y, n);
+      quantize_kernel<T>
+          <<<grid_for(n), kThreads, 0, ctx.stream>>>(xp, smooth_inv, k32, scale, zp, y, n);
     TSR_CUDA_LAUNCHED();
     return Status::Ok();
   });
@@ -286,8 +353,8 @@ Status launch_dequantize(CudaContext& ctx, const int8_t* x, float scale, const T
   });
 }
 
-Status launch_igemm_naive(CudaContext& ctx, const int8_t* x, const int8_t* w, int64_t m,
-                          int64_t n, int64_t k, int32_t* acc) {
+Status launch_igemm_naive(CudaContext& ctx, const int8_t* x, const int8_t* w, int64_t m, int64_t n,
+                          int64_t k, int32_t* acc) {
   if (m == 0 || n == 0) return Status::Ok();
   igemm_naive_kernel<<<grid_for(m * n), kThreads, 0, ctx.stream>>>(x, w, m, n, k, acc);
   TSR_CUDA_LAUNCHED();
@@ -300,8 +367,7 @@ Status launch_qepilogue(CudaContext& ctx, const int32_t* acc, int64_t rows, int6
   if (rows == 0 || cols == 0) return Status::Ok();
   if (rows * cols >= (int64_t{1} << 32)) return InvalidArgument("epilogue tile too large");
   const bool vec = cols % 4 == 0 && aligned16(acc) && aligned16(w_scale) &&
-                   (!bias || aligned16(bias)) &&
-                   (!acc_offset || aligned16(acc_offset)) &&
+                   (!bias || aligned16(bias)) && (!acc_offset || aligned16(acc_offset)) &&
                    aligned(y, 4 * static_cast<uintptr_t>(dtype_size(out_dtype)));
   return dispatch_out(out_dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -317,6 +383,41 @@ Status launch_qepilogue(CudaContext& ctx, const int32_t* acc, int64_t rows, int6
     epilogue_kernel<T><<<grid_for(rows * cols), kThreads, 0, ctx.stream>>>(
         acc, static_cast<uint32_t>(rows), static_cast<uint32_t>(cols), x_scale, x_rows, w_scale,
         bias, acc_offset, y_scale, static_cast<T*>(y));
+    TSR_CUDA_LAUNCHED();
+    return Status::Ok();
+  });
+}
+
+Status launch_qconv_im2row(CudaContext& ctx, const int8_t* x, const quant::ConvGeom& g, int64_t gi,
+                           int64_t t0, int64_t valid, int64_t tpad, int64_t kp, int32_t zp,
+                           int8_t* rows) {
+  const int64_t n4 = tpad * kp / 4;
+  if (n4 == 0) return Status::Ok();
+  qconv_im2row_kernel<<<grid_for(n4), kThreads, 0, ctx.stream>>>(x, g, gi, t0, valid, kp,
+                                                                 static_cast<int8_t>(zp), n4, rows);
+  TSR_CUDA_LAUNCHED();
+  return Status::Ok();
+}
+
+Status launch_pad_rows(CudaContext& ctx, const int8_t* w, int64_t n, int64_t k, int64_t kp,
+                       int8_t* out) {
+  if (n * kp == 0) return Status::Ok();
+  pad_rows_kernel<<<grid_for(n * kp), kThreads, 0, ctx.stream>>>(w, n, k, kp, out);
+  TSR_CUDA_LAUNCHED();
+  return Status::Ok();
+}
+
+Status launch_qconv_epilogue(CudaContext& ctx, const int32_t* acc, const quant::ConvGeom& g,
+                             int64_t gi, int64_t t0, int64_t valid, int64_t tpad, float x_scale,
+                             const float* w_scale, const float* bias, const int32_t* acc_offset,
+                             float y_scale, DType out_dtype, void* y) {
+  const int64_t n = (g.M / g.group) * valid;
+  if (n == 0) return Status::Ok();
+  return dispatch_out(out_dtype, [&](auto tag) {
+    using T = decltype(tag);
+    qconv_epilogue_kernel<T>
+        <<<grid_for(n), kThreads, 0, ctx.stream>>>(acc, g, gi, t0, valid, tpad, x_scale, w_scale,
+                                                   bias, acc_offset, y_scale, static_cast<T*>(y));
     TSR_CUDA_LAUNCHED();
     return Status::Ok();
   });

@@ -7,7 +7,9 @@
 // quantize). cuBLASLt's int8 kernels cannot write float, so the accumulators go through
 // CudaContext::i32_scratch, tile by tile over M. That round trip (4 bytes written and read per
 // output) is what keeps an 8192^3 QMatMulI8 near 1.1 TOP/s instead of cuBLASLt's 1.4
-// (benchmarks/RESULTS.md). QConvI8 has no CUDA kernel yet (named at session create).
+// (benchmarks/RESULTS.md). QConvI8 is im2row into int8 rows (K padded to a multiple of 4) and
+// the same GEMM with the weights as the left operand, so the accumulators come out
+// channel-major and its epilogue writes NCHW directly (QConvI8 below).
 #include <cublasLt.h>
 
 #include <algorithm>
@@ -35,6 +37,8 @@ Status channel_vec(const TensorRef& t, int64_t n, const char* what) {
   return Status::Ok();
 }
 
+}  // namespace
+
 // acc[rows, N] (col-major [N, rows]) = x[rows, K] · w[N, K]ᵀ: cuBLAS A = w (op T), B = x.
 Status igemm(CudaContext& ctx, const int8_t* x, const int8_t* w, int64_t rows, int64_t N, int64_t K,
              int32_t* acc) {
@@ -58,6 +62,8 @@ Status igemm(CudaContext& ctx, const int8_t* x, const int8_t* w, int64_t rows, i
                         ctx.workspace, static_cast<size_t>(ctx.workspace_bytes), ctx.stream));
   return Status::Ok();
 }
+
+namespace {
 
 // Per-token row scales: f32 of x's shape without its last dim.
 Status row_vec(const TensorRef& t, const Shape& x, const char* what) {
@@ -178,6 +184,99 @@ Status QMatMulI8(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const In
         ctx, acc, rows, N, x_scale, x_rows ? x_rows + r0 : nullptr, in[2].as<const float>(),
         has_bias ? in[3].as<const float>() : nullptr, offset, y_scale, out[0].dtype,
         static_cast<uint8_t*>(out[0].data) + r0 * N * es));
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+// QConvI8's use of CudaContext::i32_scratch (kernels never allocate): [padded weights of one
+// group | rows tile | int32 tile], each 256-byte aligned. tpad positions per tile (a multiple
+// of 4: cuBLASLt's int8 kernels want the GEMM's M, here positions, and ldc in multiples of 4).
+struct ConvScratch {
+  int8_t* wpad = nullptr;  // nullptr when K needs no padding (the weight is used in place)
+  int8_t* rows = nullptr;
+  int32_t* acc = nullptr;
+  int64_t tpad = 0;
+};
+
+int64_t align256(int64_t n) { return (n + 255) / 256 * 256; }
+
+Status conv_scratch(CudaContext& ctx, int64_t mg, int64_t kk, int64_t kp, int64_t positions,
+                    ConvScratch* s) {
+  auto* base = static_cast<int8_t*>(ctx.i32_scratch);
+  const int64_t wbytes = kp != kk ? align256(mg * kp) : 0;
+  const int64_t left = ctx.i32_scratch_bytes - wbytes - 512;  // two alignment gaps
+  int64_t tpad = left > 0 ? left / (kp + 4 * mg) / 4 * 4 : 0;
+  tpad = std::min(tpad, (positions + 3) / 4 * 4);
+  if (base == nullptr || tpad < 4)
+    return Internal("int32 scratch of " + std::to_string(ctx.i32_scratch_bytes) +
+                    " bytes holds no 4 output positions of " + std::to_string(mg) +
+                    " channels and K = " + std::to_string(kp));
+  s->wpad = wbytes ? base : nullptr;
+  s->rows = base + wbytes;
+  s->acc = reinterpret_cast<int32_t*>(base + wbytes + align256(tpad * kp));
+  s->tpad = tpad;
+  return Status::Ok();
+}
+
+// The epilogue's output kind, as QMatMulI8: y_scale -> int8, else f32, bf16 or f16.
+Status conv_out_kind(const AttrMap& attrs, const TensorRef& out, float* y_scale) {
+  if (!attr_has(attrs, "y_scale")) {
+    if (is_cuda_float(out.dtype)) return Status::Ok();
+    return InvalidArgument(std::string("output must be f32, bf16 or f16, got ") +
+                           dtype_name(out.dtype));
+  }
+  TSR_RETURN_IF_ERROR(positive(attrs, "y_scale", y_scale));
+  if (out.dtype != DType::kInt8) return InvalidArgument("output must be int8 with y_scale");
+  return Status::Ok();
+}
+
+}  // namespace
+
+// x [B,C,H,W] int8, w [M,C/g,kh,kw] int8, w_scale [M] f32, bias [M] f32 (optional), acc_offset
+// [M] int32 (optional; required with x_zero_point != 0) -> y [B,M,OH,OW] (float, or int8 with
+// y_scale). Per group and tile of output positions: im2row (int8, K = C/g*kh*kw padded to kp, a
+// multiple of 4), acc[mg, tile] = w_g · rowsᵀ on cuBLASLt (weights as cuBLAS's B operand, both
+// K-contiguous), epilogue into NCHW. Costs beyond the GEMM: the rows (kp bytes per position,
+// kh*kw times the input) and the int32 round trip, as in QMatMulI8.
+Status QConvI8(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const Ins& out) {
+  TSR_RETURN_IF_ERROR(check_arity(in, out, 3, 5, 1));
+  if (in[0].dtype != DType::kInt8 || in[1].dtype != DType::kInt8)
+    return InvalidArgument("x and w must be int8");
+  quant::ConvGeom g{};
+  TSR_RETURN_IF_ERROR(cpu::qconv_geom(attrs, in[0].shape, in[1].shape, &g));
+  const int64_t mg = g.M / g.group, kk = g.C / g.group * g.kh * g.kw, kp = (kk + 3) / 4 * 4;
+  TSR_RETURN_IF_ERROR(cpu::check_quant_channels(in, g.M));
+  int32_t zp = 0;
+  const int32_t* offset = nullptr;
+  TSR_RETURN_IF_ERROR(cpu::quant_zero_point(attrs, in, kk, &zp, &offset));
+  TSR_RETURN_IF_ERROR(check_out_shape(out[0], {g.B, g.M, g.OH, g.OW}));
+  float x_scale = 0, y_scale = 0;
+  TSR_RETURN_IF_ERROR(cpu::quant_scales(attrs, &x_scale));
+  TSR_RETURN_IF_ERROR(conv_out_kind(attrs, out[0], &y_scale));
+  const int64_t positions = g.B * g.OH * g.OW;
+  if (positions == 0 || g.M == 0) return Status::Ok();
+  ConvScratch s;
+  TSR_RETURN_IF_ERROR(conv_scratch(ctx, mg, kk, kp, positions, &s));
+  const auto* w = in[1].as<const int8_t>();
+  const float* bias = in.size() > 3 && in[3].present() ? in[3].as<const float>() : nullptr;
+  for (int64_t gi = 0; gi < g.group; ++gi) {
+    const int8_t* wg = w + gi * mg * kk;
+    if (s.wpad) {
+      TSR_RETURN_IF_ERROR(launch_pad_rows(ctx, wg, mg, kk, kp, s.wpad));
+      wg = s.wpad;
+    }
+    for (int64_t t0 = 0; t0 < positions; t0 += s.tpad) {
+      const int64_t valid = std::min(s.tpad, positions - t0);
+      const int64_t tpad = (valid + 3) / 4 * 4;
+      TSR_RETURN_IF_ERROR(launch_qconv_im2row(ctx, in[0].as<const int8_t>(), g, gi, t0, valid, tpad,
+                                              kp, zp, s.rows));
+      TSR_RETURN_IF_ERROR(igemm(ctx, wg, s.rows, mg, tpad, kp, s.acc));
+      TSR_RETURN_IF_ERROR(launch_qconv_epilogue(ctx, s.acc, g, gi, t0, valid, tpad, x_scale,
+                                                in[2].as<const float>(), bias, offset, y_scale,
+                                                out[0].dtype, out[0].data));
+    }
   }
   return Status::Ok();
 }

@@ -43,6 +43,7 @@ const std::vector<CudaKernelEntry>& cuda_kernel_table() {
       {"Mul", Mul},
       {"Neg", Neg},
       {"Pow", Pow},
+      {"QConvI8", QConvI8},
       {"QMatMulI8", QMatMulI8},
       {"QuantizeI8", QuantizeI8},
       {"Reciprocal", Reciprocal},

@@ -4,7 +4,8 @@
 // byte; 16-bit outputs equal the f32 result rounded once. Cases cover cuBLASLt's int8 GEMM
 // (K % 4 == 0), the plain fallback (K % 4 != 0), tiling over M through a small int32 scratch,
 // the requantizing epilogue, SmoothQuant inputs, the vectorised quantizer and the per-token
-// forms (row abs-max quantizer, row-scale epilogue). Needs a GPU.
+// forms (row abs-max quantizer, row-scale epilogue), and QConvI8 (im2row + the int8 GEMM).
+// Needs a GPU.
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
@@ -290,6 +291,125 @@ TEST_F(CudaQuant, PerTokenQMatMulMatchesCpuBitForBit) {
       ctx_.i32_scratch_bytes = cuda::kI8ScratchBytes;
     }
   }
+}
+
+// QConvI8: im2row + cuBLASLt's int8 GEMM (K padded to a multiple of 4) + NCHW epilogue against
+// the CPU kernel, byte for byte: 1x1, 3x3 stride 1 and 2 with padding, 7x7 stride 2 pad 3 on 3
+// channels (K = 147: padded), dilation, groups, odd channel counts; no bias, bias, and the
+// static zero-point path (x_zero_point -128 / 17 with acc_offset, padding reading the zero
+// point); f32, bf16 (the f32 result rounded once) and int8 (y_scale) outputs; one tile, and
+// many tiles through a small scratch (tiles that end mid-image and mid-row, a last tile whose
+// position count is not a multiple of 4).
+struct ConvCase {
+  int64_t b, c, h, w, m, k, stride, pad, dil, group;
+  int64_t tile_positions;  // 0: the default scratch; else about this many positions per tile
+};
+
+Shape conv_out(const ConvCase& p) {
+  const int64_t span = p.dil * (p.k - 1) + 1;
+  return {p.b, p.m, (p.h + 2 * p.pad - span) / p.stride + 1,
+          (p.w + 2 * p.pad - span) / p.stride + 1};
+}
+
+TEST_F(CudaQuant, QConvMatchesCpuBitForBit) {
+  const ConvCase cases[] = {
+      {2, 16, 7, 7, 24, 1, 1, 0, 1, 1, 0}, {2, 5, 9, 8, 7, 3, 1, 1, 1, 1, 0},
+      {3, 5, 9, 8, 7, 3, 2, 1, 1, 1, 13},  {2, 3, 15, 13, 8, 7, 2, 3, 1, 1, 0},
+      {1, 6, 8, 8, 4, 3, 1, 1, 1, 2, 0},   {2, 9, 10, 9, 6, 3, 2, 1, 1, 3, 9},
+      {1, 4, 11, 11, 5, 3, 1, 2, 2, 1, 0}, {2, 16, 7, 7, 24, 1, 1, 0, 1, 1, 5},
+  };
+  for (const ConvCase& p : cases) {
+    for (int variant = 0; variant < 4; ++variant) {  // no bias; bias; zp -128; bias + zp 17
+      const bool bias = variant == 1 || variant == 3;
+      const int zp = variant == 2 ? -128 : variant == 3 ? 17 : 0;
+      SCOPED_TRACE("C" + std::to_string(p.c) + " M" + std::to_string(p.m) + " k" +
+                   std::to_string(p.k) + " s" + std::to_string(p.stride) + " p" +
+                   std::to_string(p.pad) + " d" + std::to_string(p.dil) + " g" +
+                   std::to_string(p.group) + " tile " + std::to_string(p.tile_positions) +
+                   " variant " + std::to_string(variant));
+      const int64_t cg = p.c / p.group, kk = cg * p.k * p.k;
+      const Shape xs = {p.b, p.c, p.h, p.w}, wsh = {p.m, cg, p.k, p.k}, ys = conv_out(p);
+      const auto x = int8s(num_elements(xs), 11), w = int8s(num_elements(wsh), 12);
+      std::vector<float> ws = normal(p.m, 0.01f, 13), b = normal(p.m, 1.f, 14);
+      for (auto& v : ws) v = std::fabs(v) + 1e-4f;
+      std::vector<int32_t> off(static_cast<size_t>(p.m), 0);
+      for (int64_t m = 0; m < p.m; ++m)
+        for (int64_t k = 0; k < kk; ++k) off[m] -= zp * w[m * kk + k];
+      AttrMap a = {{"x_scale", Attr::Float(0.02)},
+                   {"strides", Attr::Ints({p.stride, p.stride})},
+                   {"pads", Attr::Ints({p.pad, p.pad, p.pad, p.pad})},
+                   {"dilations", Attr::Ints({p.dil, p.dil})},
+                   {"group", Attr::Int(p.group)}};
+      if (zp) a["x_zero_point"] = Attr::Int(zp);
+      std::vector<TensorRef> cin = {
+          {DType::kInt8, xs, (void*)x.data()},
+          {DType::kInt8, wsh, (void*)w.data()},
+          {DType::kFloat32, {p.m}, ws.data()},
+          bias ? TensorRef{DType::kFloat32, {p.m}, b.data()} : TensorRef{}};
+      if (zp) cin.push_back({DType::kInt32, {p.m}, off.data()});
+      std::vector<float> want(static_cast<size_t>(num_elements(ys)));
+      ASSERT_TRUE(run_cpu_kernel("QConvI8", a, cin, {{DType::kFloat32, ys, want.data()}}).ok());
+      Dev d;
+      std::vector<TensorRef> gin = {d.put(DType::kInt8, xs, x.data()),
+                                    d.put(DType::kInt8, wsh, w.data()),
+                                    d.put(DType::kFloat32, {p.m}, ws.data()),
+                                    bias ? d.put(DType::kFloat32, {p.m}, b.data()) : TensorRef{}};
+      if (zp) gin.push_back(d.put(DType::kInt32, {p.m}, off.data()));
+      if (p.tile_positions) {  // QConvI8's scratch: [padded w][rows][int32], 256-aligned parts
+        const int64_t kp = (kk + 3) / 4 * 4, mg = p.m / p.group;
+        ctx_.i32_scratch_bytes =
+            (kp != kk ? (mg * kp + 255) / 256 * 256 : 0) + 512 + p.tile_positions * (kp + 4 * mg);
+      }
+      const TensorRef yf = d.put(DType::kFloat32, ys, nullptr);
+      run("QConvI8", a, gin, {yf});
+      auto got = get(yf);
+      EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size()), 0) << "f32 out";
+
+      const TensorRef yb = d.put(DType::kBFloat16, ys, nullptr);
+      run("QConvI8", a, gin, {yb});
+      got = get(yb);
+      int bad = 0;
+      for (size_t i = 0; i < want.size(); ++i) {
+        uint16_t h;
+        std::memcpy(&h, got.data() + 2 * i, 2);
+        bad += h != cpu::float_to_bf16_bits(want[i]);
+      }
+      EXPECT_EQ(bad, 0) << "bf16 out";
+
+      a["y_scale"] = Attr::Float(0.05);
+      std::vector<int8_t> want_q(want.size());
+      ASSERT_TRUE(run_cpu_kernel("QConvI8", a, cin, {{DType::kInt8, ys, want_q.data()}}).ok());
+      const TensorRef yq = d.put(DType::kInt8, ys, nullptr);
+      run("QConvI8", a, gin, {yq});
+      got = get(yq);
+      EXPECT_EQ(std::memcmp(got.data(), want_q.data(), got.size()), 0) << "int8 out";
+      ctx_.i32_scratch_bytes = cuda::kI8ScratchBytes;
+    }
+  }
+}
+
+// QConvI8's refusals match the CPU kernel's: channels not divisible by the group, a zero point
+// without acc_offset, a float weight.
+TEST_F(CudaQuant, QConvErrors) {
+  Dev d;
+  const TensorRef x = d.put(DType::kInt8, {1, 6, 5, 5}, nullptr);
+  const TensorRef ws = d.put(DType::kFloat32, {4}, nullptr);
+  const TensorRef y = d.put(DType::kFloat32, {1, 4, 3, 3}, nullptr);
+  const AttrMap a = {{"x_scale", Attr::Float(0.1)}};
+  Status s = cuda::run_cuda_kernel(ctx_, "QConvI8", a,
+                                   {x, d.put(DType::kInt8, {4, 4, 3, 3}, nullptr), ws}, {y});
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("channels"), std::string::npos) << s.message();
+  AttrMap az = a;
+  az["x_zero_point"] = Attr::Int(-128);
+  s = cuda::run_cuda_kernel(ctx_, "QConvI8", az,
+                            {x, d.put(DType::kInt8, {4, 6, 3, 3}, nullptr), ws}, {y});
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("acc_offset"), std::string::npos) << s.message();
+  s = cuda::run_cuda_kernel(ctx_, "QConvI8", a,
+                            {x, d.put(DType::kFloat32, {4, 6, 3, 3}, nullptr), ws}, {y});
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("int8"), std::string::npos) << s.message();
 }
 
 TEST_F(CudaQuant, DequantizeAndErrors) {

@@ -166,8 +166,8 @@ Status CudaSession::create(const Plan& plan, Comm& comm, const SessionOptions& o
     if (st.kind == Step::kKernel) {
       if (!kc::find_cuda_kernel(st.op)) ++missing[st.op];
       // Kernels with device scratch: int8 GEMM tiles, per-row loss and LayerNorm statistics.
-      int8_gemm |= st.op == "QMatMulI8" || st.op == "SoftmaxCrossEntropyLoss" ||
-                   st.op == "LayerNormalizationGrad";
+      int8_gemm |= st.op == "QMatMulI8" || st.op == "QConvI8" ||
+                   st.op == "SoftmaxCrossEntropyLoss" || st.op == "LayerNormalizationGrad";
     } else {
       axes_lists.push_back(st.axes);
       scratch = std::max({scratch, st.ins[0].bytes(), st.outs[0].bytes()});
