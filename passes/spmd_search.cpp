@@ -5,6 +5,7 @@
 // as Node.strategy / Node.input_specs and Value.sharding; reshard then inserts collectives.
 #include <cmath>
 #include <map>
+#include <numeric>
 
 #include "passes/core/cost_model.h"
 #include "passes/core/reshard.h"
@@ -52,11 +53,20 @@ spmd::Strategy replicated_strategy(const ir::Graph& g, const ir::Node& n,
 
 std::vector<spmd::Strategy> strategies_for(const ir::Graph& g, const ir::Node& n,
                                            const PipelineContext& ctx) {
-  if (ctx.mesh.world_size() <= 1) return {replicated_strategy(g, n, ctx)};
   auto rule = spmd::sharding_rule(n.op, n.attrs, present_shapes(g, n.inputs),
                                   present_shapes(g, n.outputs));
   if (!rule.ok()) return {replicated_strategy(g, n, ctx)};
   DType dt = g.values[n.outputs[0]].dtype;
+  if (ctx.mesh.world_size() <= 1) {
+    // One device: nothing to choose, but the step, checkpoint and chunk models still need the
+    // op's roofline time (FLOPs, views free), not the copy time of its bytes.
+    spmd::Strategy s = replicated_strategy(g, n, ctx);
+    const double bytes = s.output_bytes + rule->scratch_elements * dtype_size(dt) +
+                         std::accumulate(s.input_bytes.begin(), s.input_bytes.end(), 0.0);
+    s.compute_seconds =
+        rule->is_view ? 0 : spmd::compute_seconds(rule->flops, bytes, dt, ctx.cluster);
+    return {s};
+  }
   auto s = spmd::enumerate_strategies(*rule, present_shapes(g, n.inputs),
                                       present_shapes(g, n.outputs), dt, ctx.mesh, ctx.cluster);
   if (s.empty()) return {replicated_strategy(g, n, ctx)};
