@@ -11,9 +11,13 @@
 //                         dq_c = scale·dS'·k, dk (+)= scale·dS'ᵀ·q_c, dv (+)= Pᵀ·dy_c
 // The scale multiplies only through alpha, exactly once per gradient; dk and dv start with
 // beta = 0 and accumulate with beta = 1 (in their own dtype: 16-bit dk/dv round once per chunk).
-// Why GEMMs and not a flash kernel: cuBLASLt already runs these shapes near peak, and only
-// R×Sk scores per batch-head exist at a time. Costs: the scores cross HBM three times per chunk
-// forward (GEMM write, row kernel read+write, GEMM read).
+// This path takes any float dtype and head sizes; only R×Sk scores per batch-head exist at a
+// time. Costs: the scores cross HBM three times per chunk forward (GEMM write, row kernel
+// read+write, GEMM read), which made it ~9x slower than flash attention at gpt2 size.
+//
+// f16/bf16 with D = Dv, D % 16 == 0 and D <= 128 take the flash kernels instead
+// (flash_attention.h: no scores in memory, causal skips the masked key blocks);
+// TESSERA_ATTENTION_KERNEL=gemm keeps this path for everything.
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 
@@ -21,6 +25,7 @@
 #include <cstdio>
 
 #include "cuda/attention.h"
+#include "cuda/flash_attention.h"
 #include "cuda/lt_util.h"
 
 namespace tessera::kernels::cuda {
@@ -206,6 +211,25 @@ Status zero(CudaContext& ctx, const TensorRef& t) {
                      "cudaMemsetAsync");
 }
 
+bool aligned16(const std::vector<const void*>& ps) {
+  for (const void* p : ps)
+    if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return false;
+  return true;
+}
+
+// The flash kernels' conditions besides the scratch: dtype and head sizes, the switch, and
+// 16-byte aligned tensors (they load rows as 16-byte vectors; D % 16 == 0 keeps every row so).
+bool flash_applies(const Attn& a, const std::vector<const void*>& tensors) {
+  return flash_attention_fits(a.dt, a.d, a.dv) && flash_attention_enabled() && aligned16(tensors);
+}
+
+FlashShape flash_shape(const Attn& a) {
+  FlashShape s;
+  s.n = a.n, s.sq = a.sq, s.sk = a.sk, s.d = a.d, s.scale = a.scale, s.causal = a.causal;
+  s.mask = a.mask;
+  return s;
+}
+
 Shape with_last2(Shape lead, int64_t a, int64_t b) {
   lead.push_back(a);
   lead.push_back(b);
@@ -222,6 +246,9 @@ Status FusedAttention(CudaContext& ctx, const AttrMap& attrs, const Ins& in, con
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], with_last2(a.lead, a.sq, a.dv), "y"));
   if (out[0].numel() == 0) return Status::Ok();
   if (a.sk == 0) return zero(ctx, out[0]);  // every key "masked": y = 0
+  if (flash_applies(a, {in[0].data, in[1].data, in[2].data, out[0].data}))
+    return flash_attention_forward(ctx, a.dt, flash_shape(a), in[0].data, in[1].data, in[2].data,
+                                   out[0].data);
   const int64_t es = dtype_size(a.dt);
   for (int64_t r0 = 0; r0 < a.sq; r0 += a.r) {
     const int64_t rows = std::min(a.r, a.sq - r0);
@@ -287,6 +314,17 @@ Status FusedAttentionGrad(CudaContext& ctx, const AttrMap& attrs, const Ins& in,
     for (int i = 0; i < 3; ++i) TSR_RETURN_IF_ERROR(zero(ctx, out[i]));
     return Status::Ok();
   }
+  // The flash backward keeps the row statistics (log-sum-exp, rowsum(dy∘y): n·Sq floats each)
+  // in ws_p and ws_dp, which hold n·R·Sk 16-bit elements: enough unless R·Sk < 2·Sq (tiny
+  // chunks of short key sequences); then the GEMM path runs.
+  const int64_t stats = a.n * a.sq * int64_t{sizeof(float)};
+  if (out[3].bytes() >= stats && out[4].bytes() >= stats &&
+      flash_applies(a, {in[0].data, in[1].data, in[2].data, in[3].data, out[0].data, out[1].data,
+                        out[2].data, out[3].data, out[4].data}))
+    return flash_attention_backward(ctx, a.dt, flash_shape(a), in[0].data, in[1].data, in[2].data,
+                                    in[3].data, out[0].data, out[1].data, out[2].data,
+                                    static_cast<float*>(out[3].data),
+                                    static_cast<float*>(out[4].data));
   const int64_t es = dtype_size(a.dt);
   for (int64_t r0 = 0; r0 < a.sq; r0 += a.r) {
     const int64_t rows = std::min(a.r, a.sq - r0);

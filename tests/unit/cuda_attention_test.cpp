@@ -8,6 +8,11 @@
 // (f32 storage and accumulation, __expf); bf16 2e-2 and f16 3e-3, where S, P, dP and dS are
 // stored in 16 bits (8 and 11 significant bits) as well as y and the gradients. Largest errors
 // measured on the H100 (2026-12-07): f32 1.5e-6, bf16 7.4e-3, f16 8.9e-4 (gpt2 size: bf16 5.1e-3).
+// The flash path (flash_attention.cu: f16/bf16, D = Dv, D % 16 == 0, D <= 128) takes the 16-bit
+// cases that fit, the gpt2 and bert sizes included; the CudaFlash cases aim at it (tile edges:
+// S = 1, 17, 63, 64, 65, 200, 1024; D = 16..128; cross attention; causal with Sq != Sk; masks
+// [B,1,1,Sk], [B,1,Sq,Sk], dead rows and a dead first key block) and check that it ran, and
+// FlashVsGemm runs both paths on one input (set_flash_attention_enabled) and compares them.
 // Set TESSERA_TEST_VERBOSE=1 to print every error. Needs a GPU (skips without one).
 #include <cublasLt.h>
 #include <cuda_runtime.h>
@@ -19,6 +24,7 @@
 #include <random>
 
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/flash_attention.h"
 #include "tests/unit/cuda_attention_ref.h"
 
 namespace tessera::kernels {
@@ -32,7 +38,9 @@ double tol_of(DType dt) {
   return dt == DType::kFloat32 ? 1e-5 : dt == DType::kFloat16 ? 3e-3 : 2e-2;
 }
 
-enum MaskKind { kNoMask, kKeys, kPadding, kRowsKeys, kFull };
+// kBatchRows: [B, 1, .., Sq, Sk]; kKeysHeadDead: [Sk] with keys 0..69 at -inf (a whole first key
+// block masked for every row: the online softmax starts from max = -inf).
+enum MaskKind { kNoMask, kKeys, kPadding, kRowsKeys, kFull, kBatchRows, kKeysHeadDead };
 
 struct Case {
   const char* name;
@@ -75,6 +83,7 @@ const std::vector<Case>& cases() {
 Shape mask_shape(const Case& c) {
   switch (c.mask) {
     case kKeys:
+    case kKeysHeadDead:
       return {c.sk};
     case kPadding: {  // [B, 1, .., 1, Sk]
       Shape s(c.lead.size() + 2, 1);
@@ -84,6 +93,13 @@ Shape mask_shape(const Case& c) {
     }
     case kRowsKeys:
       return {c.sq, c.sk};
+    case kBatchRows: {  // [B, 1, .., 1, Sq, Sk]
+      Shape s(c.lead.size() + 2, 1);
+      s[0] = c.lead[0];
+      s[s.size() - 2] = c.sq;
+      s.back() = c.sk;
+      return s;
+    }
     default: {
       Shape s = c.lead;
       s.push_back(c.sq);
@@ -112,6 +128,8 @@ HostT make_mask(const Case& c, uint32_t seed) {
   if (c.dead_row >= 0)
     for (size_t i = 0; i < m.size(); ++i)
       if ((static_cast<int64_t>(i) / c.sk) % c.sq == c.dead_row) m[i] = -INFINITY;
+  if (c.mask == kKeysHeadDead)
+    for (size_t i = 0; i < m.size() && i < 70; ++i) m[i] = -INFINITY;
   return attn_test::make_host(c.mask_dt, s, m);
 }
 
@@ -320,6 +338,113 @@ TEST(CudaAttentionLarge, BertLargePaddingMask) {
   const Case c{"bert_large", {32, 16}, 512, 512, 64, 64, false, 0, kPadding, bf16, -1};
   const Inputs x = make_inputs(c, bf16);
   check(x, bf16, 0, {0, 200, 511}, c.name);
+}
+
+namespace {
+// Cases aimed at the flash kernels (64-row tiles): run in bf16 and f16, each must take the flash
+// path for the forward and, where the scratch holds the row statistics (R·Sk >= 2·Sq), the grad.
+const std::vector<Case>& flash_cases() {
+  const DType f32 = DType::kFloat32, f16 = DType::kFloat16, bf16 = DType::kBFloat16;
+  static const std::vector<Case> c = {
+      {"s1_d64", {2, 3}, 1, 1, 64, 64, false, 0, kNoMask, f32, -1},
+      {"s1_d64_causal_padding", {2, 3}, 1, 1, 64, 64, true, 0, kPadding, f32, -1},
+      {"s17_d64_causal", {2, 3}, 17, 17, 64, 64, true, 0, kNoMask, f32, -1},
+      {"s63_d32_causal", {3}, 63, 63, 32, 32, true, 0, kNoMask, f32, -1},
+      {"s64_d64", {2}, 64, 64, 64, 64, false, 0, kNoMask, f32, -1},
+      {"s64_d64_causal", {2}, 64, 64, 64, 64, true, 0, kNoMask, f32, -1},
+      {"s65_d128_causal", {2}, 65, 65, 128, 128, true, 0, kNoMask, f32, -1},
+      {"s200_d64_padding_B11Sk", {2, 3}, 200, 200, 64, 64, false, 0, kPadding, bf16, -1},
+      {"s200_d128_causal_B1SqSk", {2, 2}, 200, 200, 128, 128, true, 0, kBatchRows, f16, -1},
+      {"s200_d32_B1SqSk_f32mask", {2, 2}, 200, 200, 32, 32, false, 0, kBatchRows, f32, -1},
+      {"s1024_d64_causal", {1, 2}, 1024, 1024, 64, 64, true, 0, kNoMask, f32, -1},
+      {"s1024_d128_keys_mask", {1}, 1024, 1024, 128, 128, false, 0, kKeys, bf16, -1},
+      {"s1024_d32_causal_padding", {2, 1}, 1024, 1024, 32, 32, true, 256, kPadding, f32, -1},
+      {"d16_s90", {2}, 90, 90, 16, 16, false, 0, kNoMask, f32, -1},
+      {"d48_s90_causal", {2}, 90, 90, 48, 48, true, 0, kNoMask, f32, -1},
+      {"d80_s90", {2}, 90, 90, 80, 80, false, 0, kRowsKeys, f32, -1},
+      {"d96_s130_causal", {2}, 130, 130, 96, 96, true, 0, kNoMask, f32, -1},
+      {"d112_s70", {2}, 70, 70, 112, 112, false, 0, kPadding, f32, -1},
+      {"cross_sq100_sk37", {2}, 100, 37, 64, 64, false, 0, kNoMask, f32, -1},
+      {"cross_sq30_sk250_mask", {2}, 30, 250, 64, 64, false, 0, kRowsKeys, f32, -1},
+      {"cross_sq1_sk300_d128", {3}, 1, 300, 128, 128, false, 0, kNoMask, f32, -1},
+      {"causal_sq70_sk130", {2}, 70, 130, 64, 64, true, 0, kNoMask, f32, -1},
+      {"causal_sq130_sk70_d32", {2}, 130, 70, 32, 32, true, 0, kPadding, f32, -1},
+      {"dead_row_d64", {2}, 80, 90, 64, 64, false, 0, kRowsKeys, f32, 3},
+      {"dead_row_causal_d128_f64mask", {2}, 70, 70, 128, 128, true, 0, kFull, DType::kFloat64, 66},
+      {"dead_first_block_causal", {2}, 150, 150, 64, 64, true, 0, kKeysHeadDead, f32, -1},
+      {"dead_first_block", {2}, 150, 150, 64, 64, false, 0, kKeysHeadDead, f32, -1},
+      {"chunk1_grad_on_gemm", {2}, 64, 64, 64, 64, true, 1, kNoMask, f32, -1},
+  };
+  return c;
+}
+
+}  // namespace
+
+class CudaFlash : public ::testing::TestWithParam<std::tuple<int, DType>> {};
+
+TEST_P(CudaFlash, MatchesFloat64Reference) {
+  if (!gpu().ok) GTEST_SKIP() << "no GPU";
+  const Case& c = flash_cases()[std::get<0>(GetParam())];
+  const DType dt = std::get<1>(GetParam());
+  ASSERT_TRUE(cuda::flash_attention_enabled()) << "TESSERA_ATTENTION_KERNEL=gemm is set";
+  const Inputs x = make_inputs(c, dt);
+  const uint64_t before = cuda::flash_attention_calls();
+  check(x, dt, c.chunk, all(x.n), std::string("flash_") + c.name);
+  const int64_t r = c.chunk <= 0 || c.chunk > c.sq ? c.sq : c.chunk;
+  const uint64_t want = r * c.sk >= 2 * c.sq ? 2 : 1;  // the grad's scratch holds lse, D
+  EXPECT_EQ(cuda::flash_attention_calls() - before, want);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, CudaFlash,
+    ::testing::Combine(::testing::Range(0, static_cast<int>(flash_cases().size())),
+                       ::testing::Values(DType::kBFloat16, DType::kFloat16)),
+    [](const ::testing::TestParamInfo<CudaFlash::ParamType>& i) {
+      return std::string(flash_cases()[std::get<0>(i.param)].name) + "_" +
+             dtype_name(std::get<1>(i.param));
+    });
+
+namespace {
+
+// Both paths on one input: y, dq, dk, dv of the flash kernels against the GEMM path's (relative
+// L2 over every batch-head, the dtype's tolerance), and the dispatch counted as expected.
+void flash_vs_gemm(const Case& c, DType dt) {
+  const Inputs x = make_inputs(c, dt);
+  const uint64_t c0 = cuda::flash_attention_calls();
+  cuda::set_flash_attention_enabled(false);
+  const auto gemm = run_both(x, dt, c.chunk);
+  cuda::set_flash_attention_enabled(true);
+  const uint64_t c1 = cuda::flash_attention_calls();
+  const auto flash = run_both(x, dt, c.chunk);
+  if (::testing::Test::HasFatalFailure()) return;
+  EXPECT_EQ(c1, c0) << "the GEMM path ran the flash kernels";
+  EXPECT_EQ(cuda::flash_attention_calls() - c1, 2u) << "the flash path did not run";
+  static const char* const kOut[] = {"y", "dq", "dk", "dv"};
+  for (int o = 0; o < 4; ++o) {
+    Err e;
+    e.add(flash[o], 0, gemm[o]);
+    EXPECT_EQ(count_nonfinite(flash[o]), 0u) << kOut[o];
+    EXPECT_LT(e.rel(), tol_of(dt)) << kOut[o];
+    if (verbose())
+      std::printf("flash vs gemm %-22s %-4s %-2s rel L2 %.3g\n", c.name, dtype_name(dt), kOut[o],
+                  e.rel());
+  }
+}
+
+}  // namespace
+
+// gpt2-124m's training size (bf16, causal) and bert-large's heads with a [B,1,1,S] padding mask
+// (f16, 4 of the 32 sequences).
+TEST(CudaFlashVsGemm, Gpt2AndBertSizes) {
+  if (!gpu().ok) GTEST_SKIP() << "no GPU";
+  const Case gpt2{"gpt2", {8, 12}, 1024, 1024, 64, 64, true, 0, kNoMask, DType::kFloat32, -1};
+  flash_vs_gemm(gpt2, DType::kBFloat16);
+  const Case bert{"bert_padding", {4, 16},          512, 512, 64, 64, false, 0,
+                  kPadding,       DType::kBFloat16, -1};
+  flash_vs_gemm(bert, DType::kFloat16);
+  const Case d128{"d128_cross_mask", {2, 3},          300, 200, 128, 128, false, 0,
+                  kBatchRows,        DType::kFloat32, -1};
+  flash_vs_gemm(d128, DType::kBFloat16);
 }
 
 }  // namespace tessera::kernels

@@ -1,0 +1,45 @@
+// Flash attention (the FlashAttention-2 algorithm) for FusedAttention and FusedAttentionGrad on
+// f16/bf16 (flash_attention.cu), dispatched to by attention.cpp when it applies. Internal to
+// kernels/cuda (the tests and the benchmark use the switch and the counter below).
+//
+// Forward: per block of 64 query rows, an online softmax over blocks of 64 keys; nothing of
+// size Sq x Sk is ever in memory. Backward: the forward once more for the row statistics
+// (log-sum-exp and D = rowsum(dy∘y), f32), then a dk/dv pass (per key block, over query
+// blocks) and a separate dq pass (per query block, over key blocks): no atomics, so the
+// gradients are deterministic, at the cost of computing q·kᵀ and dy·vᵀ once more.
+#pragma once
+#include "cuda/attention.h"
+
+namespace tessera::kernels::cuda {
+
+// One call's problem: n batch-heads of q [Sq, D], k [Sk, D], v [Sk, D], dense, row-major,
+// 16-byte aligned.
+struct FlashShape {
+  int64_t n = 0, sq = 0, sk = 0, d = 0;
+  float scale = 1.f;
+  bool causal = false;
+  AttnMask mask;
+};
+
+// The kernels take f16 and bf16 with Dv == D, D a multiple of 16 in [16, 128].
+bool flash_attention_fits(DType dt, int64_t d, int64_t dv);
+
+// False when TESSERA_ATTENTION_KERNEL=gemm (read once per process) or after
+// set_flash_attention_enabled(false): FusedAttention(Grad) then always take the GEMM path.
+bool flash_attention_enabled();
+// Tests and benchmarks: run both paths in one process.
+void set_flash_attention_enabled(bool on);
+// Number of FusedAttention(Grad) calls the flash kernels ran (tests check the dispatch).
+uint64_t flash_attention_calls();
+
+// y = softmax(scale·q·kᵀ + mask, causal)·v; rows with every key masked give 0.
+Status flash_attention_forward(CudaContext& ctx, DType dt, const FlashShape& s, const void* q,
+                               const void* k, const void* v, void* y);
+
+// dq, dk, dv of the forward for dy. lse and drow: scratch of n·Sq floats each (the caller's
+// arena: the op's ws outputs), 16-byte aligned.
+Status flash_attention_backward(CudaContext& ctx, DType dt, const FlashShape& s, const void* q,
+                                const void* k, const void* v, const void* dy, void* dq, void* dk,
+                                void* dv, float* lse, float* drow);
+
+}  // namespace tessera::kernels::cuda
