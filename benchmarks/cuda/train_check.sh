@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Training on one GPU (part of device_check.sh; also run alone on a warm device): one step's
-# gradients and three AdamW steps' weights and optimizer state of tiny gpt2 and bert, CUDA
-# against the CPU backend of the same plan.
-# usage: bash benchmarks/cuda/train_check.sh BUILD_DIR   (plans: benchmarks/cuda/plans/train)
+# gradients and three AdamW steps' weights and optimizer state of tiny gpt2, bert and resnet
+# (convolutions through cuDNN, BatchNorm with batch statistics, MaxPoolGrad), CUDA against the
+# CPU backend of the same plan.
+# usage: bash benchmarks/cuda/train_check.sh BUILD_DIR [MODELS]   (plans: benchmarks/cuda/plans/train;
+#   MODELS default "gpt2 bert resnet")
 set -uo pipefail
 B=$1
 T=$B/bin/tessera
@@ -27,7 +29,7 @@ compare_dir() {
 # Plans and data: benchmarks/cuda/plans/train (compiled with --mode train [--gradients-only];
 # labels from train_tool labels). The CPU backend's gradients match PyTorch's train_reference
 # (tests/e2e/train), so agreement with it carries that check to the GPU.
-for m in gpt2 bert; do
+for m in ${2:-gpt2 bert resnet}; do
   D=$P/train/$m
   $T run $P/train/$m.grads.tsr --data $D --steps 1 --dump-gradients /tmp/tg_cpu_$m --backend cpu >/dev/null || fail=1
   $T run $P/train/$m.grads.tsr --data $D --steps 1 --dump-gradients /tmp/tg_gpu_$m --backend cuda || fail=1

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,8 @@ typedef struct CUstream_st* cudaStream_t;
 typedef struct cublasLtContext* cublasLtHandle_t;
 
 namespace tessera::kernels::cuda {
+
+struct CudnnState;  // cudnn_conv.cpp: the cuDNN handle and convolution plans
 
 // Per-session device state the kernels share. Owned by the session; kernels never allocate.
 struct CudaContext {
@@ -32,6 +35,12 @@ struct CudaContext {
   // allocation.
   void* i32_scratch = nullptr;
   int64_t i32_scratch_bytes = 0;
+  // cuDNN handle and execution plans per convolution problem (cudnn_conv.cpp), created by the
+  // first convolution (a plan costs a heuristic query and engine finalizations, host time paid
+  // once per problem; a call then only builds a variant pack). shared_ptr for
+  // its type-erased deleter: this header stays free of cuDNN, and destroying the context frees
+  // them. Plans use `workspace` above.
+  std::shared_ptr<CudnnState> cudnn;
 };
 
 // Default size of CudaContext::i32_scratch (TESSERA_I8_TILE_MB overrides it in the session).

@@ -89,8 +89,11 @@ TSR_DECLARE_CUDA_KERNEL(ReduceSum);
 TSR_DECLARE_CUDA_KERNEL(ReduceMean);
 TSR_DECLARE_CUDA_KERNEL(ReduceMax);
 TSR_DECLARE_CUDA_KERNEL(ReduceMin);
-// conv.cu
+// conv.cu (Conv, ConvTranspose, ConvGradWeight through cudnn_conv.cpp when it can)
 TSR_DECLARE_CUDA_KERNEL(Conv);
+TSR_DECLARE_CUDA_KERNEL(ConvTranspose);
+TSR_DECLARE_CUDA_KERNEL(ConvGradWeight);
+TSR_DECLARE_CUDA_KERNEL(MaxPoolGrad);
 TSR_DECLARE_CUDA_KERNEL(BatchNormalization);
 TSR_DECLARE_CUDA_KERNEL(MaxPool);
 TSR_DECLARE_CUDA_KERNEL(GlobalAveragePool);

@@ -16,7 +16,9 @@
 namespace tessera::kernels {
 namespace {
 
-enum class Gen { kNormal, kPositive, kIndex, kBool };
+// kTies: values in {-1, -0.5, 0, 0.5, 1} (exact in every dtype), so pooling windows hold equal
+// maxima and the first-maximum rule is exercised.
+enum class Gen { kNormal, kPositive, kIndex, kBool, kTies };
 struct In {
   Shape shape;
   Gen gen = Gen::kNormal;
@@ -131,6 +133,130 @@ const std::vector<Case>& cases() {
        A({{"kernel_shape", Is({3, 3})}, {"strides", Is({2, 2})}, {"group", I(2)}}),
        {{{2, 4, 9, 9}}, {{6, 2, 3, 3}}},
        {{2, 6, 4, 4}}},
+      // Convolutions: cuDNN when it takes the problem, else (and with TESSERA_CUDNN=0) the
+      // direct kernels. resnet's shapes in small: 1x1, 3x3 s1/s2 p1, 7x7 s2 p3, plus grouped
+      // and dilated, with and without bias.
+      {"conv_1x1",
+       "Conv",
+       A({{"kernel_shape", Is({1, 1})}}),
+       {{{2, 16, 8, 8}}, {{32, 16, 1, 1}}},
+       {{2, 32, 8, 8}}},
+      {"conv_3x3_bias",
+       "Conv",
+       A({{"kernel_shape", Is({3, 3})}, {"pads", Is({1, 1, 1, 1})}}),
+       {{{2, 8, 10, 10}}, {{16, 8, 3, 3}}, {{16}}},
+       {{2, 16, 10, 10}}},
+      {"conv_3x3_s2",
+       "Conv",
+       A({{"kernel_shape", Is({3, 3})}, {"strides", Is({2, 2})}, {"pads", Is({1, 1, 1, 1})}}),
+       {{{2, 8, 10, 10}}, {{16, 8, 3, 3}}},
+       {{2, 16, 5, 5}}},
+      {"conv_7x7_s2",
+       "Conv",
+       A({{"kernel_shape", Is({7, 7})}, {"strides", Is({2, 2})}, {"pads", Is({3, 3, 3, 3})}}),
+       {{{2, 3, 16, 16}}, {{8, 3, 7, 7}}},
+       {{2, 8, 8, 8}}},
+      {"conv_grouped_bias",
+       "Conv",
+       A({{"kernel_shape", Is({3, 3})}, {"pads", Is({1, 1, 1, 1})}, {"group", I(4)}}),
+       {{{2, 8, 6, 6}}, {{8, 2, 3, 3}}, {{8}}},
+       {{2, 8, 6, 6}}},
+      {"conv_dilated",
+       "Conv",
+       A({{"kernel_shape", Is({3, 3})}, {"pads", Is({2, 2, 2, 2})}, {"dilations", Is({2, 2})}}),
+       {{{1, 4, 10, 10}}, {{6, 4, 3, 3}}},
+       {{1, 6, 10, 10}}},
+      // ConvTranspose as autodiff emits it for Conv's input gradient (grad_conv): the forward's
+      // window attributes plus output_padding for what its floor dropped.
+      {"convT_3x3_s2_op1",
+       "ConvTranspose",
+       A({{"kernel_shape", Is({3, 3})},
+          {"strides", Is({2, 2})},
+          {"pads", Is({1, 1, 1, 1})},
+          {"output_padding", Is({1, 1})}}),
+       {{{2, 16, 5, 5}}, {{16, 8, 3, 3}}},
+       {{2, 8, 10, 10}}},
+      {"convT_3x3_s2_op0",
+       "ConvTranspose",
+       A({{"kernel_shape", Is({3, 3})},
+          {"strides", Is({2, 2})},
+          {"pads", Is({1, 1, 1, 1})},
+          {"output_padding", Is({0, 0})}}),
+       {{{2, 16, 5, 5}}, {{16, 8, 3, 3}}},
+       {{2, 8, 9, 9}}},
+      {"convT_7x7_s2_op1",
+       "ConvTranspose",
+       A({{"kernel_shape", Is({7, 7})},
+          {"strides", Is({2, 2})},
+          {"pads", Is({3, 3, 3, 3})},
+          {"output_padding", Is({1, 1})}}),
+       {{{2, 8, 8, 8}}, {{8, 3, 7, 7}}},
+       {{2, 3, 16, 16}}},
+      {"convT_1x1_s2_op1",
+       "ConvTranspose",
+       A({{"kernel_shape", Is({1, 1})}, {"strides", Is({2, 2})}, {"output_padding", Is({1, 1})}}),
+       {{{2, 16, 4, 4}}, {{16, 8, 1, 1}}},
+       {{2, 8, 8, 8}}},
+      {"convT_grouped",
+       "ConvTranspose",
+       A({{"kernel_shape", Is({3, 3})}, {"pads", Is({1, 1, 1, 1})}, {"group", I(4)}}),
+       {{{2, 8, 6, 6}}, {{8, 2, 3, 3}}},
+       {{2, 8, 6, 6}}},
+      // output_padding 1 with stride 1 (dilation 2): no conv gives this size back, so cuDNN is
+      // not asked and the direct kernel runs (with bias).
+      {"convT_direct_bias",
+       "ConvTranspose",
+       A({{"kernel_shape", Is({3, 3})}, {"dilations", Is({2, 2})}, {"output_padding", Is({1, 1})}}),
+       {{{1, 4, 6, 6}}, {{4, 3, 3, 3}}, {{3}}},
+       {{1, 3, 11, 11}}},
+      {"convgw_3x3_s2",
+       "ConvGradWeight",
+       A({{"kernel_shape", Is({3, 3})},
+          {"strides", Is({2, 2})},
+          {"pads", Is({1, 1, 1, 1})},
+          {"w_shape", Is({16, 8, 3, 3})}}),
+       {{{2, 16, 5, 5}}, {{2, 8, 10, 10}}},
+       {{16, 8, 3, 3}}},
+      {"convgw_7x7_s2",
+       "ConvGradWeight",
+       A({{"kernel_shape", Is({7, 7})},
+          {"strides", Is({2, 2})},
+          {"pads", Is({3, 3, 3, 3})},
+          {"w_shape", Is({8, 3, 7, 7})}}),
+       {{{2, 8, 8, 8}}, {{2, 3, 16, 16}}},
+       {{8, 3, 7, 7}}},
+      {"convgw_1x1_s2",
+       "ConvGradWeight",
+       A({{"kernel_shape", Is({1, 1})}, {"strides", Is({2, 2})}, {"w_shape", Is({16, 8, 1, 1})}}),
+       {{{2, 16, 4, 4}}, {{2, 8, 8, 8}}},
+       {{16, 8, 1, 1}}},
+      {"convgw_grouped",
+       "ConvGradWeight",
+       A({{"kernel_shape", Is({3, 3})},
+          {"pads", Is({1, 1, 1, 1})},
+          {"group", I(4)},
+          {"w_shape", Is({8, 2, 3, 3})}}),
+       {{{2, 8, 6, 6}}, {{2, 8, 6, 6}}},
+       {{8, 2, 3, 3}}},
+      {"convgw_dilated",
+       "ConvGradWeight",
+       A({{"kernel_shape", Is({3, 3})},
+          {"pads", Is({2, 2, 2, 2})},
+          {"dilations", Is({2, 2})},
+          {"w_shape", Is({6, 4, 3, 3})}}),
+       {{{1, 6, 10, 10}}, {{1, 4, 10, 10}}},
+       {{6, 4, 3, 3}}},
+      // resnet's stem pool; kTies puts equal maxima in most windows (first one wins).
+      {"maxpool_grad_ties",
+       "MaxPoolGrad",
+       A({{"kernel_shape", Is({3, 3})}, {"strides", Is({2, 2})}, {"pads", Is({1, 1, 1, 1})}}),
+       {{{2, 3, 4, 4}}, {{2, 3, 8, 8}, Gen::kTies}},
+       {{2, 3, 8, 8}}},
+      {"maxpool_grad_odd",
+       "MaxPoolGrad",
+       A({{"kernel_shape", Is({3, 3})}, {"strides", Is({2, 2})}, {"pads", Is({1, 1, 1, 1})}}),
+       {{{2, 4, 5, 5}}, {{2, 4, 9, 9}}},
+       {{2, 4, 9, 9}}},
       {"maxpool",
        "MaxPool",
        A({{"kernel_shape", Is({3, 3})}, {"strides", Is({2, 2})}, {"pads", Is({1, 1, 1, 1})}}),
@@ -194,6 +320,8 @@ class CudaKernels : public ::testing::TestWithParam<std::tuple<int, DType>> {
     ctx_.workspace_bytes = 32 << 20;
     ASSERT_EQ(cudaMalloc(&ctx_.workspace, ctx_.workspace_bytes), cudaSuccess);
   }
+  // cuDNN's handle and plans go while the CUDA runtime is still up (not at static destruction).
+  static void TearDownTestSuite() { ctx_.cudnn.reset(); }
   static inline bool have_gpu_ = false;
   static inline cuda::CudaContext ctx_;
 };
@@ -239,7 +367,12 @@ TEST_P(CudaKernels, MatchesCpuReference) {
       gpu_in.push_back({DType::kInt64, in.shape, nullptr});
     } else {
       ref_in[i].resize(static_cast<size_t>(n));
-      for (auto& v : ref_in[i]) v = round_to(dt, in.gen == Gen::kPositive ? pos(rng) : normal(rng));
+      for (auto& v : ref_in[i]) {
+        if (in.gen == Gen::kTies)
+          v = 0.5f * static_cast<float>(static_cast<int>(rng() % 5u) - 2);
+        else
+          v = round_to(dt, in.gen == Gen::kPositive ? pos(rng) : normal(rng));
+      }
       store(dt, ref_in[i], &host_in[i]);
       store(DType::kFloat32, ref_in[i], &ref_bytes[i]);
       cpu_in.push_back({DType::kFloat32, in.shape, ref_bytes[i].data()});
