@@ -30,6 +30,7 @@ const std::vector<CudaKernelEntry>& cuda_kernel_table() {
       {"Gather", Gather},
       {"GatherGrad", GatherGrad},
       {"Gelu", Gelu},
+      {"GeluGrad", GeluGrad},
       {"Gemm", Gemm},
       {"GlobalAveragePool", GlobalAveragePool},
       {"Identity", Identity},
