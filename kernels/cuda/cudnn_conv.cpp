@@ -1,11 +1,10 @@
 // The cuDNN 9 backend-API convolution wrapper (cudnn_conv.h). Per distinct problem, once:
 // tensor and convolution descriptors, a one-operation graph, the heuristic's engine configs
-// (CUDNN_HEUR_MODE_A: a
-// model's prediction, no engine is timed), and the
-// first config that finalizes into an execution plan with acceptable numerics and a workspace
-// that fits the context's (32 MiB, shared with cuBLASLt: same stream, so never in use twice). An
-// engine needing more is skipped rather than allocated for: the session owns all memory. Every
-// later call only builds a variant pack (a host struct, a few µs) and executes.
+// (CUDNN_HEUR_MODE_A: a model's prediction, no engine is timed), and the first config that
+// finalizes into an execution plan with acceptable numerics and a workspace that fits the
+// context's (32 MiB, shared with cuBLASLt: same stream, so never in use twice). An engine needing
+// more is skipped rather than allocated for: the session owns all memory. Every later call only
+// builds a variant pack (a host struct) and executes.
 //
 // Numerics, the same policy as the GEMMs: f32 runs without TF32 tensor cores unless the session
 // allows TF32 (engines with the TENSOR_CORE / DOWN_CONVERT_INPUTS notes skipped), never with
