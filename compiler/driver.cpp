@@ -10,6 +10,7 @@
 
 #include "compiler/emit_plan.h"
 #include "compiler/progress.h"
+#include "compiler/random_weights.h"
 #include "frontends/onnx/onnx_import.h"
 #include "frontends/torchscript/torchscript_import.h"
 #include "ir/bridge.h"
@@ -90,6 +91,94 @@ Status select_trainable(const ir::Graph& g, const CompileOptions& o, passes::Tra
   return Status::Ok();
 }
 
+// --random-weights and --calibration-shape serve --quantize (the only stage that reads weight
+// and activation values at compile time); elsewhere they would silently do nothing.
+Status check_quantize_flags(const CompileOptions& o) {
+  if (o.random_weights < -1) return InvalidArgument("--random-weights: the seed must be >= 0");
+  if (o.quantize.empty() && o.random_weights >= 0)
+    return InvalidArgument(
+        "--random-weights applies to --quantize (the only stage that reads weight values); a "
+        "graph-only model compiles to a graph-only plan without it");
+  if (o.quantize.empty() && !o.calibration_shapes.empty())
+    return InvalidArgument("--calibration-shape applies to --quantize only");
+  if (!o.calibration_shapes.empty() && ts_fe::is_torchscript_file(o.model))
+    return Unimplemented("--calibration-shape: ONNX models only (a trace has fixed shapes)");
+  return Status::Ok();
+}
+
+std::string bindings_str(const std::map<std::string, int64_t>& b) {
+  std::string s;
+  for (const auto& [k, v] : b) s += (s.empty() ? "" : ",") + k + "=" + std::to_string(v);
+  return s;
+}
+
+// g's twin at the calibration dims (--calibration-shape over --shape): imported again without
+// weight data, through the same stages before quantize (gelu, attention), then given g's
+// weights. Costs one more import and two cheap passes; the interpreter then runs at, e.g.,
+// batch 1 x seq 128 instead of the plan's 32 x 512 (128x fewer tokens).
+StatusOr<ir::Graph> calibration_twin(const CompileOptions& o, onnx_fe::ImportOptions io,
+                                     passes::PipelineContext& ctx, const ir::Graph& g) {
+  for (const auto& [k, v] : o.calibration_shapes) io.dim_bindings[k] = v;
+  io.load_weights = false;
+  const std::string dims = bindings_str(o.calibration_shapes);
+  auto t = onnx_fe::import_onnx(o.model, io);
+  if (!t.ok())
+    return Status(t.status().code(), "--calibration-shape " + dims + ": " + t.status().message());
+  ir::Graph twin = std::move(*t);
+  for (const char* k : {"gelu", "attention", "mode", "chunk"})
+    if (g.meta.count(k)) twin.meta[k] = g.meta.at(k);
+  TSR_RETURN_IF_ERROR(passes::run_gelu(twin, ctx));
+  TSR_RETURN_IF_ERROR(passes::run_attention(twin, ctx));
+  TSR_RETURN_IF_ERROR(adopt_twin(g, twin, dims));
+  bool same = true;
+  for (int v : g.inputs) same = same && g.values[v].shape == twin.values[v].shape;
+  if (same)
+    return InvalidArgument("--calibration-shape " + dims +
+                           " leaves the graph inputs' shapes as the plan's: no such dim in the "
+                           "model, or the same values as --shape");
+  return twin;
+}
+
+// The quantize stage: options into meta, the calibration twin if asked for, the pass; then a
+// plan compiled on random weights forgets them (they are not the model's, and bert-large's
+// would be 340 MB of int8 in the plan): it stays graph-only, as its model was.
+Status quantize_stage(const CompileOptions& o, const onnx_fe::ImportOptions& io,
+                      passes::PipelineContext& ctx, ir::Graph& g) {
+  if (o.quantize.empty()) return Status::Ok();
+  // Filled here, not at import: the stages before see the graph-only model as they would
+  // without the flag (the gelu stage verifies constants that have data, and random ones would
+  // keep every GELU unfused, unlike the bf16 plan of the same model).
+  if (o.random_weights >= 0) {
+    TSR_RETURN_IF_ERROR(fill_random_weights(g, o.random_weights));
+  } else {
+    int64_t weights = 0, with_data = 0;
+    for (const ir::Value& v : g.values)
+      if (v.kind == ir::ValueKind::kWeight) ++weights, with_data += v.data != nullptr;
+    if (weights > 0 && with_data == 0)
+      return InvalidArgument(
+          "--quantize: the model carries no weight data (graph-only), so there is nothing to "
+          "quantize; --random-weights SEED makes a benchmark plan from random weights");
+  }
+  passes::record_quantize_options(
+      {o.quantize, o.calibration, o.calibration_method, o.calibration_percentile, o.smooth_alpha,
+       o.keep_float, o.activation_scales},
+      g);
+  if (o.calibration_shapes.empty()) {
+    TSR_RETURN_IF_ERROR(passes::run_quantize(g, ctx));
+  } else {
+    TSR_ASSIGN_OR_RETURN(ir::Graph twin, calibration_twin(o, io, ctx, g));
+    g.meta["quant_calibration_shape"] = Attr::Str(bindings_str(o.calibration_shapes));
+    TSR_RETURN_IF_ERROR(passes::run_quantize(g, ctx, twin));
+  }
+  if (o.random_weights < 0) return Status::Ok();
+  drop_weight_data(g);
+  g.meta["quant_random_weights"] = Attr::Str(
+      "seed " + std::to_string(o.random_weights) +
+      ": calibrated and quantized on random weights (uniform +-0.05); the plan stores no weight "
+      "data, so run needs SessionOptions::random_weights (benchmarks: timing only)");
+  return Status::Ok();
+}
+
 }  // namespace
 
 // The TorchScript import's input shapes: DIR/input_0.pb, input_1.pb, ... (dtype and shape only).
@@ -110,16 +199,18 @@ static StatusOr<ts_fe::ImportOptions> torchscript_options(const CompileOptions& 
 
 Status compile(const CompileOptions& o, CompileSummary* summary) {
   auto t0 = std::chrono::steady_clock::now();
-  TSR_ASSIGN_OR_RETURN(passes::PipelineContext ctx, passes::make_context(o.mesh, o.cluster,
-                                                                          o.memory_budget, o.mode,
-                                                                          o.strategy_file));
+  TSR_RETURN_IF_ERROR(check_quantize_flags(o));
+  TSR_ASSIGN_OR_RETURN(
+      passes::PipelineContext ctx,
+      passes::make_context(o.mesh, o.cluster, o.memory_budget, o.mode, o.strategy_file));
   ir::Graph g;
   onnx_fe::ImportOptions io;
   io.dim_bindings = o.shapes;
   io.train_dropout = o.mode == "train";
   TSR_ASSIGN_OR_RETURN(passes::TrainOptions train, train_options(o));
   std::vector<Stage> stages = {
-      {"import", [&](ir::Graph& gr) -> Status {
+      {"import",
+       [&](ir::Graph& gr) -> Status {
          if (ts_fe::is_torchscript_file(o.model)) {
            // Traced archives of torch >= 2.0 carry their example inputs' shapes
            // (traced_inputs.pkl); --inputs overrides them or stands in for them.
@@ -134,7 +225,8 @@ Status compile(const CompileOptions& o, CompileSummary* summary) {
          gr.meta["parameters"] = Attr::Int(gr.parameter_count());
          return Status::Ok();
        }},
-      {"gelu", [&](ir::Graph& gr) -> Status {
+      {"gelu",
+       [&](ir::Graph& gr) -> Status {
          gr.meta["gelu"] = Attr::Str(o.gelu);
          TSR_RETURN_IF_ERROR(passes::run_gelu(gr, ctx));
          const int64_t unverified = attr_int(gr.meta, "gelu.unverified", 0);
@@ -145,27 +237,23 @@ Status compile(const CompileOptions& o, CompileSummary* summary) {
                         static_cast<long long>(unverified));
          return Status::Ok();
        }},
-      {"attention", [&](ir::Graph& gr) -> Status {
+      {"attention",
+       [&](ir::Graph& gr) -> Status {
          gr.meta["attention"] = Attr::Str(o.attention);
          gr.meta["mode"] = Attr::Str(o.mode);
          gr.meta["chunk"] = Attr::Str(o.chunk);
          return passes::run_attention(gr, ctx);
        }},
-      {"autodiff", [&](ir::Graph& gr) -> Status {
+      {"autodiff",
+       [&](ir::Graph& gr) -> Status {
          if (o.mode != "train") return Status::Ok();
          TSR_RETURN_IF_ERROR(select_trainable(gr, o, train));
          gr.meta["checkpoint"] = Attr::Str(o.checkpoint);  // spmd-search reads it too
          return passes::run_autodiff(gr, train);
        }},
-      {"quantize", [&](ir::Graph& gr) -> Status {
-         if (o.quantize.empty()) return Status::Ok();
-         passes::record_quantize_options(
-             {o.quantize, o.calibration, o.calibration_method, o.calibration_percentile,
-              o.smooth_alpha, o.keep_float, o.activation_scales},
-             gr);
-         return passes::run_quantize(gr, ctx);
-       }},
-      {"precision", [&](ir::Graph& gr) -> Status {
+      {"quantize", [&](ir::Graph& gr) { return quantize_stage(o, io, ctx, gr); }},
+      {"precision",
+       [&](ir::Graph& gr) -> Status {
          if (o.precision == "fp32") return Status::Ok();
          gr.meta["precision"] = Attr::Str(o.precision);
          if (o.mode == "train") return Status::Ok();  // done by autodiff (autocast_forward)
@@ -174,12 +262,14 @@ Status compile(const CompileOptions& o, CompileSummary* summary) {
       {"spmd-search", [&](ir::Graph& gr) { return passes::run_spmd_search(gr, ctx); }},
       {"reshard", [&](ir::Graph& gr) { return passes::run_reshard(gr, ctx); }},
       {"partition", [&](ir::Graph& gr) { return passes::run_partition(gr, ctx); }},
-      {"checkpoint", [&](ir::Graph& gr) -> Status {
+      {"checkpoint",
+       [&](ir::Graph& gr) -> Status {
          if (o.mode != "train") return Status::Ok();
          gr.meta["checkpoint"] = Attr::Str(o.checkpoint);
          return passes::run_checkpoint(gr, ctx);
        }},
-      {"chunk", [&](ir::Graph& gr) -> Status {
+      {"chunk",
+       [&](ir::Graph& gr) -> Status {
          gr.meta["chunk"] = Attr::Str(o.chunk);
          if (o.chunk_count > 0) gr.meta["chunk_count"] = Attr::Int(o.chunk_count);
          if (o.chunk_budget > 0) gr.meta["chunk_budget"] = Attr::Int(o.chunk_budget);

@@ -47,6 +47,12 @@ struct CompileOptions {
   double smooth_alpha = -1;                    // SmoothQuant strength; 0 = off, < 0 = auto
   std::vector<std::string> keep_float;         // globs of node/weight names left in float
   std::string activation_scales = "auto";      // auto | tensor | token
+  // --calibration-shape batch=1,seq=128: the interpreter runs of calibration use the model at
+  // these dims (over --shape's) instead of the plan's; the sets must have those shapes.
+  std::map<std::string, int64_t> calibration_shapes;
+  // --random-weights SEED (>= 0; -1 = off): graph-only models get deterministic random weights
+  // for the compile-time passes that read values (quantize); the plan keeps no weight data.
+  int64_t random_weights = -1;
   std::string strategy_file;             // --strategy: forced strategies per node
   std::string dump_dir;                  // --dump-dir: IR after each stage
   bool verbose = false;

@@ -62,6 +62,10 @@ Status run_gelu(ir::Graph& g, PipelineContext& ctx);
 // "attention": auto | fused | unfused; passes/attention.cpp).
 Status run_attention(ir::Graph& g, PipelineContext& ctx);
 Status run_quantize(ir::Graph& g, PipelineContext& ctx);
+// The same with every interpreter run of the pass (calibration, bias correction, the auto
+// comparison) on calibration_graph: g's twin at other dims (the same nodes and values in the
+// same order; only activation shapes differ).
+Status run_quantize(ir::Graph& g, PipelineContext& ctx, const ir::Graph& calibration_graph);
 // Infer mode: f32 -> bf16/fp16 inside the graph, Casts at its edges (g.meta "precision";
 // passes/precision.cpp).
 Status run_precision(ir::Graph& g, PipelineContext& ctx);

@@ -5,7 +5,11 @@
 // lopsided; the layer then gets the exact int32 correction acc_offset = -zp * sum_k w[n,k]) or,
 // for MatMul/Gemm inputs, per-token scales computed at run time (--activation-scales; auto
 // measures both on the calibration sets). Options travel as graph meta (module attributes
-// tessera.quantize, tessera.calibration, ...), written by record_quantize_options.
+// tessera.quantize, tessera.calibration, ...), written by record_quantize_options. Every
+// interpreter run (calibration, bias correction, the auto comparison) may use a second graph
+// of the same structure at smaller dims (--calibration-shape): the reference interpreter at
+// bert-large's batch 32 x seq 512 would take hours on a CPU, and every statistic taken is per
+// channel (ranges, abs-max, K-index means), which the dims of batch and sequence do not change.
 // docs/quantization.md.
 #include <fnmatch.h>
 
@@ -467,10 +471,14 @@ struct Calibrated {
   std::map<int, core::TensorCalib> stats;
   std::map<int, QuantX> xq;  // x -> static grid; value ids are set by build()
   std::vector<core::Feeds> sets;
+  // The graph the interpreter runs: the plan's, or its twin at the calibration shape (same
+  // node indices and value ids, other activation dims).
+  const ir::Graph* run = nullptr;
 };
 
 StatusOr<Calibrated> calibrate(const ir::Graph& g, Options& o) {
   Calibrated cal;
+  cal.run = &g;
   cal.cands = select(o, g);
   if (o.auto_method) o.method = auto_method(g);
   TSR_ASSIGN_OR_RETURN(cal.sets, core::load_calibration_sets(o.calibration, g));
@@ -547,7 +555,7 @@ Status build(ir::Graph& g, const Calibrated& cal, const std::set<int>& per_token
     QuantX& qx = xq.at(c.x);
     if (qx.value < 0) quant_nodes[c.node] = quantize_node(g, c.x, cal.stats.at(c.x), qx);
   }
-  TSR_RETURN_IF_ERROR(correct_biases(g, cal.sets, cands, xq, cal.stats));
+  TSR_RETURN_IF_ERROR(correct_biases(*cal.run, cal.sets, cands, xq, cal.stats));
   Totals tot;
   for (const Candidate& c : cands)
     g.meta["quant." + g.nodes[c.node].name] =
@@ -582,16 +590,22 @@ std::string pct(double v) {
 // --activation-scales auto: the model is quantized both ways and each runs the calibration sets
 // on the interpreter; per-token is kept when it lowers the relative L2 error of the outputs
 // against float (docs/quantization.md, "Defaults"). Cost: one more bias-correction run and three
-// interpreter runs (float, both quantized graphs) per calibration set.
+// interpreter runs (float, both quantized graphs) per calibration set; with a calibration-shape
+// twin both candidates are built and measured there, and the choice is built once more on g
+// (one more bias-correction run).
 Status build_auto(ir::Graph& g, const Calibrated& cal, const std::set<int>& tokens,
                   const Options& o) {
-  ir::Graph tensor = g, token = g;
+  const ir::Graph& run = *cal.run;
+  ir::Graph tensor = run, token = run;
   TSR_RETURN_IF_ERROR(build(tensor, cal, {}, o));
   TSR_RETURN_IF_ERROR(build(token, cal, tokens, o));
   TSR_ASSIGN_OR_RETURN(std::vector<double> err,
-                       core::output_rel_l2(g, {&tensor, &token}, cal.sets));
+                       core::output_rel_l2(run, {&tensor, &token}, cal.sets));
   const bool per_token = err[1] < err[0];
-  g = std::move(per_token ? token : tensor);
+  if (&run == &g)
+    g = std::move(per_token ? token : tensor);
+  else
+    TSR_RETURN_IF_ERROR(build(g, cal, per_token ? tokens : std::set<int>{}, o));
   g.meta["quant_activation_scales"] =
       Attr::Str(std::string(per_token ? "token" : "tensor") +
                 " (auto: calibration outputs' relative L2 against float, tensor " + pct(err[0]) +
@@ -601,13 +615,15 @@ Status build_auto(ir::Graph& g, const Calibrated& cal, const std::set<int>& toke
 
 }  // namespace
 
-Status run_quantize(ir::Graph& g, PipelineContext& ctx) {
+namespace {
+
+Status quantize(ir::Graph& g, PipelineContext& ctx, const ir::Graph* calibration_graph) {
   const std::string type = attr_str(g.meta, "quantize", "");
   if (type.empty()) return Status::Ok();
   if (type != "int8") return InvalidArgument("--quantize '" + type + "': only int8 is implemented");
   if (ctx.mode != "infer") return InvalidArgument("--quantize needs --mode infer");
   TSR_ASSIGN_OR_RETURN(Options o, read_options(g));
-  TSR_ASSIGN_OR_RETURN(Calibrated cal, calibrate(g, o));
+  TSR_ASSIGN_OR_RETURN(Calibrated cal, calibrate(calibration_graph ? *calibration_graph : g, o));
   std::set<int> tokens = o.act_scales == "tensor" ? std::set<int>{} : token_candidates(cal);
   if (o.act_scales == "auto" && !tokens.empty()) return build_auto(g, cal, tokens, o);
   TSR_RETURN_IF_ERROR(build(g, cal, tokens, o));
@@ -615,6 +631,14 @@ Status run_quantize(ir::Graph& g, PipelineContext& ctx) {
       Attr::Str(std::string(tokens.empty() ? "tensor" : "token") +
                 (o.act_scales == "auto" ? " (auto: no MatMul/Gemm layer)" : ""));
   return Status::Ok();
+}
+
+}  // namespace
+
+Status run_quantize(ir::Graph& g, PipelineContext& ctx) { return quantize(g, ctx, nullptr); }
+
+Status run_quantize(ir::Graph& g, PipelineContext& ctx, const ir::Graph& calibration_graph) {
+  return quantize(g, ctx, &calibration_graph);
 }
 
 }  // namespace tessera::passes

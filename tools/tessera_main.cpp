@@ -21,7 +21,7 @@ namespace {
 
 #ifdef TESSERA_HAVE_COMPILER
 void add_compile(CLI::App& app, tessera::compiler::CompileOptions& o, std::string& shapes,
-                 std::string& budget, std::string& emit) {
+                 std::string& calib_shapes, std::string& budget, std::string& emit) {
   auto* c = app.add_subcommand("compile", "Compile an ONNX model into a plan");
   c->add_option("model", o.model, "Model file (.onnx)")->required();
   c->add_option("-o,--output", o.output, "Plan file to write")->capture_default_str();
@@ -102,6 +102,12 @@ void add_compile(CLI::App& app, tessera::compiler::CompileOptions& o, std::strin
                 "lowers the error on the calibration sets")
       ->check(CLI::IsMember({"auto", "tensor", "token"}))
       ->capture_default_str();
+  c->add_option("--calibration-shape", calib_shapes,
+                "Quantize: run calibration with the model at these dims (over --shape), e.g. "
+                "batch=1,seq=128 for a plan at batch=32,seq=512");
+  c->add_option("--random-weights", o.random_weights,
+                "Quantize a graph-only model: fill its weights with seeded random values for "
+                "calibration; the plan stores none (benchmarks: run with random weights)");
   c->add_option("--keep-float", o.keep_float,
                 "Quantize: globs of node or weight names left in float (first/last layers always)")
       ->delimiter(',');
@@ -116,10 +122,16 @@ void add_compile(CLI::App& app, tessera::compiler::CompileOptions& o, std::strin
 }
 
 int do_compile(tessera::compiler::CompileOptions& o, const std::string& shapes,
-               const std::string& budget, const std::string& emit) {
+               const std::string& calib_shapes, const std::string& budget,
+               const std::string& emit) {
   auto bind = tessera::tools::parse_bindings(shapes);
   if (!bind.ok()) return tessera::tools::fail("--shape: " + bind.status().message());
   o.shapes = *bind;
+  if (!calib_shapes.empty()) {
+    auto cb = tessera::tools::parse_bindings(calib_shapes);
+    if (!cb.ok()) return tessera::tools::fail("--calibration-shape: " + cb.status().message());
+    o.calibration_shapes = *cb;
+  }
   if (!budget.empty()) {
     auto b = tessera::tools::parse_size(budget);
     if (!b.ok()) return tessera::tools::fail("--memory-budget: " + b.status().message());
@@ -131,7 +143,8 @@ int do_compile(tessera::compiler::CompileOptions& o, const std::string& shapes,
   tessera::Status st = tessera::compiler::compile(o, &s);
   if (!st.ok()) return tessera::tools::fail(st.message());
   if (emit == "executable") {
-    st = tessera::tools::emit_executable(o.output, tessera::tools::default_runner_path(), final_out);
+    st =
+        tessera::tools::emit_executable(o.output, tessera::tools::default_runner_path(), final_out);
     std::remove(o.output.c_str());
     if (!st.ok()) return tessera::tools::fail(st.message());
     s.plan_path = final_out;
@@ -166,8 +179,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 #ifdef TESSERA_HAVE_COMPILER
   tessera::compiler::CompileOptions copts;
-  std::string shapes, budget, emit = "plan";
-  add_compile(app, copts, shapes, budget, emit);
+  std::string shapes, calib_shapes, budget, emit = "plan";
+  add_compile(app, copts, shapes, calib_shapes, budget, emit);
 #endif
   std::string plan, inputs, outdir;
   tessera::runtime::RunCliOptions ropts;
@@ -201,7 +214,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
 #ifdef TESSERA_HAVE_COMPILER
-  if (app.got_subcommand("compile")) return do_compile(copts, shapes, budget, emit);
+  if (app.got_subcommand("compile")) return do_compile(copts, shapes, calib_shapes, budget, emit);
 #endif
   if (app.got_subcommand("run") && topts.any())
     return tessera::runtime::run_train_cli(plan, topts, ropts);

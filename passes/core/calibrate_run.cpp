@@ -31,7 +31,8 @@ StatusOr<Feeds> load_set(const fs::path& dir, const ir::Graph& g) {
     if (t.dtype != v.dtype || t.shape != v.shape)
       return InvalidArgument("calibration input " + p.string() + " is " + dtype_name(t.dtype) +
                              " " + shape_str(t.shape) + ", graph input '" + v.name + "' is " +
-                             dtype_name(v.dtype) + " " + shape_str(v.shape));
+                             dtype_name(v.dtype) + " " + shape_str(v.shape) +
+                             " (the model at --shape, or at --calibration-shape when given)");
     ir::TensorData d;
     d.dtype = t.dtype;
     d.shape = t.shape;
