@@ -113,7 +113,7 @@ std::string bindings_str(const std::map<std::string, int64_t>& b) {
 }
 
 // g's twin at the calibration dims (--calibration-shape over --shape): imported again without
-// weight data, through the same stages before quantize (gelu, attention), then given g's
+// weight data, through the same stages before quantize (gelu, attention, linear-bias), then given g's
 // weights. Costs one more import and two cheap passes; the interpreter then runs at, e.g.,
 // batch 1 x seq 128 instead of the plan's 32 x 512 (128x fewer tokens).
 StatusOr<ir::Graph> calibration_twin(const CompileOptions& o, onnx_fe::ImportOptions io,
@@ -125,10 +125,11 @@ StatusOr<ir::Graph> calibration_twin(const CompileOptions& o, onnx_fe::ImportOpt
   if (!t.ok())
     return Status(t.status().code(), "--calibration-shape " + dims + ": " + t.status().message());
   ir::Graph twin = std::move(*t);
-  for (const char* k : {"gelu", "attention", "mode", "chunk"})
+  for (const char* k : {"gelu", "attention", "linear_bias", "mode", "chunk"})
     if (g.meta.count(k)) twin.meta[k] = g.meta.at(k);
   TSR_RETURN_IF_ERROR(passes::run_gelu(twin, ctx));
   TSR_RETURN_IF_ERROR(passes::run_attention(twin, ctx));
+  TSR_RETURN_IF_ERROR(passes::run_linear_bias(twin, ctx));
   TSR_RETURN_IF_ERROR(adopt_twin(g, twin, dims));
   bool same = true;
   for (int v : g.inputs) same = same && g.values[v].shape == twin.values[v].shape;
@@ -243,6 +244,11 @@ Status compile(const CompileOptions& o, CompileSummary* summary) {
          gr.meta["mode"] = Attr::Str(o.mode);
          gr.meta["chunk"] = Attr::Str(o.chunk);
          return passes::run_attention(gr, ctx);
+       }},
+      {"linear-bias",
+       [&](ir::Graph& gr) -> Status {
+         gr.meta["linear_bias"] = Attr::Str(o.linear_bias);
+         return passes::run_linear_bias(gr, ctx);
        }},
       {"autodiff",
        [&](ir::Graph& gr) -> Status {

@@ -39,6 +39,8 @@ struct CompileOptions {
   std::string attention = "auto";
   // fused | unfused: decomposed GELU chains into one Gelu node (docs/user-guide.md).
   std::string gelu = "fused";
+  // fused | unfused: MatMul + bias Add into one Gemm, the bias in its epilogue.
+  std::string linear_bias = "fused";
   // Infer mode: --quantize int8 with calibration inputs (docs/quantization.md).
   std::string quantize;                        // "" = off, "int8"
   std::string calibration;                     // directory of input_N.pb sets

@@ -17,6 +17,8 @@ static const PassEntry kPasses[] = {
     {"tessera-attention",
      "Fuse MatMul->scale->mask->Softmax->MatMul into FusedAttention (tessera.attention)",
      run_attention},
+    {"tessera-linear-bias", "Fuse MatMul + bias Add into Gemm (tessera.linear_bias)",
+     run_linear_bias},
     {"tessera-quantize", "Calibrate and rewrite MatMul/Gemm/Conv into int8 ops (infer mode)",
      run_quantize},
     {"tessera-autodiff", "Train mode: append the loss, the backward graph and the optimizer",

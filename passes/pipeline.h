@@ -61,6 +61,9 @@ Status run_gelu(ir::Graph& g, PipelineContext& ctx);
 // Before autodiff: MatMul -> scale -> mask -> Softmax -> MatMul into FusedAttention (g.meta
 // "attention": auto | fused | unfused; passes/attention.cpp).
 Status run_attention(ir::Graph& g, PipelineContext& ctx);
+// After attention: MatMul + bias Add into Gemm with the bias as C (g.meta "linear_bias": fused |
+// unfused; passes/linear_bias.cpp).
+Status run_linear_bias(ir::Graph& g, PipelineContext& ctx);
 Status run_quantize(ir::Graph& g, PipelineContext& ctx);
 // The same with every interpreter run of the pass (calibration, bias correction, the auto
 // comparison) on calibration_graph: g's twin at other dims (the same nodes and values in the

@@ -75,6 +75,11 @@ void add_compile(CLI::App& app, tessera::compiler::CompileOptions& o, std::strin
                 "unfused")
       ->check(CLI::IsMember({"fused", "unfused"}))
       ->capture_default_str();
+  c->add_option("--linear-bias", o.linear_bias,
+                "Fuse MatMul followed by a bias Add into one Gemm (the bias in the GEMM's "
+                "epilogue): fused, unfused")
+      ->check(CLI::IsMember({"fused", "unfused"}))
+      ->capture_default_str();
   c->add_option("--chunk-budget", o.chunk_budget,
                 "Arena+weights bytes per device the chunk pass aims for (default: "
                 "--memory-budget), e.g. 6GiB")
