@@ -113,8 +113,8 @@ std::string bindings_str(const std::map<std::string, int64_t>& b) {
 }
 
 // g's twin at the calibration dims (--calibration-shape over --shape): imported again without
-// weight data, through the same stages before quantize (gelu, attention, linear-bias), then given g's
-// weights. Costs one more import and two cheap passes; the interpreter then runs at, e.g.,
+// weight data, through the same stages before quantize (gelu, attention, linear-bias), then given
+// g's weights. Costs one more import and three cheap passes; the interpreter then runs at, e.g.,
 // batch 1 x seq 128 instead of the plan's 32 x 512 (128x fewer tokens).
 StatusOr<ir::Graph> calibration_twin(const CompileOptions& o, onnx_fe::ImportOptions io,
                                      passes::PipelineContext& ctx, const ir::Graph& g) {
