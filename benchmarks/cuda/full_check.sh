@@ -71,6 +71,9 @@ fi
 if on bert; then
   step "bert-large bf16 inference (batch 32, seq 512)"
   bench bert_tessera $P/bert-large.bf16.tsr
+  if [ -f $P/bert-large.int8.tsr ]; then  # make_int8_plans.sh: issue 7's int8-vs-bf16 plan
+    echo "-- int8 plan:"; bench bert_int8 $P/bert-large.int8.tsr
+  fi
   PYTHONUNBUFFERED=1 timeout 150 python3 benchmarks/cuda/torch_bert_bench.py --iters 10 \
     $([[ "$TM" == *compile* ]] && echo --compile) 2>&1 | grep -E "^torch"
 fi
