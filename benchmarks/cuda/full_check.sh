@@ -81,7 +81,7 @@ if on resnet; then
   step "resnet50 bf16 training step (batch 128, SGD momentum 0.9)"
   bench resnet_tessera $P/resnet50.train.bf16.tsr
   PYTHONUNBUFFERED=1 timeout 200 python3 benchmarks/cuda/torch_resnet_train_bench.py --iters 10 \
-    --modes "$TM" 2>&1 | grep -E "^torch|^#"
+    --modes "$TM" --formats "${TORCH_FORMATS:-nhwc}" 2>&1 | grep -E "^torch|^#"
 fi
 if on attn; then
   step "attention: flash vs the GEMM path"
