@@ -7,19 +7,19 @@
 # int8_bench.sh) do one part each with more detail. Plans: benchmarks/cuda/make_plans.sh here,
 # carried (benchmarks/cuda/plans).
 # Usage (device tool): bash benchmarks/cuda/full_check.sh
-#   SECTIONS="tests train gpt2 bert resnet attn int8" (default all); TORCH_MODES=eager,compile
+#   SECTIONS="attntest gpt2 bert tests train resnet int8 attn" (the default: all, most wanted
+#   first, run in the order given); TORCH_MODES=eager,compile
 #   (default eager: torch.compile costs a minute per model).
 set -uo pipefail
 OUT=${OUT:-/tmp/tessera-out}
 mkdir -p "$OUT"
 B=build-cuda-dev
 P=benchmarks/cuda/plans
-S=" ${SECTIONS:-tests train gpt2 bert resnet attn int8} "
+S="${SECTIONS:-attntest gpt2 bert tests train resnet int8 attn}"
 TM=${TORCH_MODES:-eager}
 fail=0
 LOG=$OUT/full.log
 step() { echo "== $* ($(date +%T))" | tee -a "$LOG"; }
-on() { [[ "$S" == *" $1 "* ]]; }
 step build
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 if ! ls /usr/local/cuda/lib64/libcudnn.so* >/dev/null 2>&1 && [ -z "${CUDNN_ROOT:-}" ]; then
@@ -34,14 +34,17 @@ ninja -C $B -j16 tessera cuda_kernels_test cuda_quant_test cuda_attention_test c
   cuda_attention_bench cuda_int8_bench >"$OUT/build.log" 2>&1 ||
   { grep -E "error|FAILED" -A3 "$OUT/build.log" | head -60; exit 1; }
 T=$B/bin/tessera
-gt() { # gtest binary, brief: the summary and failures only
-  "$@" --gtest_brief=1 >>"$LOG" 2>&1 && tail -n 2 "$LOG" | head -1 ||
-    { fail=1; grep -E "FAILED|Failure|error" "$LOG" | tail -15; }
+gt() { # gtest binary, brief: the summary and the first failures
+  "$@" --gtest_brief=1 >/tmp/gt.txt 2>&1 || fail=1
+  cat /tmp/gt.txt >>"$LOG"
+  grep -E "Failure|error:|Which is|relative|^\[  (PASSED|FAILED)" /tmp/gt.txt | head -24
 }
-if on tests; then
+sec_attntest() {
+  step "fused attention vs float64 (flash where it applies)"; gt $B/bin/cuda_attention_test
+}
+sec_tests() {
   step "differential kernel tests"; gt $B/bin/cuda_kernels_test
   step "quantized ops, bit for bit"; gt $B/bin/cuda_quant_test
-  step "fused attention vs float64 (flash where it applies)"; gt $B/bin/cuda_attention_test
   step "tiny models vs the PyTorch reference"
   for m in gpt2 bert resnet; do
     for pr in "" .bf16; do
@@ -50,16 +53,16 @@ if on tests; then
       echo -n "$m${pr:-.f32}: "; $T compare /tmp/o_$m$pr/output_0.pb $P/$m/output_0.pb --tolerance $tol || fail=1
     done
   done
-fi
-if on train; then
+}
+sec_train() {
   step "training: CUDA vs the CPU backend"
   bash benchmarks/cuda/train_check.sh $B 2>&1 | grep -vE "^(step|loss)" | tail -8 || fail=1
-fi
+}
 bench() { # NAME PLAN: tessera step time and profile head
   timeout 200 $B/bin/cuda_plan_bench "$2" --warmup 3 --iters 10 --profile >"$OUT/$1.txt" 2>&1 || fail=1
   grep -E "ms_median|device_mib|arena|^  [A-Z]" "$OUT/$1.txt" | head -16
 }
-if on gpt2; then
+sec_gpt2() {
   step "gpt2-124m bf16 training step (batch 8, seq 1024, AdamW)"
   bench gpt2_tessera $P/gpt2-124m.train.bf16.tsr
   echo "-- CUDA graphs on:"
@@ -67,8 +70,8 @@ if on gpt2; then
     $P/gpt2-124m.train.bf16.tsr --warmup 3 --iters 10 2>&1 | grep -iE "ms_median|graph" | head -4
   PYTHONUNBUFFERED=1 timeout 200 python3 benchmarks/cuda/torch_gpt2_train_bench.py --iters 10 \
     --modes "$TM" 2>&1 | grep -E "^torch|^#"
-fi
-if on bert; then
+}
+sec_bert() {
   step "bert-large bf16 inference (batch 32, seq 512)"
   bench bert_tessera $P/bert-large.bf16.tsr
   if [ -f $P/bert-large.int8.tsr ]; then  # make_int8_plans.sh: issue 7's int8-vs-bf16 plan
@@ -76,20 +79,21 @@ if on bert; then
   fi
   PYTHONUNBUFFERED=1 timeout 150 python3 benchmarks/cuda/torch_bert_bench.py --iters 10 \
     $([[ "$TM" == *compile* ]] && echo --compile) 2>&1 | grep -E "^torch"
-fi
-if on resnet; then
+}
+sec_resnet() {
   step "resnet50 bf16 training step (batch 128, SGD momentum 0.9)"
   bench resnet_tessera $P/resnet50.train.bf16.tsr
   PYTHONUNBUFFERED=1 timeout 200 python3 benchmarks/cuda/torch_resnet_train_bench.py --iters 10 \
     --modes "$TM" --formats "${TORCH_FORMATS:-nhwc}" 2>&1 | grep -E "^torch|^#"
-fi
-if on attn; then
+}
+sec_attn() {
   step "attention: flash vs the GEMM path"
   timeout 120 $B/bin/cuda_attention_bench 2>&1 | tail -14 || fail=1
-fi
-if on int8; then
+}
+sec_int8() {
   step "int8 Linear vs bf16 Linear (8192 tokens)"
   timeout 120 $B/bin/cuda_int8_bench 2>&1 | tail -12 || fail=1
-fi
+}
+for sec in $S; do "sec_$sec"; done
 echo "== overall: $([ $fail = 0 ] && echo PASS || echo FAIL) ($(date +%T))"
 exit $fail
