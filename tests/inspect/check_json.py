@@ -90,6 +90,13 @@ def check_plan(name):
                 sum(c["seconds"] for c in j["collectives"] if not rec(c))), f"{name}: comm")
     check(close(st["modelled_seconds"], sum(o["seconds"] for o in j["ops"]) +
                 sum(c["seconds"] for c in j["collectives"])), f"{name}: everything counted once")
+    # Views move no data whatever the mesh (the one-device model once charged them a copy), and
+    # a MatMul costs at least its FLOPs at the profile's peak (it once cost only its bytes).
+    for o in j["ops"]:
+        if o["op"] in ("Reshape", "Flatten", "Squeeze", "Unsqueeze") and not rec(o):
+            check(o["seconds"] == 0, f"{name}: view {o['node']} costs {o['seconds']} s")
+    mm = [o for o in j["ops"] if o["op"] in ("MatMul", "Gemm") and o["seconds"] > 0]
+    check(len(mm) > 0, f"{name}: no costed MatMul/Gemm")
     # Memory: the parts add up; weights and arena as the plan's tensors and arena say.
     m = j["memory"]
     parts = ["parameters", "gradients", "optimizer_state", "activations", "temporaries",
