@@ -4,7 +4,7 @@
 // nn.Linear as MatMul + Add when x is not 2-D (BERT, ViT, T5); GPT-2's Conv1D already exports
 // as Gemm. Why: the bias then rides in the GEMM's epilogue (cuBLASLt BIAS on CUDA, the C row on
 // CPU) instead of a separate pass that reads and writes the whole output: bert-large inference
-// spent 22 ms of 81 ms in Adds, 146 of the 196 bias adds over [32·512, 1024..4096] outputs.
+// spent 22 ms of 81 ms in Adds, 146 of the 196 being bias adds over [32·512, 1024..4096] outputs.
 // Matched: the MatMul's result has exactly one reader (the Add) and is not a graph output; w is
 // 2-D; x has rank >= 2 and x, w, b share one float dtype; b is [N] or [1, N] and is not computed
 // after the MatMul (a weight, a constant, an input or an earlier result). Either Add operand
