@@ -1,6 +1,7 @@
 // The cuDNN 9 backend-API convolution wrapper (cudnn_conv.h). Per distinct problem, once:
 // tensor and convolution descriptors, a one-operation graph, the heuristic's engine configs
-// (CUDNN_HEUR_MODE_A: a model's prediction, no engine is timed), and the first config that
+// (CUDNN_HEUR_MODE_A: a model's prediction, no engine is timed; then CUDNN_HEUR_MODE_FALLBACK's,
+// in case the numerics policy below rejects every mode-A config), and the first config that
 // finalizes into an execution plan with acceptable numerics and a workspace that fits the
 // context's (32 MiB, shared with cuBLASLt: same stream, so never in use twice). An engine needing
 // more is skipped rather than allocated for: the session owns all memory. Every later call only
@@ -14,6 +15,7 @@
 // TESSERA_CUDNN_VERBOSE=1 prints each problem's chosen engine (or why none) to stderr.
 #include "cuda/cudnn_conv.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -59,10 +61,15 @@ bool env_flag(const char* name, bool dflt) {
 
 // The context's cuDNN handle (created on the first convolution: it loads cuDNN's sub-libraries,
 // ~0.1-1 s) and its plans. A null plan records "cuDNN cannot" so the search is not repeated.
+// A plan keeps every descriptor it was built from (tensors, convolution, operation, graph,
+// engine config) until it is destroyed: cudnn-frontend holds that whole chain alive behind each
+// execution plan, and the backend documentation does not promise that setting a descriptor
+// attribute deep-copies it, so neither do we rely on it.
 struct CudnnState {
   struct Plan {
     cudnnBackendDescriptor_t plan = nullptr;
     int64_t workspace = 0;
+    std::vector<cudnnBackendDescriptor_t> keep;  // creation order; destroyed after plan, reversed
   };
   cudnnHandle_t handle = nullptr;
   cudaStream_t stream = nullptr;  // the stream last given to cudnnSetStream
@@ -70,8 +77,11 @@ struct CudnnState {
   bool verbose = env_flag("TESSERA_CUDNN_VERBOSE", false);
   std::unordered_map<std::string, Plan> plans;
   ~CudnnState() {
-    for (auto& kv : plans)
+    for (auto& kv : plans) {
       if (kv.second.plan) cudnnBackendDestroyDescriptor(kv.second.plan);
+      for (auto it = kv.second.keep.rbegin(); it != kv.second.keep.rend(); ++it)
+        cudnnBackendDestroyDescriptor(*it);
+    }
     // The session may have destroyed its stream already; the handle must not touch it.
     if (handle) {
       cudnnSetStream(handle, nullptr);
@@ -101,6 +111,14 @@ class Desc {
   Desc(const Desc&) = delete;
   Desc& operator=(const Desc&) = delete;
   Desc(Desc&& o) noexcept : d_(o.d_) { o.d_ = nullptr; }
+  Desc& operator=(Desc&& o) noexcept {
+    if (this != &o) {
+      if (d_) cudnnBackendDestroyDescriptor(d_);
+      d_ = o.d_;
+      o.d_ = nullptr;
+    }
+    return *this;
+  }
   ~Desc() {
     if (d_) cudnnBackendDestroyDescriptor(d_);
   }
@@ -220,8 +238,9 @@ OpNames op_names(ConvKind k) {
 }
 
 // Operation graph of the one convolution. *unsupported when cuDNN refuses the problem itself.
+// The tensor, convolution and operation descriptors the graph refers to go to *keep.
 Status make_graph(cudnnHandle_t h, const ConvProblem& p, int64_t align, Desc* graph,
-                  bool* unsupported) {
+                  std::vector<Desc>* keep, bool* unsupported) {
   cudnnDataType_t dt = CUDNN_DATA_FLOAT;
   cudnn_dtype(p.dt, &dt);  // checked by the caller
   Desc x, w, y, conv, op;
@@ -249,39 +268,47 @@ Status make_graph(cudnnHandle_t h, const ConvProblem& p, int64_t align, Desc* gr
   s = graph->finalize();
   *unsupported = not_supported(s);
   if (*unsupported) return Status::Ok();
-  return cudnn_status(s, "finalize operation graph");
+  TSR_RETURN_IF_ERROR(cudnn_status(s, "finalize operation graph"));
+  for (Desc* d : {&x, &w, &y, &conv, &op}) keep->push_back(std::move(*d));
+  return Status::Ok();
 }
 
-// The heuristic's engine configs for the graph, best first (mode A).
-Status heuristic_configs(cudnnBackendDescriptor_t graph, std::vector<Desc>* cfgs) {
+// Appends the heuristic's engine configs for the graph in `mode`, best first. The result
+// descriptors must exist (created as ENGINECFG) before GetAttribute fills them.
+Status heuristic_configs(cudnnBackendDescriptor_t graph, cudnnBackendHeurMode_t mode,
+                         std::vector<Desc>* cfgs) {
   Desc heur;
-  const cudnnBackendHeurMode_t mode = CUDNN_HEUR_MODE_A;
   TSR_RETURN_IF_ERROR(heur.create(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR));
   TSR_RETURN_IF_ERROR(
       heur.set(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &graph));
   TSR_RETURN_IF_ERROR(heur.set(CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode));
   const cudnnStatus_t s = heur.finalize();
-  if (not_supported(s)) return Status::Ok();  // no configs: the caller falls back
+  // No configs: the caller falls back. The fallback list is a bonus, never an error.
+  if (not_supported(s) || (s != CUDNN_STATUS_SUCCESS && mode == CUDNN_HEUR_MODE_FALLBACK))
+    return Status::Ok();
   TSR_RETURN_IF_ERROR(cudnn_status(s, "finalize engine heuristics"));
   int64_t count = 0;
   TSR_CUDNN(cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
                                      CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &count, nullptr));
-  cfgs->resize(static_cast<size_t>(count));
+  if (count <= 0) return Status::Ok();
+  std::vector<Desc> mine(static_cast<size_t>(count));
   std::vector<cudnnBackendDescriptor_t> raw;
-  for (Desc& c : *cfgs) {
+  for (Desc& c : mine) {
     TSR_RETURN_IF_ERROR(c.create(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR));
     raw.push_back(c.get());
   }
   int64_t got = 0;
   TSR_CUDNN(cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
                                      CUDNN_TYPE_BACKEND_DESCRIPTOR, count, &got, raw.data()));
-  cfgs->resize(static_cast<size_t>(std::min(got, count)));
+  got = std::min(got, count);
+  for (int64_t i = 0; i < got; ++i) cfgs->push_back(std::move(mine[static_cast<size_t>(i)]));
   return Status::Ok();
 }
 
-// Whether the config's engine computes the way this backend promises (see the file comment).
-// `strict` also refuses nondeterministic engines.
-Status acceptable(cudnnBackendDescriptor_t cfg, DType dt, bool allow_tf32, bool strict, bool* ok) {
+// Whether the config's engine computes the way this backend promises (see the file comment),
+// and whether it is nondeterministic (left to the caller's policy). *engine: its global index.
+Status acceptable(cudnnBackendDescriptor_t cfg, DType dt, bool allow_tf32, bool* ok,
+                  bool* nondet, int64_t* engine) {
   Desc eng;
   TSR_RETURN_IF_ERROR(eng.create(CUDNN_BACKEND_ENGINE_DESCRIPTOR));
   int64_t n = 0;
@@ -292,27 +319,40 @@ Status acceptable(cudnnBackendDescriptor_t cfg, DType dt, bool allow_tf32, bool 
                                      CUDNN_TYPE_NUMERICAL_NOTE, CUDNN_NUMERICAL_NOTE_TYPE_COUNT, &n,
                                      notes));
   *ok = true;
-  for (int64_t i = 0; i < n; ++i) {
+  *nondet = false;
+  for (int64_t i = 0; i < std::min<int64_t>(n, CUDNN_NUMERICAL_NOTE_TYPE_COUNT); ++i) {
     const cudnnBackendNumericalNote_t v = notes[i];
     const bool tf32 =
         v == CUDNN_NUMERICAL_NOTE_TENSOR_CORE || v == CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS;
     if ((dt == DType::kFloat32 && tf32 && !allow_tf32) ||
-        v == CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION ||
-        (strict && v == CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC))
+        v == CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION)
       *ok = false;
+    if (v == CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC) *nondet = true;
   }
+  // For TESSERA_CUDNN_VERBOSE only: no error if it cannot be read.
+  if (cudnnBackendGetAttribute(eng.get(), CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &n,
+                               engine) != CUDNN_STATUS_SUCCESS)
+    *engine = -1;
   return Status::Ok();
 }
 
 // The first acceptable config that finalizes into a plan whose workspace fits. Plan stays null
 // when none does. `pick` says which config won (for TESSERA_CUDNN_VERBOSE).
+// With deterministic on, pass 0 tries the deterministic configs and pass 1 the others; off,
+// one pass tries all in the heuristic's order. No config is finalized twice.
 Status pick_plan(const CudnnState& st, const CudaContext& ctx, DType dt, std::vector<Desc>& cfgs,
-                 CudnnState::Plan* out, std::string* pick) {
+                 CudnnState::Plan* out, Desc* chosen, std::string* pick) {
+  const size_t nc = cfgs.size();
+  std::vector<char> ok(nc), nondet(nc);
+  std::vector<int64_t> engine(nc);
+  for (size_t i = 0; i < nc; ++i) {
+    bool a = false, b = false;
+    TSR_RETURN_IF_ERROR(acceptable(cfgs[i].get(), dt, ctx.allow_tf32, &a, &b, &engine[i]));
+    ok[i] = a, nondet[i] = b;
+  }
   for (int pass = st.deterministic ? 0 : 1; pass < 2; ++pass) {
-    for (size_t i = 0; i < cfgs.size(); ++i) {
-      bool ok = false;
-      TSR_RETURN_IF_ERROR(acceptable(cfgs[i].get(), dt, ctx.allow_tf32, pass == 0, &ok));
-      if (!ok) continue;
+    for (size_t i = 0; i < nc; ++i) {
+      if (!ok[i] || (st.deterministic && bool(nondet[i]) != (pass == 1))) continue;
       Desc plan;
       TSR_RETURN_IF_ERROR(plan.create(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR));
       TSR_RETURN_IF_ERROR(plan.set(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG,
@@ -325,8 +365,10 @@ Status pick_plan(const CudnnState& st, const CudaContext& ctx, DType dt, std::ve
       if (ws > ctx.workspace_bytes) continue;
       out->plan = plan.release();
       out->workspace = ws;
-      *pick = "config " + std::to_string(i) + " of " + std::to_string(cfgs.size()) +
-              (pass == 0 ? "" : " (nondeterministic)") + ", workspace " + std::to_string(ws);
+      *chosen = std::move(cfgs[i]);
+      *pick = "config " + std::to_string(i) + " of " + std::to_string(nc) + " (engine " +
+              std::to_string(engine[i]) + (nondet[i] ? ", nondeterministic" : "") +
+              "), workspace " + std::to_string(ws);
       return Status::Ok();
     }
   }
@@ -376,17 +418,24 @@ Status plan_of(CudaContext& ctx, CudnnState& st, const ConvProblem& p, int64_t a
   if (it == st.plans.end()) {
     CudnnState::Plan found;
     std::string pick = "cuDNN refuses the problem: direct kernel";
-    Desc graph;
+    Desc graph, chosen;
+    std::vector<Desc> keep;
     bool unsupported = false;
-    TSR_RETURN_IF_ERROR(make_graph(st.handle, p, align, &graph, &unsupported));
+    TSR_RETURN_IF_ERROR(make_graph(st.handle, p, align, &graph, &keep, &unsupported));
     if (!unsupported) {
       std::vector<Desc> cfgs;
-      TSR_RETURN_IF_ERROR(heuristic_configs(graph.get(), &cfgs));
-      TSR_RETURN_IF_ERROR(pick_plan(st, ctx, p.dt, cfgs, &found, &pick));
+      TSR_RETURN_IF_ERROR(heuristic_configs(graph.get(), CUDNN_HEUR_MODE_A, &cfgs));
+      TSR_RETURN_IF_ERROR(heuristic_configs(graph.get(), CUDNN_HEUR_MODE_FALLBACK, &cfgs));
+      TSR_RETURN_IF_ERROR(pick_plan(st, ctx, p.dt, cfgs, &found, &chosen, &pick));
+    }
+    if (found.plan) {  // the plan's ingredients live as long as it does
+      keep.push_back(std::move(graph));
+      keep.push_back(std::move(chosen));
+      for (Desc& d : keep) found.keep.push_back(d.release());
     }
     if (st.verbose)
       std::fprintf(stderr, "cudnn %s [%s]: %s\n", op_names(p.kind).what, key.c_str(), pick.c_str());
-    it = st.plans.emplace(key, found).first;
+    it = st.plans.emplace(key, std::move(found)).first;
   }
   *plan = &it->second;
   return Status::Ok();
