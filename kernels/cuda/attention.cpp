@@ -217,10 +217,12 @@ bool aligned16(const std::vector<const void*>& ps) {
   return true;
 }
 
-// The flash kernels' conditions besides the scratch: dtype and head sizes, the switch, and
-// 16-byte aligned tensors (they load rows as 16-byte vectors; D % 16 == 0 keeps every row so).
-bool flash_applies(const Attn& a, const std::vector<const void*>& tensors) {
-  return flash_attention_fits(a.dt, a.d, a.dv) && flash_attention_enabled() && aligned16(tensors);
+// The flash kernels' conditions besides the scratch: dtype and head sizes, the switch,
+// 16-byte aligned tensors (they load rows as 16-byte vectors; D % 16 == 0 keeps every row so),
+// and a device with the shared memory they need (else the GEMM path, not a launch error).
+bool flash_applies(const Attn& a, const std::vector<const void*>& tensors, bool backward) {
+  return flash_attention_fits(a.dt, a.d, a.dv) && flash_attention_enabled() && aligned16(tensors) &&
+         flash_attention_smem_fits(a.d, backward);
 }
 
 FlashShape flash_shape(const Attn& a) {
@@ -246,7 +248,7 @@ Status FusedAttention(CudaContext& ctx, const AttrMap& attrs, const Ins& in, con
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], with_last2(a.lead, a.sq, a.dv), "y"));
   if (out[0].numel() == 0) return Status::Ok();
   if (a.sk == 0) return zero(ctx, out[0]);  // every key "masked": y = 0
-  if (flash_applies(a, {in[0].data, in[1].data, in[2].data, out[0].data}))
+  if (flash_applies(a, {in[0].data, in[1].data, in[2].data, out[0].data}, false))
     return flash_attention_forward(ctx, a.dt, flash_shape(a), in[0].data, in[1].data, in[2].data,
                                    out[0].data);
   const int64_t es = dtype_size(a.dt);
@@ -319,8 +321,10 @@ Status FusedAttentionGrad(CudaContext& ctx, const AttrMap& attrs, const Ins& in,
   // chunks of short key sequences); then the GEMM path runs.
   const int64_t stats = a.n * a.sq * int64_t{sizeof(float)};
   if (out[3].bytes() >= stats && out[4].bytes() >= stats &&
-      flash_applies(a, {in[0].data, in[1].data, in[2].data, in[3].data, out[0].data, out[1].data,
-                        out[2].data, out[3].data, out[4].data}))
+      flash_applies(a,
+                    {in[0].data, in[1].data, in[2].data, in[3].data, out[0].data, out[1].data,
+                     out[2].data, out[3].data, out[4].data},
+                    true))
     return flash_attention_backward(ctx, a.dt, flash_shape(a), in[0].data, in[1].data, in[2].data,
                                     in[3].data, out[0].data, out[1].data, out[2].data,
                                     static_cast<float*>(out[3].data),

@@ -9,9 +9,11 @@
 // threads with a known layout: lane l owns row l % 16 and half l / 16 of the 64 columns,
 // visiting them rotated by l so the 32 lanes hit 32 different banks. The 16-bit result (P or
 // dS) goes back through shared memory as a matrix_a operand. Per-row factors (the online
-// softmax's rescale, 1/l) reach the output fragments as a 16x16 tile of the factor loaded as an
-// accumulator fragment: fragments of one type share their element mapping, so element-wise
-// products of two of them are well defined (the CUDA guide's GEMM example does the same).
+// softmax's rescale, 1/l, the gradients' scale) are applied the same way, in shared memory: the
+// CUDA guide leaves the fragments' element mapping unspecified and allows direct access to
+// fragment elements only for an operation applied uniformly to every element, so a per-row
+// product with another fragment would rest on an undocumented property. The rescale round trip
+// is skipped when no row of the warp changed its running max.
 //
 // Templates: kMaxD = 64 or 128 sets the tile width; the head size d <= kMaxD is a run-time
 // value, with the D/16 fragment loops unrolled and predicated (indices stay compile-time, so
@@ -19,6 +21,7 @@
 // holds shared memory for 128; tile loads are synchronous (no cp.async double buffering).
 #include <mma.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
@@ -68,7 +71,7 @@ struct Smem {
   static constexpr size_t kTile = size_t{kB} * kLd * sizeof(T);
   static constexpr size_t kF32 = size_t{kWarps} * kWarpS * sizeof(float);
   static constexpr size_t k16 = size_t{kWarps} * kWarpP * sizeof(T);
-  static constexpr size_t kFwd = 3 * kTile + kF32 + k16 + kWarps * 256 * sizeof(float);
+  static constexpr size_t kFwd = 3 * kTile + kF32 + k16;
   static constexpr size_t kDq = 4 * kTile + 2 * kF32 + k16;
   static constexpr size_t kDkdv = 4 * kTile + 2 * kF32 + 2 * k16 + 2 * kB * sizeof(float);
   static_assert(kTile % 32 == 0 && kF32 % 32 == 0 && k16 % 32 == 0, "WMMA needs 32-byte alignment");
@@ -157,39 +160,46 @@ __device__ __forceinline__ void rows_times_tile(Acc (&acc)[kMaxD / 16], const T*
   }
 }
 
-// acc[t] *= f[row] for the 16 rows, f given as a 16x16 tile (ld 16) whose row r is f[r].
-template <int kDT>
-__device__ __forceinline__ void scale_rows(Acc (&acc)[kDT], const float* f, int d) {
-  Acc fr;
-  wmma::load_matrix_sync(fr, f, 16, wmma::mem_row_major);
-#pragma unroll
-  for (int t = 0; t < kDT; ++t) {
-    if (t * 16 >= d) break;
-#pragma unroll
-    for (int e = 0; e < fr.num_elements; ++e) acc[t].x[e] *= fr.x[e];
-  }
-}
-
-template <int kDT>
-__device__ __forceinline__ void scale_all(Acc (&acc)[kDT], float f) {
-#pragma unroll
-  for (int t = 0; t < kDT; ++t)
-#pragma unroll
-    for (int e = 0; e < acc[t].num_elements; ++e) acc[t].x[e] *= f;
-}
-
 // This lane's column of its row in the rotated visiting order (see the file comment).
 __device__ __forceinline__ int col_of(int j) {
   const int lane = threadIdx.x & 31;
   return (lane >> 4) * 32 + ((j + lane) & 31);
 }
 
-// The warp's 16 output rows (acc, f32) to g (rows [0, valid) of a dense [., d] matrix, nullptr:
-// not written), 64 columns at a time through the warp's f32 tile s. With dy, *dot gets this
-// lane's part of rowsum(dy∘out) of row lane % 16 (the f32 values, before rounding).
+// acc[16, d] row r *= f of the lanes holding row r (lanes r and r + 16, the same f), through
+// the warp's f32 tile s, 64 columns at a time (see the file comment for why not in registers).
+template <int kMaxD>
+__device__ __forceinline__ void rescale_rows(Acc (&acc)[kMaxD / 16], float* s, float f, int d) {
+  const int r = threadIdx.x & 15;
+#pragma unroll
+  for (int c0 = 0; c0 < kMaxD / 16; c0 += 4) {
+    if (c0 * 16 >= d) break;
+#pragma unroll
+    for (int n = 0; n < 4; ++n)
+      if ((c0 + n) * 16 < d)
+        wmma::store_matrix_sync(s + n * 16, acc[c0 + n], kSLd, wmma::mem_row_major);
+    __syncwarp();
+#pragma unroll 8
+    for (int j = 0; j < 32; ++j) {
+      const int c = col_of(j);
+      if (c0 * 16 + c < d) s[r * kSLd + c] *= f;
+    }
+    __syncwarp();
+#pragma unroll
+    for (int n = 0; n < 4; ++n)
+      if ((c0 + n) * 16 < d)
+        wmma::load_matrix_sync(acc[c0 + n], s + n * 16, kSLd, wmma::mem_row_major);
+    __syncwarp();  // s is rewritten by the next 64 columns (or the caller)
+  }
+}
+
+// The warp's 16 output rows (acc, f32) times f (this lane's row factor) to g (rows [0, valid)
+// of a dense [., d] matrix, nullptr: not written), 64 columns at a time through the warp's f32
+// tile s. With dy, *dot gets this lane's part of rowsum(dy∘out) of row lane % 16 (the f32
+// values, before rounding).
 template <class T, int kMaxD>
-__device__ __forceinline__ void write_rows(Acc (&acc)[kMaxD / 16], float* s, T* g, int64_t valid,
-                                           int d, const T* dy, float* dot) {
+__device__ __forceinline__ void write_rows(Acc (&acc)[kMaxD / 16], float* s, float f, T* g,
+                                           int64_t valid, int d, const T* dy, float* dot) {
   const int lane = threadIdx.x & 31, r = lane & 15, h = lane >> 4;
 #pragma unroll
   for (int c0 = 0; c0 < kMaxD / 16; c0 += 4) {
@@ -203,7 +213,10 @@ __device__ __forceinline__ void write_rows(Acc (&acc)[kMaxD / 16], float* s, T* 
     for (int u = 0; u < 4; ++u) {
       const int col = c0 * 16 + h * 32 + u * 8;
       if (r >= valid || col >= d) continue;  // d % 16 == 0: 8 columns are all in or all out
-      const float* x = s + r * kSLd + h * 32 + u * 8;
+      const float* xs = s + r * kSLd + h * 32 + u * 8;
+      float x[8];
+#pragma unroll
+      for (int k = 0; k < 8; ++k) x[k] = xs[k] * f;
       alignas(16) T e[8];
 #pragma unroll
       for (int k = 0; k < 8; ++k) e[k] = from_f<T>(x[k]);
@@ -238,13 +251,14 @@ __device__ __forceinline__ int64_t key_end(const Args<T>& a, int64_t q0) {
 }
 
 // One online-softmax step of the warp's rows over the f32 scores s (unscaled q·kᵀ of keys
-// [k0, k0 + 64)): P (16-bit) into p, the rescale factor of the old accumulator into the 16x16
-// tile al, and the row's running max m and sum l (held by both lanes of the row).
+// [k0, k0 + 64)): P (16-bit) into p, and the row's running max m and sum l (held by both lanes
+// of the row). Returns the rescale factor of the row's old accumulator; *stale: the accumulator
+// must actually be rescaled (false while m was -inf: the accumulator is still exactly 0 then).
 template <class T>
-__device__ __forceinline__ void softmax_step(const Args<T>& a, float* s, T* p, float* al,
-                                             int64_t qi, int64_t k0, int64_t mbase, float* m,
-                                             float* l) {
-  const int lane = threadIdx.x & 31, r = lane & 15;
+__device__ __forceinline__ float softmax_step(const Args<T>& a, float* s, T* p, int64_t qi,
+                                              int64_t k0, int64_t mbase, float* m, float* l,
+                                              bool* stale) {
+  const int r = threadIdx.x & 15;
   float mx = -INFINITY;
 #pragma unroll 8
   for (int j = 0; j < 32; ++j) {
@@ -269,9 +283,9 @@ __device__ __forceinline__ void softmax_step(const Args<T>& a, float* s, T* p, f
   }
   sum += __shfl_xor_sync(0xffffffffu, sum, 16);
   *l = *l * alpha + sum;
+  *stale = *m != -INFINITY && alpha != 1.f;
   *m = mnew;
-#pragma unroll
-  for (int e = 0; e < 8; ++e) al[r * 16 + (lane >> 4) * 8 + e] = alpha;
+  return alpha;
 }
 
 // Forward: grid n · ceil(Sq/64) blocks of 64 query rows. Writes o (if given) and the row
@@ -288,7 +302,6 @@ __global__ void __launch_bounds__(kThreadsPerBlock) flash_fwd_kernel(Args<T> a) 
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, r = lane & 15;
   float* sw = reinterpret_cast<float*>(smem + 3 * S::kTile) + warp * kWarpS;
   T* pw = reinterpret_cast<T*>(smem + 3 * S::kTile + S::kF32) + warp * kWarpP;
-  float* al = reinterpret_cast<float*>(smem + 3 * S::kTile + S::kF32 + S::k16) + warp * 256;
   int64_t b, q0;
   block_rows(a.n, a.sq, true, &b, &q0);
   const int64_t row0 = b * a.sq + q0 + warp * 16;  // the warp's first row, all batch-heads
@@ -306,19 +319,15 @@ __global__ void __launch_bounds__(kThreadsPerBlock) flash_fwd_kernel(Args<T> a) 
     __syncthreads();
     rows_by_tile_t<T, kMaxD>(qs + warp * 16 * kLd, ks, sw, a.d);
     __syncwarp();
-    softmax_step(a, sw, pw, al, qi, k0, mbase, &m, &l);
-    __syncwarp();
-    scale_rows(o, al, a.d);
+    bool stale;
+    const float alpha = softmax_step(a, sw, pw, qi, k0, mbase, &m, &l, &stale);
+    __syncwarp();  // sw (read above) is rewritten by rescale_rows; pw is read below
+    if (__any_sync(0xffffffffu, stale)) rescale_rows<kMaxD>(o, sw, alpha, a.d);
     rows_times_tile<T, kMaxD>(o, pw, vs, a.d);
   }
-  __syncwarp();  // al is read by every lane above before it is rewritten
-#pragma unroll
-  for (int e = 0; e < 8; ++e) al[r * 16 + (lane >> 4) * 8 + e] = l > 0.f ? 1.f / l : 0.f;
-  __syncwarp();
-  scale_rows(o, al, a.d);
   const int64_t valid = a.sq - (q0 + warp * 16);
   float dot = 0.f;
-  write_rows<T, kMaxD>(o, sw, a.o ? a.o + row0 * a.d : nullptr, valid, a.d,
+  write_rows<T, kMaxD>(o, sw, l > 0.f ? 1.f / l : 0.f, a.o ? a.o + row0 * a.d : nullptr, valid, a.d,
                        a.dy ? a.dy + row0 * a.d : nullptr, &dot);
   dot += __shfl_xor_sync(0xffffffffu, dot, 16);
   if (lane < 16 && qi < a.sq) {
@@ -387,8 +396,8 @@ __global__ void __launch_bounds__(kThreadsPerBlock) flash_dq_kernel(Args<T> a) {
     __syncwarp();
     rows_times_tile<T, kMaxD>(acc, dsw, ks, a.d);
   }
-  scale_all(acc, a.scale);
-  write_rows<T, kMaxD>(acc, sw, a.dq + row0 * a.d, a.sq - (q0 + warp * 16), a.d, nullptr, nullptr);
+  write_rows<T, kMaxD>(acc, sw, a.scale, a.dq + row0 * a.d, a.sq - (q0 + warp * 16), a.d, nullptr,
+                       nullptr);
 }
 
 // dk, dv: grid n · ceil(Sk/64) blocks of 64 keys (each warp 16), over the query blocks that
@@ -441,10 +450,9 @@ __global__ void __launch_bounds__(kThreadsPerBlock) flash_dkdv_kernel(Args<T> a)
     rows_times_tile<T, kMaxD>(dv, ptw, dys, a.d);
     rows_times_tile<T, kMaxD>(dk, dsw, qs, a.d);
   }
-  scale_all(dk, a.scale);
   const int64_t valid = a.sk - (k0 + warp * 16);
-  write_rows<T, kMaxD>(dk, sw, a.dk + key0 * a.d, valid, a.d, nullptr, nullptr);
-  write_rows<T, kMaxD>(dv, sw, a.dv + key0 * a.d, valid, a.d, nullptr, nullptr);
+  write_rows<T, kMaxD>(dk, sw, a.scale, a.dk + key0 * a.d, valid, a.d, nullptr, nullptr);
+  write_rows<T, kMaxD>(dv, sw, 1.f, a.dv + key0 * a.d, valid, a.d, nullptr, nullptr);
 }
 
 // Launches kernel over n · ceil(rows/64) blocks with `bytes` of dynamic shared memory. Above
@@ -503,6 +511,26 @@ std::atomic<uint64_t> g_calls{0};
 bool flash_attention_fits(DType dt, int64_t d, int64_t dv) {
   return (dt == DType::kFloat16 || dt == DType::kBFloat16) && d == dv && d > 0 && d <= 128 &&
          d % 16 == 0;
+}
+
+bool flash_attention_smem_fits(int64_t d, bool backward) {
+  constexpr int kMaxDevices = 64;
+  static std::atomic<int> optin[kMaxDevices];  // bytes + 1; 0: not read yet
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess) return false;
+  int have = dev >= 0 && dev < kMaxDevices ? optin[dev].load() - 1 : -1;
+  if (have < 0) {
+    if (cudaDeviceGetAttribute(&have, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess)
+      return false;
+    if (dev >= 0 && dev < kMaxDevices) optin[dev].store(have + 1);
+  }
+  // f16 and bf16 tiles have the same size.
+  using S64 = Smem<__half, 64>;
+  using S128 = Smem<__half, 128>;
+  const size_t need =
+      d <= 64 ? (backward ? std::max({S64::kFwd, S64::kDq, S64::kDkdv}) : S64::kFwd)
+              : (backward ? std::max({S128::kFwd, S128::kDq, S128::kDkdv}) : S128::kFwd);
+  return need <= static_cast<size_t>(have);
 }
 
 bool flash_attention_enabled() {

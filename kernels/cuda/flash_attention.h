@@ -24,6 +24,11 @@ struct FlashShape {
 // The kernels take f16 and bf16 with Dv == D, D a multiple of 16 in [16, 128].
 bool flash_attention_fits(DType dt, int64_t d, int64_t dv);
 
+// Whether the current device lets one block have the dynamic shared memory the kernels need
+// at head size d (forward 53 KB, 77 KB at D > 64; backward 89 KB, 121 KB at D > 64: more
+// than compute capability 8.6/8.9's 99 KB). Read once per device; false on any CUDA error.
+bool flash_attention_smem_fits(int64_t d, bool backward);
+
 // False when TESSERA_ATTENTION_KERNEL=gemm (read once per process) or after
 // set_flash_attention_enabled(false): FusedAttention(Grad) then always take the GEMM path.
 bool flash_attention_enabled();
