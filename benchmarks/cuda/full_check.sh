@@ -65,6 +65,10 @@ bench() { # NAME PLAN: tessera step time and profile head
 sec_gpt2() {
   step "gpt2-124m bf16 training step (batch 8, seq 1024, AdamW)"
   bench gpt2_tessera $P/gpt2-124m.train.bf16.tsr
+  # MFU as RESULTS.md counts it: 6.7 TFLOP per step (6·params·tokens plus attention) over the
+  # H100 SXM's 989 TFLOP/s dense bf16 datasheet peak.
+  awk '/tessera_ms_median/ { printf "gpt2 step MFU %.1f%% (6.7 TFLOP per step, 989 TFLOP/s peak)\n", 6.7e12 / ($2 * 1e-3) / 989e12 * 100 }' \
+    "$OUT/gpt2_tessera.txt"
   echo "-- CUDA graphs on:"
   TESSERA_CUDA_GRAPHS=1 TESSERA_CUDA_GRAPHS_VERBOSE=1 timeout 100 $B/bin/cuda_plan_bench \
     $P/gpt2-124m.train.bf16.tsr --warmup 3 --iters 10 2>&1 | grep -iE "ms_median|graph" | head -4
