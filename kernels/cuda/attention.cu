@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "cuda/attention.h"
+#include "cuda/attention_mask.cuh"
 #include "cuda/cuda_types.cuh"
 
 namespace tessera::kernels::cuda {
@@ -26,19 +27,6 @@ constexpr unsigned kWarpBlock = 256;                    // 8 rows per block, war
 
 template <class T>
 constexpr int kVecOf = static_cast<int>(16 / sizeof(T));  // elements per 16-byte vector
-
-__device__ __forceinline__ float mask_value(const void* m, int dt, int64_t off) {
-  switch (dt) {
-    case kMaskF16:
-      return __half2float(static_cast<const __half*>(m)[off]);
-    case kMaskBF16:
-      return __bfloat162float(static_cast<const __nv_bfloat16*>(m)[off]);
-    case kMaskF64:
-      return static_cast<float>(static_cast<const double*>(m)[off]);
-    default:
-      return static_cast<const float*>(m)[off];
-  }
-}
 
 // Score j of query row q: s + mask, -inf where causal masks the key.
 __device__ __forceinline__ float masked(float s, int64_t j, int64_t q, const AttnMask& m,

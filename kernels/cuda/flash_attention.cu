@@ -31,6 +31,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "cuda/attention_mask.cuh"
 #include "cuda/cuda_types.cuh"
 #include "cuda/flash_attention.h"
 
@@ -76,19 +77,6 @@ struct Smem {
   static constexpr size_t kDkdv = 4 * kTile + 2 * kF32 + 2 * k16 + 2 * kB * sizeof(float);
   static_assert(kTile % 32 == 0 && kF32 % 32 == 0 && k16 % 32 == 0, "WMMA needs 32-byte alignment");
 };
-
-__device__ __forceinline__ float mask_value(const void* m, int dt, int64_t off) {
-  switch (dt) {
-    case kMaskF16:
-      return __half2float(static_cast<const __half*>(m)[off]);
-    case kMaskBF16:
-      return __bfloat162float(static_cast<const __nv_bfloat16*>(m)[off]);
-    case kMaskF64:
-      return static_cast<float>(static_cast<const double*>(m)[off]);
-    default:
-      return static_cast<const float*>(m)[off];
-  }
-}
 
 // Score of query row i and key j from s = q·k (unscaled): scale·s + mask, -inf where causal
 // masks the key or (i, j) lies past the end (zero-filled tile rows). mbase: the mask's offset
