@@ -221,7 +221,8 @@ bool aligned16(const std::vector<const void*>& ps) {
 // 16-byte aligned tensors (they load rows as 16-byte vectors; D % 16 == 0 keeps every row so),
 // and a device with the shared memory they need (else the GEMM path, not a launch error).
 bool flash_applies(const Attn& a, const std::vector<const void*>& tensors, bool backward) {
-  return flash_attention_fits(a.dt, a.d, a.dv) && flash_attention_enabled() && aligned16(tensors) &&
+  return flash_attention_fits(a.dt, a.d, a.dv) &&
+         flash_attention_preferred(backward, a.mask.data != nullptr) && aligned16(tensors) &&
          flash_attention_smem_fits(a.d, backward);
 }
 

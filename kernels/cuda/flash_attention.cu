@@ -491,7 +491,7 @@ Args<T> make_args(const FlashShape& s, const void* q, const void* k, const void*
   return a;
 }
 
-std::atomic<int> g_enabled{-1};  // -1: not read yet
+std::atomic<int> g_mode{-1};  // a FlashMode; -1: the environment not read yet
 std::atomic<uint64_t> g_calls{0};
 
 }  // namespace
@@ -521,18 +521,38 @@ bool flash_attention_smem_fits(int64_t d, bool backward) {
   return need <= static_cast<size_t>(have);
 }
 
-bool flash_attention_enabled() {
-  int e = g_enabled.load();
+FlashMode flash_attention_mode() {
+  int e = g_mode.load();
   if (e < 0) {
     const char* v = std::getenv("TESSERA_ATTENTION_KERNEL");
-    int want = v && std::strcmp(v, "gemm") == 0 ? 0 : 1;
-    g_enabled.compare_exchange_strong(e, want);  // a concurrent setter wins
-    e = g_enabled.load();
+    const FlashMode want = !v                           ? FlashMode::kAuto
+                           : std::strcmp(v, "gemm") == 0  ? FlashMode::kGemm
+                           : std::strcmp(v, "flash") == 0 ? FlashMode::kFlash
+                                                          : FlashMode::kAuto;
+    g_mode.compare_exchange_strong(e, static_cast<int>(want));  // a concurrent setter wins
+    e = g_mode.load();
   }
-  return e != 0;
+  return static_cast<FlashMode>(e);
 }
 
-void set_flash_attention_enabled(bool on) { g_enabled.store(on ? 1 : 0); }
+void set_flash_attention_mode(FlashMode m) { g_mode.store(static_cast<int>(m)); }
+
+bool flash_attention_enabled() { return flash_attention_mode() != FlashMode::kGemm; }
+
+bool flash_attention_preferred(bool backward, bool masked) {
+  switch (flash_attention_mode()) {
+    case FlashMode::kGemm:
+      return false;
+    case FlashMode::kFlash:
+      return true;
+    default:
+      return !backward && !masked;
+  }
+}
+
+void set_flash_attention_enabled(bool on) {
+  set_flash_attention_mode(on ? FlashMode::kFlash : FlashMode::kGemm);
+}
 
 uint64_t flash_attention_calls() { return g_calls.load(); }
 

@@ -29,10 +29,20 @@ bool flash_attention_fits(DType dt, int64_t d, int64_t dv);
 // than compute capability 8.6/8.9's 99 KB). Read once per device; false on any CUDA error.
 bool flash_attention_smem_fits(int64_t d, bool backward);
 
-// False when TESSERA_ATTENTION_KERNEL=gemm (read once per process) or after
-// set_flash_attention_enabled(false): FusedAttention(Grad) then always take the GEMM path.
+// Which path FusedAttention(Grad) takes where the flash kernels apply. TESSERA_ATTENTION_KERNEL
+// (read once per process): gemm | flash (wherever they apply) | auto (default): flash for the
+// forward without an additive mask only. Why auto: on an H100 (benchmarks/RESULTS.md, session 4)
+// these WMMA kernels beat the GEMM path 1.26-1.45x on the causal forward but lose on the
+// gradient (0.82-0.99x) and with a padding mask (0.60x forward, 0.37x gradient: uncoalesced
+// mask reads).
+enum class FlashMode { kGemm = 0, kFlash = 1, kAuto = 2 };
+FlashMode flash_attention_mode();
+void set_flash_attention_mode(FlashMode m);
+// The mode's answer for one call (backward: FusedAttentionGrad; masked: an additive mask).
+bool flash_attention_preferred(bool backward, bool masked);
+// False only in mode gemm. Tests and benchmarks: set_flash_attention_enabled(true) forces flash
+// wherever it applies, (false) the GEMM path everywhere.
 bool flash_attention_enabled();
-// Tests and benchmarks: run both paths in one process.
 void set_flash_attention_enabled(bool on);
 // Number of FusedAttention(Grad) calls the flash kernels ran (tests check the dispatch).
 uint64_t flash_attention_calls();
