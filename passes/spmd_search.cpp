@@ -53,8 +53,8 @@ spmd::Strategy replicated_strategy(const ir::Graph& g, const ir::Node& n,
 
 std::vector<spmd::Strategy> strategies_for(const ir::Graph& g, const ir::Node& n,
                                            const PipelineContext& ctx) {
-  auto rule = spmd::sharding_rule(n.op, n.attrs, present_shapes(g, n.inputs),
-                                  present_shapes(g, n.outputs));
+  auto rule =
+      spmd::sharding_rule(n.op, n.attrs, present_shapes(g, n.inputs), present_shapes(g, n.outputs));
   if (!rule.ok()) return {replicated_strategy(g, n, ctx)};
   DType dt = g.values[n.outputs[0]].dtype;
   if (ctx.mesh.world_size() <= 1) {
@@ -78,8 +78,10 @@ std::vector<spmd::Strategy> strategies_for(const ir::Graph& g, const ir::Node& n
 std::string signature(const ir::Graph& g, const ir::Node& n) {
   std::string s;
   for (char c : n.name)
-    if (!std::isdigit(static_cast<unsigned char>(c))) s += c;
-    else if (s.empty() || s.back() != '#') s += '#';
+    if (!std::isdigit(static_cast<unsigned char>(c)))
+      s += c;
+    else if (s.empty() || s.back() != '#')
+      s += '#';
   s += "|" + n.op;
   for (int id : n.inputs) s += "|" + (id < 0 ? std::string("-") : shape_str(g.values[id].shape));
   for (int id : n.outputs) s += "|" + shape_str(g.values[id].shape);
@@ -98,8 +100,7 @@ struct Builder {
   spmd::ReshardCostCache cache;
   bool activations_elastic = false;
 
-  Builder(ir::Graph& graph, PipelineContext& c)
-      : g(graph), ctx(c), cache(c.mesh, c.cluster) {}
+  Builder(ir::Graph& graph, PipelineContext& c) : g(graph), ctx(c), cache(c.mesh, c.cluster) {}
 
   // Index of input `k` (counting present inputs only) in a strategy's input list.
   static int present_index(const ir::Node& n, size_t k) {
@@ -182,7 +183,8 @@ void apply(ir::Graph& g, const PipelineContext& ctx, const Builder& b,
       ir::Value& v = g.values[n.inputs[k]];
       // Leaves take the layout their first consumer wants: weights are stored pre-sharded and
       // inputs are cut by the runtime, so that costs no communication.
-      if (is_leaf(v) && v.sharding.empty() && s.inputs[Builder::present_index(n, k)].partial.empty())
+      if (is_leaf(v) && v.sharding.empty() &&
+          s.inputs[Builder::present_index(n, k)].partial.empty())
         v.sharding = n.input_specs[k];
     }
     for (size_t o = 0; o < n.outputs.size(); ++o)
@@ -238,8 +240,7 @@ Status run_spmd_search(ir::Graph& g, PipelineContext& ctx) {
   // activations, the ILP's memory rows hold parameters, gradients' and optimizer state only;
   // the checkpoint pass then fits the activations into what is left, knowing what
   // recomputation saves. Constraining activations here would reject plans recomputation fits.
-  b.activations_elastic =
-      ctx.mode == "train" && attr_str(g.meta, "checkpoint", "auto") != "none";
+  b.activations_elastic = ctx.mode == "train" && attr_str(g.meta, "checkpoint", "auto") != "none";
   StrategyOverrides forced;
   if (!ctx.strategy_file.empty()) {
     TSR_ASSIGN_OR_RETURN(forced, load_strategy_file(ctx.strategy_file));
@@ -253,8 +254,8 @@ Status run_spmd_search(ir::Graph& g, PipelineContext& ctx) {
       for (auto& s : cand)
         if (ctx.filter(g, g.nodes[ni], s)) keep.push_back(std::move(s));
       if (keep.empty())
-        return InvalidArgument("spmd-search: the strategy filter leaves node '" +
-                               g.nodes[ni].name + "' (" + g.nodes[ni].op + ") no strategy");
+        return InvalidArgument("spmd-search: the strategy filter leaves node '" + g.nodes[ni].name +
+                               "' (" + g.nodes[ni].op + ") no strategy");
       cand = std::move(keep);
     }
     TSR_RETURN_IF_ERROR(apply_overrides(forced, g.nodes[ni], ctx.mesh, b.strat.back()));
@@ -267,8 +268,9 @@ Status run_spmd_search(ir::Graph& g, PipelineContext& ctx) {
   auto sol = spmd::solve_ilp(b.sg, opt);
   if (!sol.ok()) return InvalidArgument("spmd-search: " + sol.status().message());
   if (sol->seconds >= kForbidden)
-    return Internal("spmd-search: every plan needs an impossible conversion (a forced strategy "
-                    "asks for a partial-sum input that its producer cannot give?)");
+    return Internal(
+        "spmd-search: every plan needs an impossible conversion (a forced strategy "
+        "asks for a partial-sum input that its producer cannot give?)");
   apply(g, ctx, b, sol->choice);
   record_candidates(g, ctx, b, sol->choice);
   ctx.modelled_step_seconds = sol->seconds;

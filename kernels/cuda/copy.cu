@@ -80,7 +80,7 @@ int64_t widen(Dims* d, int64_t es, const void* src, const void* dst) {
 template <class T>
 void launch_copy(CudaContext& ctx, const void* src, void* dst, const Dims& d, int64_t n) {
   strided_copy_kernel<<<grid_for(n), kThreads, 0, ctx.stream>>>(static_cast<const T*>(src),
-                                                                 static_cast<T*>(dst), d, n);
+                                                                static_cast<T*>(dst), d, n);
 }
 
 }  // namespace

@@ -525,7 +525,7 @@ FlashMode flash_attention_mode() {
   int e = g_mode.load();
   if (e < 0) {
     const char* v = std::getenv("TESSERA_ATTENTION_KERNEL");
-    const FlashMode want = !v                           ? FlashMode::kAuto
+    const FlashMode want = !v                             ? FlashMode::kAuto
                            : std::strcmp(v, "gemm") == 0  ? FlashMode::kGemm
                            : std::strcmp(v, "flash") == 0 ? FlashMode::kFlash
                                                           : FlashMode::kAuto;

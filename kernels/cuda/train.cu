@@ -417,15 +417,16 @@ Status GeluGrad(CudaContext& ctx, const AttrMap& attrs, const Ins& in, const Ins
   if (n == 0) return Status::Ok();
   // The vector loop reads 16 bytes at a time: arena offsets are 256-byte aligned, views of them
   // need not be, so misaligned operands take the element loop alone.
-  const bool aligned = ((reinterpret_cast<uintptr_t>(in[0].data) |
-                         reinterpret_cast<uintptr_t>(in[1].data) |
-                         reinterpret_cast<uintptr_t>(out[0].data)) & 15u) == 0;
+  const bool aligned =
+      ((reinterpret_cast<uintptr_t>(in[0].data) | reinterpret_cast<uintptr_t>(in[1].data) |
+        reinterpret_cast<uintptr_t>(out[0].data)) &
+       15u) == 0;
   return dispatch_float(in[0].dtype, [&](auto tag) {
     using T = decltype(tag);
     auto* k = approx == "tanh" ? gelu_grad_kernel<T, true> : gelu_grad_kernel<T, false>;
     const int64_t threads = aligned ? std::max<int64_t>(n / (16 / int64_t(sizeof(T))), 1) : n;
     k<<<grid_for(threads), kThreads, 0, ctx.stream>>>(in[0].as<const T>(), in[1].as<const T>(),
-                                                       out[0].as<T>(), n, aligned);
+                                                      out[0].as<T>(), n, aligned);
     TSR_CUDA_LAUNCHED();
     return Status::Ok();
   });

@@ -90,7 +90,10 @@ const std::vector<Case>& cases() {
        {{7, 24}}},
       {"transpose", "Transpose", A({{"perm", Is({0, 2, 1, 3})}}), {{{2, 3, 4, 5}}}, {{2, 4, 3, 5}}},
       // Rows contiguous on both sides: the copy widens to 16-, 8- or 4-byte elements (copy.cu).
-      {"transpose_heads", "Transpose", A({{"perm", Is({0, 2, 1, 3})}}), {{{2, 16, 3, 64}}},
+      {"transpose_heads",
+       "Transpose",
+       A({{"perm", Is({0, 2, 1, 3})}}),
+       {{{2, 16, 3, 64}}},
        {{2, 3, 16, 64}}},
       {"transpose_rows12", "Transpose", A({{"perm", Is({1, 0, 2})}}), {{{5, 3, 12}}}, {{3, 5, 12}}},
       {"transpose_rows6", "Transpose", A({{"perm", Is({1, 0, 2})}}), {{{5, 3, 6}}}, {{3, 5, 6}}},

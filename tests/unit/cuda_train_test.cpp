@@ -151,8 +151,8 @@ TEST_F(CudaTrain, ReluGradAndOptimizers) {
   // 7x9 = 63: the element loop alone; 4x64 takes the 16-byte vector loop.
   check("GeluGrad", {}, {floats({7, 9}, 11), floats({7, 9}, 12)}, {{7, 9}});
   check("GeluGrad", {}, {floats({4, 64}, 13), floats({4, 64}, 14)}, {{4, 64}});
-  check("GeluGrad", {{"approximate", Attr::Str("tanh")}}, {floats({4, 64}, 15), floats({4, 64}, 16)},
-        {{4, 64}});
+  check("GeluGrad", {{"approximate", Attr::Str("tanh")}},
+        {floats({4, 64}, 15), floats({4, 64}, 16)}, {{4, 64}});
   const AttrMap adam = {{"lr", Attr::Float(1e-2)}, {"weight_decay", Attr::Float(0.1)}};
   check("AdamW", adam,
         {floats({33}, 11), floats({33}, 12), floats({33}, 13, -0.1f, 0.1f),
