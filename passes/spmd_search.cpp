@@ -61,10 +61,8 @@ std::vector<spmd::Strategy> strategies_for(const ir::Graph& g, const ir::Node& n
     // One device: nothing to choose, but the step, checkpoint and chunk models still need the
     // op's roofline time (FLOPs, views free), not the copy time of its bytes.
     spmd::Strategy s = replicated_strategy(g, n, ctx);
-    const double bytes = s.output_bytes + rule->scratch_elements * dtype_size(dt) +
-                         std::accumulate(s.input_bytes.begin(), s.input_bytes.end(), 0.0);
-    s.compute_seconds =
-        rule->is_view ? 0 : spmd::compute_seconds(rule->flops, bytes, dt, ctx.cluster);
+    const double io = std::accumulate(s.input_bytes.begin(), s.input_bytes.end(), s.output_bytes);
+    s.compute_seconds = spmd::op_seconds(*rule, io, 1, dt, ctx.cluster);
     return {s};
   }
   auto s = spmd::enumerate_strategies(*rule, present_shapes(g, n.inputs),

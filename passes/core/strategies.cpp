@@ -25,6 +25,18 @@ ShardingSpec spec_of(const std::vector<int>& dims, const std::vector<std::vector
   return s;
 }
 
+}  // namespace
+
+double op_seconds(const OpRule& rule, double io_bytes, int64_t split, DType dtype,
+                  const ClusterProfile& profile) {
+  if (rule.is_view) return 0;
+  const double bytes =
+      io_bytes + rule.scratch_elements / static_cast<double>(split) * dtype_size(dtype);
+  return compute_seconds(rule.flops / split, bytes, dtype, profile);
+}
+
+namespace {
+
 Strategy finish(const Ctx& c, const std::vector<std::vector<int>>& fa) {
   Strategy s;
   s.factor_axes = fa;
@@ -50,10 +62,7 @@ Strategy finish(const Ctx& c, const std::vector<std::vector<int>>& fa) {
         for (int a : fa[f]) s.outputs.back().partial.insert(c.mesh.axis(a).name);
     s.output_bytes += s.outputs.back().local_bytes(c.out[o], c.dtype, c.mesh);
   }
-  bytes += s.output_bytes;
-  bytes += c.rule.scratch_elements / static_cast<double>(split) * dtype_size(c.dtype);
-  s.compute_seconds =
-      c.rule.is_view ? 0 : compute_seconds(c.rule.flops / split, bytes, c.dtype, c.profile);
+  s.compute_seconds = op_seconds(c.rule, bytes + s.output_bytes, split, c.dtype, c.profile);
   return s;
 }
 

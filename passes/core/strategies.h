@@ -19,6 +19,11 @@ struct Strategy {
   std::string name(const Mesh& mesh) const;   // "b:{dp} n:{tp}" by factor index; "replicated"
 };
 
+// Roofline seconds of one device's share of an op split `split` ways, `io_bytes` being its
+// local inputs and outputs: the rule's FLOPs and scratch added, views free.
+double op_seconds(const OpRule& rule, double io_bytes, int64_t split, DType dtype,
+                  const ClusterProfile& profile);
+
 // Enumeration order: mesh axes in order, each trying "unused" first and then the factors in
 // order, so the fully replicated strategy comes first. `dtype` prices bytes and GEMM rate.
 std::vector<Strategy> enumerate_strategies(const OpRule& rule, const std::vector<Shape>& inputs,
