@@ -1,6 +1,9 @@
 // bf16 GEMM throughput of Tessera's MatMul kernel (cuBLASLt through run_cuda_kernel, the path
-// a plan takes), timed with CUDA events: 5 warm-up runs, then the median of 30. Shapes: square
-// and the two MLP GEMMs of bert-large at batch 32 x seq 512. Inputs are random (never zeros).
+// a plan takes), timed with CUDA events: 5 warm-up runs, then the median of 30. Shapes: square,
+// the two MLP GEMMs of bert-large at batch 32 x seq 512, and gpt2's LM head (vocabulary 50257:
+// rows not 16-byte aligned) forward and input gradient; or `m,n,k` arguments. Each shape runs
+// with the row-padding scratch (gemm.cpp) and without it: the "pad" column is the padded path's
+// speed-up (1.00 where the rows are aligned). Inputs are random (never zeros).
 // torch_gemm_bench.py prints the same table for torch.matmul; device_check.sh runs both.
 #include <cublasLt.h>
 #include <cuda_runtime.h>
@@ -15,16 +18,58 @@
 using namespace tessera;
 using namespace tessera::kernels;
 
-int main() {
-  struct S {
-    int64_t m, n, k;
-  } shapes[] = {{4096, 4096, 4096}, {8192, 8192, 8192}, {16384, 4096, 1024}, {16384, 1024, 4096}};
+namespace {
+struct S {
+  int64_t m, n, k;
+};
+
+// Median ms of 30 timed runs after 5 warm-ups; negative on error.
+double time_matmul(cuda::CudaContext& ctx, const std::vector<TensorRef>& in,
+                   const std::vector<TensorRef>& out) {
+  std::vector<float> ms;
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0);
+  cudaEventCreate(&e1);
+  for (int it = 0; it < 35; ++it) {
+    cudaEventRecord(e0, ctx.stream);
+    Status st = cuda::run_cuda_kernel(ctx, "MatMul", {}, in, out);
+    cudaEventRecord(e1, ctx.stream);
+    if (!st.ok()) {
+      std::printf("error: %s\n", st.to_string().c_str());
+      return -1;
+    }
+    cudaEventSynchronize(e1);
+    float t = 0;
+    cudaEventElapsedTime(&t, e0, e1);
+    if (it >= 5) ms.push_back(t);
+  }
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  if (cudaGetLastError() != cudaSuccess) return -1;
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<S> shapes = {{4096, 4096, 4096},  {8192, 8192, 8192}, {16384, 4096, 1024},
+                           {16384, 1024, 4096}, {8192, 50257, 768}, {8192, 768, 50257},
+                           {8192, 50304, 768},  {8192, 768, 50304}};
+  if (argc > 1) shapes.clear();
+  for (int i = 1; i < argc; ++i) {
+    long long m, n, k;
+    if (std::sscanf(argv[i], "%lld,%lld,%lld", &m, &n, &k) != 3) {
+      std::fprintf(stderr, "error: shape '%s' is not m,n,k\n", argv[i]);
+      return 2;
+    }
+    shapes.push_back({m, n, k});
+  }
   cuda::CudaContext ctx;
   cudaStreamCreate(&ctx.stream);
   cublasLtCreate(&ctx.lt);
   ctx.workspace_bytes = 32 << 20;
   cudaMalloc(&ctx.workspace, ctx.workspace_bytes);
-  std::printf("%-22s %10s %10s\n", "tessera bf16 m,n,k", "ms", "TFLOP/s");
+  std::printf("%-22s %10s %10s %8s\n", "tessera bf16 m,n,k", "ms", "TFLOP/s", "pad");
   for (const S& s : shapes) {
     void *a, *b, *c;
     cudaMalloc(&a, s.m * s.k * 2);
@@ -39,30 +84,23 @@ int main() {
     std::vector<TensorRef> in = {{DType::kBFloat16, {s.m, s.k}, a},
                                  {DType::kBFloat16, {s.k, s.n}, b}};
     std::vector<TensorRef> out = {{DType::kBFloat16, {s.m, s.n}, c}};
-    std::vector<float> ms;
-    cudaEvent_t e0, e1;
-    cudaEventCreate(&e0);
-    cudaEventCreate(&e1);
-    for (int it = 0; it < 35; ++it) {
-      cudaEventRecord(e0, ctx.stream);
-      Status st = cuda::run_cuda_kernel(ctx, "MatMul", {}, in, out);
-      cudaEventRecord(e1, ctx.stream);
-      if (!st.ok()) {
-        std::printf("error: %s\n", st.to_string().c_str());
-        return 1;
-      }
-      cudaEventSynchronize(e1);
-      float t = 0;
-      cudaEventElapsedTime(&t, e0, e1);
-      if (it >= 5) ms.push_back(t);
+    const int64_t pad = cuda::gemm_pad_scratch_bytes("MatMul", {}, in, out);
+    ctx.pad_scratch_bytes = 0;  // unpadded first
+    const double plain = time_matmul(ctx, in, out);
+    double med = plain;
+    if (pad > 0 && plain > 0) {
+      cudaMalloc(&ctx.pad_scratch, pad);
+      ctx.pad_scratch_bytes = pad;
+      med = time_matmul(ctx, in, out);
+      cudaFree(ctx.pad_scratch);
+      ctx.pad_scratch = nullptr, ctx.pad_scratch_bytes = 0;
     }
-    if (cudaGetLastError() != cudaSuccess) return 1;
-    std::sort(ms.begin(), ms.end());
-    const double med = ms[ms.size() / 2];
+    if (plain < 0 || med < 0) return 1;
     char name[64];
     std::snprintf(name, sizeof name, "%lld,%lld,%lld", (long long)s.m, (long long)s.n,
                   (long long)s.k);
-    std::printf("%-22s %10.3f %10.1f\n", name, med, 2.0 * s.m * s.n * s.k / (med * 1e-3) / 1e12);
+    std::printf("%-22s %10.3f %10.1f %8.2f\n", name, med,
+                2.0 * s.m * s.n * s.k / (med * 1e-3) / 1e12, plain / med);
     cudaFree(a), cudaFree(b), cudaFree(c);
   }
   return 0;

@@ -1,8 +1,13 @@
 # torch.matmul bf16 on the same shapes as gemm_bench.cpp, same timing method (CUDA events,
 # 5 warm-up runs, median of 30, random inputs).
+import sys
+
 import torch
 
-shapes = [(4096, 4096, 4096), (8192, 8192, 8192), (16384, 4096, 1024), (16384, 1024, 4096)]
+shapes = [(4096, 4096, 4096), (8192, 8192, 8192), (16384, 4096, 1024), (16384, 1024, 4096),
+          (8192, 50257, 768), (8192, 768, 50257), (8192, 50304, 768), (8192, 768, 50304)]
+if len(sys.argv) > 1:
+    shapes = [tuple(int(x) for x in a.split(",")) for a in sys.argv[1:]]
 print(f"{'torch bf16 m,n,k':22s} {'ms':>10s} {'TFLOP/s':>10s}")
 for m, n, k in shapes:
     a = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)

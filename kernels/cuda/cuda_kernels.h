@@ -35,6 +35,11 @@ struct CudaContext {
   // allocation.
   void* i32_scratch = nullptr;
   int64_t i32_scratch_bytes = 0;
+  // Row-padded copies of GEMM operands whose rows are not 16-byte aligned (gemm.cpp): sized by
+  // the session from gemm_pad_scratch_bytes over the plan's GEMMs; a GEMM that does not fit
+  // runs unpadded.
+  void* pad_scratch = nullptr;
+  int64_t pad_scratch_bytes = 0;
   // cuDNN handle and execution plans per convolution problem (cudnn_conv.cpp), created by the
   // first convolution (a plan costs a heuristic query and engine finalizations, host time paid
   // once per problem; a call then only builds a variant pack). shared_ptr for
@@ -71,6 +76,11 @@ Status run_cuda_kernel(CudaContext& ctx, std::string_view op, const AttrMap& att
 Status strided_copy(CudaContext& ctx, const void* src, int64_t src_start,
                     const std::vector<int64_t>& src_strides, void* dst, int64_t dst_start,
                     const std::vector<int64_t>& dst_strides, const Shape& shape, int64_t es);
+
+// Device scratch a MatMul/Gemm with these operands wants in CudaContext::pad_scratch (0 when its
+// rows are aligned, it is too small to gain, or TESSERA_GEMM_PAD=0).
+int64_t gemm_pad_scratch_bytes(std::string_view op, const AttrMap& attrs,
+                               const std::vector<TensorRef>& in, const std::vector<TensorRef>& out);
 
 // Benchmarks only: n elements of dtype dt at device address `data` set to a deterministic
 // hash of (seed, index) in [-scale, scale] (floats) or zero (integers, bool). Enqueued on

@@ -32,6 +32,20 @@ AttrMap gemm_attrs(double alpha, int64_t ta, int64_t tb) {
           {"transB", Attr::Int(tb)}};
 }
 
+// x [..., K] · w [K, N]: the batch dims fold into the rows of two 2-D Gemms with the transposes
+// in their flags. The batched formula below would build a [..., K, N] weight gradient and sum it
+// over the batch (for gpt2's LM head 8x the weight's bytes written, then a ReduceSum) and
+// materialise wᵀ.
+void grad_matmul_shared(GradCall& c, const Shape& sa, const Shape& sb) {
+  Builder& b = c.b;
+  int64_t rows = 1;
+  for (size_t i = 0; i + 1 < sa.size(); ++i) rows *= sa[i];
+  const int dy = b.reshape(c.dy[0], {rows, sb[1]});
+  if (c.wants(0)) c.dx[0] = b.reshape(b.op1("Gemm", {dy, c.in(1)}, gemm_attrs(1.0, 0, 1)), sa);
+  if (c.wants(1))
+    c.dx[1] = b.op1("Gemm", {b.reshape(c.in(0), {rows, sa.back()}), dy}, gemm_attrs(1.0, 1, 0));
+}
+
 }  // namespace
 
 // Rank-1 operands are lifted to matrices ([K] -> [1,K] or [K,1]) so one batched formula covers
@@ -39,6 +53,10 @@ AttrMap gemm_attrs(double alpha, int64_t ta, int64_t tb) {
 void grad_matmul(GradCall& c) {
   Builder& b = c.b;
   const Shape sa = c.shape_in(0), sb = c.shape_in(1);
+  if (sa.size() >= 2 && sb.size() == 2) {  // one weight matrix shared by every row of x
+    grad_matmul_shared(c, sa, sb);
+    return;
+  }
   Shape a2 = sa, b2 = sb, y2 = b.shape(c.dy[0]);
   if (sb.size() == 1) {
     b2.push_back(1);

@@ -160,7 +160,7 @@ Status CudaSession::create(const Plan& plan, Comm& comm, const SessionOptions& o
   TSR_RETURN_IF_ERROR(build_steps(plan, &layout));
   std::map<std::string, int> missing;
   std::vector<std::vector<std::string>> axes_lists;
-  int64_t scratch = 0;
+  int64_t scratch = 0, gemm_pad = 0;
   bool int8_gemm = false;
   for (const Step& st : layout.steps) {
     if (st.kind == Step::kKernel) {
@@ -168,6 +168,7 @@ Status CudaSession::create(const Plan& plan, Comm& comm, const SessionOptions& o
       // Kernels with device scratch: int8 GEMM tiles, per-row loss and LayerNorm statistics.
       int8_gemm |= st.op == "QMatMulI8" || st.op == "QConvI8" ||
                    st.op == "SoftmaxCrossEntropyLoss" || st.op == "LayerNormalizationGrad";
+      gemm_pad = std::max(gemm_pad, kc::gemm_pad_scratch_bytes(st.op, st.attrs, st.ins, st.outs));
     } else {
       axes_lists.push_back(st.axes);
       scratch = std::max({scratch, st.ins[0].bytes(), st.outs[0].bytes()});
@@ -182,7 +183,8 @@ Status CudaSession::create(const Plan& plan, Comm& comm, const SessionOptions& o
     return Unimplemented(file + ": backend 'cuda' has no kernel for: " + names);
   }
 
-  // One allocation: [arena | weights | scratch 0 | scratch 1 | cuBLASLt workspace | int32 acc].
+  // One allocation:
+  // [arena | weights | scratch 0 | scratch 1 | cuBLASLt workspace | int32 acc | GEMM row pads].
   std::vector<const plan::WeightSection*> pick(p.tensors_size(), nullptr);
   for (const auto& w : p.weights())
     if (w.rank() == comm.rank() || (w.rank() == -1 && !pick[w.tensor()])) pick[w.tensor()] = &w;
@@ -199,9 +201,11 @@ Status CudaSession::create(const Plan& plan, Comm& comm, const SessionOptions& o
   // Int32 accumulators of QMatMulI8, only when the plan has one; TESSERA_I8_TILE_MB is for
   // benchmarks of the tile size (L2-resident tiles against fewer, larger GEMMs).
   const char* tile_mb = env("TESSERA_I8_TILE_MB");
-  const int64_t i32 =
-      !int8_gemm ? 0 : tile_mb ? align_up(std::atoll(tile_mb) << 20) : kc::kI8ScratchBytes;
-  total_bytes_ = arena + weight_bytes_ + 2 * sc + kWorkspace + i32;
+  const int64_t i32 = !int8_gemm ? 0
+                      : tile_mb  ? align_up(std::atoll(tile_mb) << 20)
+                                 : kc::kI8ScratchBytes;
+  gemm_pad = align_up(gemm_pad);
+  total_bytes_ = arena + weight_bytes_ + 2 * sc + kWorkspace + i32 + gemm_pad;
   void* mem = nullptr;
   TSR_RETURN_IF_ERROR(cu(cudaMalloc(&mem, static_cast<size_t>(total_bytes_)),
                          file + ": device memory of " + std::to_string(total_bytes_) + " bytes"));
@@ -212,6 +216,9 @@ Status CudaSession::create(const Plan& plan, Comm& comm, const SessionOptions& o
   ctx_.workspace_bytes = kWorkspace;
   ctx_.i32_scratch = i32 > 0 ? static_cast<uint8_t*>(ctx_.workspace) + kWorkspace : nullptr;
   ctx_.i32_scratch_bytes = i32;
+  ctx_.pad_scratch =
+      gemm_pad > 0 ? static_cast<uint8_t*>(ctx_.workspace) + kWorkspace + i32 : nullptr;
+  ctx_.pad_scratch_bytes = gemm_pad;
   TSR_RETURN_IF_ERROR(
       cu(cudaStreamCreateWithFlags(&ctx_.stream, cudaStreamNonBlocking), "cudaStreamCreate"));
   if (cublasLtCreate(&ctx_.lt) != CUBLAS_STATUS_SUCCESS) return Internal("cublasLtCreate failed");
