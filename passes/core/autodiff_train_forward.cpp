@@ -8,10 +8,12 @@
 //   a batch split over dp makes the sums partial and resharding all-reduces them (SyncBN), and
 //   the gradient comes from the primitives' rules. Running statistics become states updated
 //   per step (ONNX: running = running * momentum + batch * (1 - momentum), the variance's
-//   batch term unbiased).
+//   batch term unbiased). Each BatchNormalization owns its two statistics as weights: exporters
+//   tie equal initializers together (own_running_stats below).
 #include <fmt/format.h>
 
 #include <map>
+#include <set>
 
 #include "passes/core/autodiff.h"
 #include "passes/core/autodiff_builder.h"
@@ -41,6 +43,8 @@ class TrainForward {
       : g_(g), b_(g), o_(o), updates_(u) {}
 
   Status run() {
+    if (!o_.batchnorm_eval && !o_.gradients_only) own_running_stats();
+    if (!b_.status().ok()) return b_.status();
     std::vector<ir::Node> old = std::move(g_.nodes);
     g_.nodes.clear();
     for (ir::Node& n : old) {
@@ -101,6 +105,7 @@ class TrainForward {
     n.inputs.insert(n.inputs.end(), pos.begin(), pos.end());
   }
 
+  void own_running_stats();
   void lower_batch_norm(const ir::Node& n);
 
   ir::Graph& g_;
@@ -110,6 +115,77 @@ class TrainForward {
   int step_ = -1;
   std::map<std::pair<int64_t, int64_t>, int> positions_;
 };
+
+// A running statistic is one layer's state, updated in place each step, so every
+// BatchNormalization with batch statistics must read its mean and variance from weights of its
+// own. Exporters deduplicate equal initializers: torch.onnx ties every freshly initialised BN's
+// zero mean to one tensor and its unit variance to a scale, read directly or through Identity
+// nodes (resnet50's graph-only export: `bn1.running_mean = Identity(bn1.bias)`). Updating such a
+// value would name a non-weight as a state (the runtime refuses the plan) or let one layer's
+// statistics overwrite another's. So a statistic that is not a weight read by BatchNormalization
+// slots alone becomes a new weight starting from the tied tensor's value (none in a graph-only
+// model): named as the Identity's output when it is one (PyTorch's buffer name), else
+// "<node>.running_mean|var". The dead Identity nodes are pruned with the rest of the forward.
+void TrainForward::own_running_stats() {
+  std::vector<int> uses(g_.values.size(), 0), stat_uses(g_.values.size(), 0);
+  for (const ir::Node& n : g_.nodes)
+    for (int v : n.inputs)
+      if (v >= 0) ++uses[v];
+  for (int v : g_.outputs) ++uses[v];
+  auto is_bn = [](const ir::Node& n) {
+    return n.op == "BatchNormalization" && n.inputs.size() == 5;
+  };
+  for (const ir::Node& n : g_.nodes)
+    if (is_bn(n))
+      for (int slot : {3, 4}) ++stat_uses[n.inputs[slot]];
+  auto identity_input = [&](int v) {
+    const int p = g_.values[v].producer;
+    return p >= 0 && g_.nodes[p].op == "Identity" ? g_.nodes[p].inputs[0] : -1;
+  };
+  // A new weight for slot `slot` of n, initialised from what the Identity chain reads.
+  auto untie = [&](ir::Node& n, int slot, const std::string& name) {
+    const int v = n.inputs[slot];
+    int src = v;
+    while (identity_input(src) >= 0) src = identity_input(src);
+    const ir::Value& s = g_.values[src];
+    if (s.kind != ir::ValueKind::kWeight && s.kind != ir::ValueKind::kConstant)
+      return b_.fail(InvalidArgument(fmt::format(
+          "node '{}' (BatchNormalization): running {} '{}' is computed by the graph; training "
+          "updates it in place, so it must be an initializer",
+          n.name, slot == 3 ? "mean" : "variance", g_.values[v].name)));
+    ir::Value w;
+    w.name = name;
+    w.dtype = g_.values[v].dtype;
+    w.shape = g_.values[v].shape;
+    w.kind = ir::ValueKind::kWeight;
+    if (s.data) w.data = std::make_shared<ir::TensorData>(*s.data);
+    for (int u = v; --uses[u] == 0 && identity_input(u) >= 0;) u = identity_input(u);
+    --stat_uses[v];
+    n.inputs[slot] = g_.add_value(std::move(w));
+    uses.push_back(1), stat_uses.push_back(1);
+  };
+  // Identity outputs first: they take their names, and the weights behind them may be left to
+  // one BatchNormalization.
+  for (ir::Node& n : g_.nodes)
+    if (is_bn(n))
+      for (int slot : {3, 4}) {
+        ir::Value& v = g_.values[n.inputs[slot]];
+        if (v.kind != ir::ValueKind::kActivation || identity_input(n.inputs[slot]) < 0) continue;
+        const std::string name = v.name;
+        v.name += ".tied";
+        untie(n, slot, name);
+      }
+  std::set<int> claimed;
+  for (ir::Node& n : g_.nodes)
+    if (is_bn(n))
+      for (int slot : {3, 4}) {
+        const int v = n.inputs[slot];
+        if (g_.values[v].kind == ir::ValueKind::kWeight && uses[v] == stat_uses[v] &&
+            claimed.insert(v).second)
+          continue;
+        untie(n, slot, fmt::format("{}.{}", n.name, slot == 3 ? "running_mean" : "running_var"));
+      }
+}
 
 void TrainForward::lower_batch_norm(const ir::Node& n) {
   Builder& b = b_;

@@ -78,6 +78,29 @@ std::set<int> inplace_states(const plan::Plan& p) {
   return ids;
 }
 
+// Every "train.updates" pair names a WEIGHT tensor (the state) and a graph output (its new
+// value), so a compiler that names anything else fails when it writes the plan, not when a
+// session loads it (Session::create matches shapes and shardings too).
+Status check_train_updates(const plan::Plan& p, const std::string& what) {
+  std::set<std::string> weights, outputs;
+  for (const auto& t : p.tensors())
+    if (t.storage() == plan::TensorInfo::WEIGHT) weights.insert(t.name());
+  for (const auto& b : p.outputs()) outputs.insert(b.name());
+  for (const auto& a : p.meta()) {
+    if (a.name() != "train.updates") continue;
+    if (a.strings_size() % 2 != 0) return Corrupt(what + ": train.updates has an odd length");
+    for (int k = 0; k < a.strings_size(); k += 2) {
+      const std::string pair =
+          what + ": train.updates pair ('" + a.strings(k) + "', '" + a.strings(k + 1) + "')";
+      if (!weights.count(a.strings(k)))
+        return Corrupt(pair + ": no weight tensor named '" + a.strings(k) + "'");
+      if (!outputs.count(a.strings(k + 1)))
+        return Corrupt(pair + ": no graph output named '" + a.strings(k + 1) + "'");
+    }
+  }
+  return Status::Ok();
+}
+
 bool arena_overlap(const plan::TensorInfo& a, const plan::TensorInfo& b) {
   if (a.storage() != plan::TensorInfo::ARENA || b.storage() != plan::TensorInfo::ARENA)
     return false;
@@ -188,6 +211,7 @@ Status validate_plan(const plan::Plan& p, uint64_t data_size, const std::string&
   for (int i = 0; i < p.instructions_size(); ++i)
     TSR_RETURN_IF_ERROR(check_instruction(p, i, what, inplace));
   TSR_RETURN_IF_ERROR(check_bindings(p, what, inplace));
+  TSR_RETURN_IF_ERROR(check_train_updates(p, what));
   int64_t world = 1;
   for (const auto& a : p.mesh().axes()) world *= a.size();
   return check_sections(p, data_size, world, what);

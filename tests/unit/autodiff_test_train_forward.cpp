@@ -254,6 +254,81 @@ TEST(BatchNormTrain, GradientsMatchCentralDifferences) {
   }
 }
 
+// Exporters tie equal initializers (torch.onnx's resnet50: `bn1.running_mean = Identity(bn1.bias)`,
+// one running variance read directly by one layer and through Identity by others). Every
+// BatchNormalization's statistics become weights of its own, named after the Identity output
+// (or "<node>.running_mean|var"), starting from the tied value; graph-only weights stay without
+// data; a statistic computed by the graph is refused.
+TEST(BatchNormTrain, TiedRunningStatisticsBecomeWeightsOfTheirOwn) {
+  for (bool graph_only : {false, true}) {
+    std::mt19937 rng(7);
+    BnGraph b = bn_graph(rng);  // "bn": its own bn.running_mean / bn.running_var
+    autodiff::Builder bl(b.g);
+    auto identity = [&](int v, const std::string& name) {
+      const int o = bl.op1("Identity", {v});
+      b.g.values[o].name = name;
+      return o;
+    };
+    const AttrMap eps = {{"epsilon", Attr::Float(1e-3)}};
+    const int ya = bl.op1("BatchNormalization",
+                          {b.y, b.scale, b.bias, identity(b.bias, "a.running_mean"),
+                           identity(b.scale, "a.running_var")},
+                          eps);
+    b.g.nodes.back().name = "a";
+    // "c" reads bn's running mean directly (bn keeps it) and its variance through Identity.
+    const int yc = bl.op1("BatchNormalization",
+                          {ya, b.scale, b.bias, b.rm, identity(b.rv, "c.running_var")}, eps);
+    b.g.nodes.back().name = "c";
+    if (graph_only)
+      for (ir::Value& v : b.g.values)
+        if (v.kind == ir::ValueKind::kWeight) v.data = nullptr;
+    autodiff::TrainOptions o;
+    o.batchnorm_eval = false;
+    autodiff::StateUpdates upd;
+    Status s = autodiff::prepare_train_forward(b.g, o, &upd);
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    std::vector<std::string> names;
+    for (const auto& [state, updated] : upd) {
+      const ir::Value& v = b.g.values[state];
+      EXPECT_EQ(v.kind, ir::ValueKind::kWeight) << v.name;
+      EXPECT_EQ(v.data == nullptr, graph_only) << v.name;
+      names.push_back(v.name);
+    }
+    EXPECT_EQ(names,
+              (std::vector<std::string>{"bn.running_mean", "bn.running_var", "a.running_mean",
+                                        "a.running_var", "c.running_mean", "c.running_var"}));
+    if (graph_only) continue;
+    auto first = [&](int state) { return adtest::to_doubles(*b.g.values[state].data)[0]; };
+    EXPECT_EQ(first(upd[2].first), 0.1);  // bias
+    EXPECT_EQ(first(upd[3].first), 0.7);  // scale
+    EXPECT_EQ(first(upd[4].first), 0.5);  // bn.running_mean, copied
+    EXPECT_EQ(first(upd[5].first), 2.0);  // bn.running_var
+    // One step: bn's own update starts from its initial statistics, not c's.
+    b.g.outputs = {yc, upd[0].second, upd[4].second};
+    auto out = core::interpret(b.g, {});
+    ASSERT_TRUE(out.ok()) << out.status().to_string();
+    double mean, var, uvar;
+    channel_stats(adtest::to_doubles(*b.g.values[b.x].data), 0, &mean, &var, &uvar);
+    EXPECT_NEAR(adtest::to_doubles((*out)[1])[0], 0.5 * 0.8 + mean * 0.2, 1e-12);
+  }
+  // A running statistic computed by the graph cannot be a state.
+  std::mt19937 rng(8);
+  BnGraph b = bn_graph(rng);
+  autodiff::Builder bl(b.g);
+  const int neg = bl.op1("Neg", {b.rm});
+  b.g.nodes[0].inputs[3] = neg;
+  std::swap(b.g.nodes[0], b.g.nodes[1]);  // topological order: Neg first
+  b.g.values[b.g.nodes[0].outputs[0]].producer = 0;
+  b.g.values[b.y].producer = 1;
+  autodiff::TrainOptions o;
+  o.batchnorm_eval = false;
+  autodiff::StateUpdates upd;
+  Status s = autodiff::prepare_train_forward(b.g, o, &upd);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("running mean"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("computed by the graph"), std::string::npos) << s.message();
+}
+
 // A Dropout node gets the step state, its seed and stream, and one position vector per dim
 // holding index * global stride; the step's update is published.
 TEST(DropoutTrain, PrepareAddsStepSeedAndPositions) {

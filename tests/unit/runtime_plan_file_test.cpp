@@ -167,6 +167,20 @@ TEST(PlanFile, InPlaceUpdatesOnlyForTrainUpdatesPairs) {
   auto good = planfile::serialize(m.plan, m.weights);
   ASSERT_TRUE(good.ok()) << good.status().message();
   EXPECT_TRUE(PlanFile::from_bytes(*good, "x").ok());
+  // Every pair names a weight and a graph output (a graph-only resnet50 once named an
+  // Identity's output as a state and failed only at Session::create).
+  meta->add_strings("x");
+  meta->add_strings("b.new");
+  bad = planfile::serialize(m.plan, m.weights);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("no weight tensor named 'x'"), std::string::npos)
+      << bad.status().message();
+  meta->set_strings(2, "b");
+  meta->set_strings(3, "nope");
+  bad = planfile::serialize(m.plan, m.weights);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("no graph output named 'nope'"), std::string::npos)
+      << bad.status().message();
 }
 
 // Arena aliasing (docs/plan-format.md): a reshape-like instruction may write its input's own
