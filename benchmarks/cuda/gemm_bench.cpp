@@ -9,7 +9,9 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -49,6 +51,24 @@ double time_matmul(cuda::CudaContext& ctx, const std::vector<TensorRef>& in,
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2];
 }
+float bf16_to_float(uint16_t h) {
+  const uint32_t u = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// Largest |a - b| over the largest |a|: the same product through two cuBLASLt kernels (their
+// f32 sums differ in order only), so bf16 rounding of the output bounds it (~4e-3).
+double max_rel_diff(const std::vector<uint16_t>& a, const std::vector<uint16_t>& b) {
+  double d = 0, m = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double x = bf16_to_float(a[i]), y = bf16_to_float(b[i]);
+    d = std::max(d, std::fabs(x - y));
+    m = std::max(m, std::fabs(x));
+  }
+  return m > 0 ? d / m : d;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -87,20 +107,29 @@ int main(int argc, char** argv) {
     const int64_t pad = cuda::gemm_pad_scratch_bytes("MatMul", {}, in, out);
     ctx.pad_scratch_bytes = 0;  // unpadded first
     const double plain = time_matmul(ctx, in, out);
-    double med = plain;
+    double med = plain, diff = 0;
     if (pad > 0 && plain > 0) {
+      std::vector<uint16_t> c0(static_cast<size_t>(s.m * s.n)), c1(c0.size());
+      cudaMemcpy(c0.data(), c, c0.size() * 2, cudaMemcpyDeviceToHost);
       cudaMalloc(&ctx.pad_scratch, pad);
       ctx.pad_scratch_bytes = pad;
       med = time_matmul(ctx, in, out);
-      cudaFree(ctx.pad_scratch);
+      cudaMemcpy(c1.data(), c, c1.size() * 2, cudaMemcpyDeviceToHost);
+      diff = max_rel_diff(c0, c1);
       ctx.pad_scratch = nullptr, ctx.pad_scratch_bytes = 0;
     }
     if (plain < 0 || med < 0) return 1;
     char name[64];
     std::snprintf(name, sizeof name, "%lld,%lld,%lld", (long long)s.m, (long long)s.n,
                   (long long)s.k);
-    std::printf("%-22s %10.3f %10.1f %8.2f\n", name, med,
-                2.0 * s.m * s.n * s.k / (med * 1e-3) / 1e12, plain / med);
+    std::printf("%-22s %10.3f %10.1f %8.2f", name, med, 2.0 * s.m * s.n * s.k / (med * 1e-3) / 1e12,
+                plain / med);
+    if (pad > 0) std::printf("  (padded vs plain: max |diff| / max |c| = %.1e)", diff);
+    std::printf("\n");
+    if (diff > 1e-2) {
+      std::printf("error: padded and plain GEMMs disagree\n");
+      return 1;
+    }
     cudaFree(a), cudaFree(b), cudaFree(c);
   }
   return 0;

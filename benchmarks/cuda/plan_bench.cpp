@@ -169,7 +169,7 @@ int main(int argc, char** argv) {
   std::vector<std::pair<double, std::string>> ops;
   for (const auto& [op, e] : by_op) ops.push_back({e.first, op});
   std::sort(ops.rbegin(), ops.rend());
-  std::printf("profile (waits after each instruction): total %.3f ms\n", sum * 1e3);
+  std::printf("profile (GPU time between instruction events): total %.3f ms\n", sum * 1e3);
   for (const auto& [s, op] : ops)
     std::printf("  %-20s %9.3f ms %5.1f%%  x%d\n", op.c_str(), s * 1e3, 100 * s / sum,
                 by_op[op].second);

@@ -166,6 +166,8 @@ std::vector<Case> cases() {
       {"matmul_bcast", "MatMul", {T({2, 1, 3, 4}), T({5, 4, 2})}},
       {"matmul_vec_left", "MatMul", {T({3}), T({2, 3, 4})}},
       {"matmul_vec_right", "MatMul", {T({2, 3, 4}), T({4})}},
+      {"matmul_shared_weight", "MatMul", {T({2, 3, 4}), T({4, 5})}},
+      {"matmul_2d", "MatMul", {T({3, 4}), T({4, 5})}},
       {"gemm",
        "Gemm",
        {T({3, 4}), T({4, 2}), T({2})},
@@ -316,6 +318,24 @@ TEST(AutodiffRules, FusedAttentionMaskHasNoGradient) {
                                       "gradient"),
             std::string::npos)
       << r.status().message();
+}
+
+// x [..., K] · w [K, N] (a linear layer without bias): both gradients are single Gemms over the
+// folded rows, not a batched weight gradient summed over the batch.
+TEST(AutodiffRules, SharedWeightMatMulGradientsAreGemms) {
+  std::mt19937 rng(3);
+  Case c = {"mm", "MatMul", {T({2, 3, 4}), T({4, 5})}};
+  Built b = build(c, rng);
+  const size_t forward = b.g.nodes.size();
+  ASSERT_TRUE(autodiff::append_backward(b.g, b.loss, b.weights).ok());
+  int gemms = 0;
+  for (size_t i = forward; i < b.g.nodes.size(); ++i) {
+    const std::string& op = b.g.nodes[i].op;
+    gemms += op == "Gemm";
+    EXPECT_NE(op, "MatMul");
+    EXPECT_NE(op, "Transpose");
+  }
+  EXPECT_EQ(gemms, 2);
 }
 
 TEST(AutodiffRules, MissingRuleNamesNodeAndOp) {

@@ -6,7 +6,6 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -63,6 +62,7 @@ class CudaSession final : public DeviceSession {
     if (ctx_.lt) cublasLtDestroy(ctx_.lt);
     if (ctx_.stream) cudaStreamDestroy(ctx_.stream);
     if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
+    for (cudaEvent_t e : events_) cudaEventDestroy(e);
     if (base_) cudaFree(base_);
   }
 
@@ -126,6 +126,11 @@ class CudaSession final : public DeviceSession {
   std::vector<Pinned> in_host_, out_host_;
   std::vector<int64_t> out_bytes_;
   std::vector<double> seconds_;
+  // Profiling: an event before every instruction and one after the last, on the stream; an
+  // instruction's time is the GPU time between its two events (launch gaps included, no
+  // host wait: waiting after each instruction added ~50 us to each of gpt2's ~1000).
+  std::vector<cudaEvent_t> events_;
+  Status profile_times();
   // CUDA graph of the whole instruction sequence, captured on the second run (the first one
   // does any lazy setup eagerly) and replayed after: one launch instead of one per kernel
   // (gpt2-124m's step has ~1000). Opt-in (TESSERA_CUDA_GRAPHS=1) until it has run on a GPU:
@@ -383,7 +388,18 @@ Status CudaSession::run(const std::vector<std::vector<uint8_t>>& shards) {
     return nccl_->wait_stream(ctx_.stream, "rank " + std::to_string(comm_->rank()) + " on cuda");
   }
   TSR_RETURN_IF_ERROR(run_steps());
-  return nccl_->wait_stream(ctx_.stream, "rank " + std::to_string(comm_->rank()) + " on cuda");
+  TSR_RETURN_IF_ERROR(
+      nccl_->wait_stream(ctx_.stream, "rank " + std::to_string(comm_->rank()) + " on cuda"));
+  return opts_.profile ? profile_times() : Status::Ok();
+}
+
+Status CudaSession::profile_times() {
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    float ms = 0;
+    TSR_RETURN_IF_ERROR(cu(cudaEventElapsedTime(&ms, events_[i], events_[i + 1]), "profile"));
+    seconds_[steps_[i].index] = ms * 1e-3;
+  }
+  return Status::Ok();
 }
 
 // Records every step into a graph; on any failure the capture is dropped (the stream leaves
@@ -410,11 +426,14 @@ Status CudaSession::capture_graph() {
 
 Status CudaSession::run_steps() {
   const plan::Plan& p = plan_->meta();
-  for (const Step& st : steps_) {
-    const auto t0 = std::chrono::steady_clock::now();
-    Status r = run_step(st);
-    // Profiling waits after every instruction: exact per-op times, no overlap.
-    if (r.ok() && opts_.profile) r = nccl_->wait_stream(ctx_.stream, "instruction");
+  if (opts_.profile && events_.empty()) {
+    events_.resize(steps_.size() + 1);
+    for (cudaEvent_t& e : events_) TSR_RETURN_IF_ERROR(cu(cudaEventCreate(&e), "cudaEventCreate"));
+  }
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const Step& st = steps_[i];
+    if (opts_.profile) TSR_RETURN_IF_ERROR(cu(cudaEventRecord(events_[i], ctx_.stream), "event"));
+    const Status r = run_step(st);
     if (!r.ok()) {
       const plan::Instruction& ins = p.instructions(st.index);
       return Status(r.code(), "rank " + std::to_string(comm_->rank()) + ", instruction " +
@@ -422,10 +441,9 @@ Status CudaSession::run_steps() {
                                   (ins.node().empty() ? "" : ", node '" + ins.node() + "'") +
                                   ") on cuda: " + r.message());
     }
-    if (opts_.profile)
-      seconds_[st.index] =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
+  if (opts_.profile)
+    TSR_RETURN_IF_ERROR(cu(cudaEventRecord(events_[steps_.size()], ctx_.stream), "event"));
   return Status::Ok();
 }
 
