@@ -265,6 +265,11 @@ Status compile(const CompileOptions& o, CompileSummary* summary) {
          if (o.mode == "train") return Status::Ok();  // done by autodiff (autocast_forward)
          return passes::run_precision(gr, ctx);
        }},
+      {"fold-casts",
+       [&](ir::Graph& gr) -> Status {
+         gr.meta["fold_casts"] = Attr::Str(o.fold_casts);
+         return passes::run_fold_casts(gr, ctx);
+       }},
       {"spmd-search", [&](ir::Graph& gr) { return passes::run_spmd_search(gr, ctx); }},
       {"reshard", [&](ir::Graph& gr) { return passes::run_reshard(gr, ctx); }},
       {"partition", [&](ir::Graph& gr) { return passes::run_partition(gr, ctx); }},

@@ -8,15 +8,15 @@
 namespace tessera::compiler {
 
 struct CompileOptions {
-  std::string model;                     // .onnx (TorchScript later)
+  std::string model;  // .onnx (TorchScript later)
   std::string output = "model.tsr";
-  std::map<std::string, int64_t> shapes; // --shape batch=8,seq=1024
+  std::map<std::string, int64_t> shapes;  // --shape batch=8,seq=1024
   // --inputs DIR: input_N.pb files whose dtypes and shapes are the graph inputs' (TorchScript
   // archives of PyTorch < 2.0 hold no example shapes; also recompiles a trace at other sizes).
   std::string example_inputs;
-  std::string mesh;                      // --mesh dp=2,tp=4; empty = one device
-  std::string cluster = "cpu";           // built-in profile name or a file
-  int64_t memory_budget = 0;             // bytes per device; 0 = the profile's capacity
+  std::string mesh;             // --mesh dp=2,tp=4; empty = one device
+  std::string cluster = "cpu";  // built-in profile name or a file
+  int64_t memory_budget = 0;    // bytes per device; 0 = the profile's capacity
   std::string mode = "infer";
   // Train mode (--mode train): loss, optimizer and which weights train.
   std::string loss = "cross_entropy";
@@ -41,22 +41,24 @@ struct CompileOptions {
   std::string gelu = "fused";
   // fused | unfused: MatMul + bias Add into one Gemm, the bias in its epilogue.
   std::string linear_bias = "fused";
+  // on | off: f32<->bf16/f16 Casts around LayerNorm and the loss folded into those ops.
+  std::string fold_casts = "on";
   // Infer mode: --quantize int8 with calibration inputs (docs/quantization.md).
-  std::string quantize;                        // "" = off, "int8"
-  std::string calibration;                     // directory of input_N.pb sets
+  std::string quantize;                     // "" = off, "int8"
+  std::string calibration;                  // directory of input_N.pb sets
   std::string calibration_method = "auto";  // auto | minmax | percentile | entropy
   double calibration_percentile = 99.99;
-  double smooth_alpha = -1;                    // SmoothQuant strength; 0 = off, < 0 = auto
-  std::vector<std::string> keep_float;         // globs of node/weight names left in float
-  std::string activation_scales = "auto";      // auto | tensor | token
+  double smooth_alpha = -1;                // SmoothQuant strength; 0 = off, < 0 = auto
+  std::vector<std::string> keep_float;     // globs of node/weight names left in float
+  std::string activation_scales = "auto";  // auto | tensor | token
   // --calibration-shape batch=1,seq=128: the interpreter runs of calibration use the model at
   // these dims (over --shape's) instead of the plan's; the sets must have those shapes.
   std::map<std::string, int64_t> calibration_shapes;
   // --random-weights SEED (>= 0; -1 = off): graph-only models get deterministic random weights
   // for the compile-time passes that read values (quantize); the plan keeps no weight data.
   int64_t random_weights = -1;
-  std::string strategy_file;             // --strategy: forced strategies per node
-  std::string dump_dir;                  // --dump-dir: IR after each stage
+  std::string strategy_file;  // --strategy: forced strategies per node
+  std::string dump_dir;       // --dump-dir: IR after each stage
   bool verbose = false;
   bool quiet = false;
   bool timings = false;

@@ -4,6 +4,8 @@
 #pragma once
 #include <fmt/format.h>
 
+#include <initializer_list>
+
 #include "ir/op_table.h"
 
 namespace tessera::ir::fns {
@@ -16,6 +18,14 @@ Status fail(fmt::format_string<A...> f, A&&... a) {
   return InvalidArgument(fmt::format(f, std::forward<A>(a)...));
 }
 std::string shp(const Shape& s);  // "[2,16,64]"
+
+// Mixed-dtype forms (docs/ops.md, "Mixed-dtype forms"): the dtype of the activation output(s)
+// of LayerNormalization(Grad) and SoftmaxCrossEntropy{Loss,Grad}: attribute `out_dtype` when
+// present, else input `driver`'s. When the activation inputs `acts` and that dtype are not all
+// one dtype, each must be f32, f16 or bf16, with at most one 16-bit kind among them (what the
+// `fold-casts` stage makes and what the kernels read and write).
+StatusOr<DType> activation_out_dtype(const Node& n, const In& in,
+                                     std::initializer_list<size_t> acts, size_t driver);
 
 // elementwise
 Status same_type_broadcast(const Node&, const In&, Out&);  // Add Sub Mul Div Max Min

@@ -17,6 +17,28 @@ int64_t rank(const In& in, size_t i) { return static_cast<int64_t>(in[i].second.
 
 }  // namespace
 
+StatusOr<DType> activation_out_dtype(const Node& n, const In& in,
+                                     std::initializer_list<size_t> acts, size_t driver) {
+  const DType out = attr_has(n.attrs, "out_dtype")
+                        ? static_cast<DType>(attr_int(n.attrs, "out_dtype", 0))
+                        : in[driver].first;
+  if (!dtype_is_float(out)) return fail("out_dtype must be a float dtype, got {}", dtype_name(out));
+  std::vector<DType> ts = {out};
+  for (size_t i : acts) ts.push_back(in[i].first);
+  bool same = true;
+  for (DType t : ts) same = same && t == ts[0];
+  if (same) return out;
+  DType half = DType::kUndefined;
+  for (DType t : ts) {
+    if (t == DType::kFloat32) continue;
+    if ((t != DType::kBFloat16 && t != DType::kFloat16) || (half != DType::kUndefined && t != half))
+      return fail("mixed activation dtypes must be f32 and one of f16/bf16, got {} and {}",
+                  dtype_name(ts[0]), dtype_name(t));
+    half = t;
+  }
+  return out;
+}
+
 // numpy matmul: 1-D operands are promoted and the promoted dim dropped afterwards.
 Status matmul(const Node&, const In& in, Out& out) {
   TSR_RETURN_IF_ERROR(same_dtype(in, 0, 1));
@@ -197,7 +219,8 @@ Status layer_norm(const Node& n, const In& in, Out& out) {
       return fail("input {} {} does not broadcast to normalised shape {}", i, shp(in[i].second),
                   shp(norm));
   }
-  out[0] = in[0];
+  TSR_ASSIGN_OR_RETURN(DType y, activation_out_dtype(n, in, {0}, 0));
+  out[0] = {y, x};
   return Status::Ok();
 }
 

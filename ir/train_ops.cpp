@@ -41,19 +41,20 @@ Status attr_shape(const Node& n, const char* key, Shape* s) {
 }
 
 // (logits [N,C], labels [N]) -> (loss [], softmax [N,C])
-Status sce_loss(const Node&, const In& in, Out& out) {
+Status sce_loss(const Node& n, const In& in, Out& out) {
   TSR_RETURN_IF_ERROR(need_float(in, 0, "logits"));
   TSR_RETURN_IF_ERROR(need_index(in, 1, "labels"));
   const Shape& x = in[0].second;
   if (x.size() != 2 || in[1].second != Shape{x[0]})
     return fail("logits {} must be [N,C] and labels {} [N]", shp(x), shp(in[1].second));
-  out[0] = {in[0].first, {}};
-  out[1] = in[0];
+  TSR_ASSIGN_OR_RETURN(DType t, fns::activation_out_dtype(n, in, {0}, 0));
+  out[0] = {t, {}};
+  out[1] = {t, x};
   return Status::Ok();
 }
 
 // (dloss [], softmax [N,C], labels [N]) -> dlogits [N,C]
-Status sce_grad(const Node&, const In& in, Out& out) {
+Status sce_grad(const Node& n, const In& in, Out& out) {
   TSR_RETURN_IF_ERROR(need_float(in, 1, "softmax"));
   TSR_RETURN_IF_ERROR(need_index(in, 2, "labels"));
   if (!in[0].second.empty() || in[0].first != in[1].first)
@@ -62,7 +63,8 @@ Status sce_grad(const Node&, const In& in, Out& out) {
   const Shape& p = in[1].second;
   if (p.size() != 2 || in[2].second != Shape{p[0]})
     return fail("softmax {} must be [N,C] and labels {} [N]", shp(p), shp(in[2].second));
-  out[0] = in[1];
+  TSR_ASSIGN_OR_RETURN(DType t, fns::activation_out_dtype(n, in, {1}, 1));
+  out[0] = {t, p};
   return Status::Ok();
 }
 
@@ -75,9 +77,14 @@ Status elementwise_grad(const Node&, const In& in, Out& out) {
 }
 
 // (dy, x, scale) -> (dx, dscale, dbias)
+// dy and x may differ in dtype (mixed-dtype forms: f32 and one 16-bit kind); dx is x's dtype
+// unless attribute out_dtype says otherwise.
 Status layer_norm_grad(const Node& n, const In& in, Out& out) {
   TSR_RETURN_IF_ERROR(need_float(in, 0, "dy"));
-  TSR_RETURN_IF_ERROR(same_shape(in, 0, 1));
+  TSR_RETURN_IF_ERROR(need_float(in, 1, "x"));
+  if (in[0].second != in[1].second)
+    return fail("dy {} and x {} must have one shape", shp(in[0].second), shp(in[1].second));
+  TSR_ASSIGN_OR_RETURN(DType dx, fns::activation_out_dtype(n, in, {0, 1}, 1));
   const Shape& x = in[1].second;
   const int64_t axis = attr_int(n.attrs, "axis", -1);
   if (axis < 0 || axis >= static_cast<int64_t>(x.size()))
@@ -86,7 +93,7 @@ Status layer_norm_grad(const Node& n, const In& in, Out& out) {
   if (in[2].second != norm)
     return fail("scale {} must be the normalised dims {} of {}", shp(in[2].second), shp(norm),
                 shp(x));
-  out[0] = in[1];
+  out[0] = {dx, x};
   out[1] = in[2];
   if (out.size() > 2) out[2] = in[2];
   return Status::Ok();
@@ -215,8 +222,6 @@ const std::vector<OpInfo>& train_op_table() {
   return table;
 }
 
-const OpInfo* find_train_op(std::string_view name) {
-  return find_in_table(train_op_table(), name);
-}
+const OpInfo* find_train_op(std::string_view name) { return find_in_table(train_op_table(), name); }
 
 }  // namespace tessera::ir

@@ -72,10 +72,15 @@ Status run_quantize(ir::Graph& g, PipelineContext& ctx, const ir::Graph& calibra
 // Infer mode: f32 -> bf16/fp16 inside the graph, Casts at its edges (g.meta "precision";
 // passes/precision.cpp).
 Status run_precision(ir::Graph& g, PipelineContext& ctx);
+// After autodiff and precision: a Cast between f32 and bf16/f16 next to LayerNormalization(Grad)
+// or SoftmaxCrossEntropy{Loss,Grad} becomes that op's 16-bit operand (g.meta "fold_casts": on |
+// off; passes/fold_casts.cpp).
+Status run_fold_casts(ir::Graph& g, PipelineContext& ctx);
 Status run_spmd_search(ir::Graph& g, PipelineContext& ctx);
 Status run_reshard(ir::Graph& g, PipelineContext& ctx);
 Status run_partition(ir::Graph& g, PipelineContext& ctx);
-// Train mode: recompute instead of keeping activations (g.meta "checkpoint"; passes/checkpoint.cpp).
+// Train mode: recompute instead of keeping activations (g.meta "checkpoint";
+// passes/checkpoint.cpp).
 Status run_checkpoint(ir::Graph& g, PipelineContext& ctx);
 Status run_chunk(ir::Graph& g, PipelineContext& ctx);  // after partition: local shapes
 

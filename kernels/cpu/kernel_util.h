@@ -19,6 +19,10 @@ Status check_arity(const Ins& in, const Ins& out, size_t min_in, size_t max_in, 
 Status check_out_shape(const TensorRef& out, const Shape& want, const char* what = "output");
 Status check_dtype(const TensorRef& t, DType want, const char* what);
 Status check_same_dtype(const TensorRef& a, const TensorRef& b, const char* what);
+// The operands of a mixed-dtype form (docs/ops.md: LayerNormalization(Grad), softmax
+// cross-entropy): one dtype, or each f32, f16 or bf16 with at most one 16-bit kind among them.
+// Absent refs are skipped; `what` names the op's operands in the message.
+Status check_mixed_float(const std::vector<const TensorRef*>& ts, const char* what);
 Status unsupported_dtype(const TensorRef& t, const char* what);
 
 // Numpy multidirectional broadcast of shapes; error when incompatible.

@@ -1,5 +1,8 @@
 // Loss and pointwise/normalisation gradients. Softmax cross-entropy keeps the softmax as a
-// second output so its gradient is one pass over [N,C] instead of a recomputation.
+// second output so its gradient is one pass over [N,C] instead of a recomputation. The
+// mixed-dtype forms (16-bit logits, dlogits, dy, x, dx around f32; docs/ops.md) reach these
+// kernels through run_cpu_kernel, which widens 16-bit operands to f32 exactly and rounds 16-bit
+// outputs to nearest even afterwards: the result is bit for bit the Cast-compute-Cast graph's.
 #include <cmath>
 
 #include "cpu/train_kernels.h"
@@ -110,6 +113,8 @@ Status SoftmaxCrossEntropyLoss(const AttrMap& a, const Ins& in, const Ins& out) 
   TSR_RETURN_IF_ERROR(check_labels(in[1], in[0].shape[0], in[0].shape[1]));
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], {}, "loss"));
   TSR_RETURN_IF_ERROR(check_out_shape(out[1], in[0].shape, "softmax"));
+  TSR_RETURN_IF_ERROR(check_same_dtype(in[0], out[0], "loss"));  // mixed forms arrive widened
+  TSR_RETURN_IF_ERROR(check_same_dtype(in[0], out[1], "softmax"));
   return dispatch_float(in[0], "logits", [&](auto t) {
     return sce_loss<decltype(t)>(in[0], in[1], out[0], out[1], attr_int(a, "rows", in[0].shape[0]));
   });
@@ -122,6 +127,7 @@ Status SoftmaxCrossEntropyGrad(const AttrMap& a, const Ins& in, const Ins& out) 
   TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[1], "dloss"));
   TSR_RETURN_IF_ERROR(check_labels(in[2], in[1].shape[0], in[1].shape[1]));
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], in[1].shape, "dlogits"));
+  TSR_RETURN_IF_ERROR(check_same_dtype(in[1], out[0], "dlogits"));  // mixed forms arrive widened
   return dispatch_float(in[1], "softmax", [&](auto t) {
     return sce_grad<decltype(t)>(in[0], in[1], in[2], out[0], attr_int(a, "rows", in[1].shape[0]));
   });
@@ -169,8 +175,12 @@ Status layer_norm_grad_dims(const AttrMap& attrs, const Ins& in, const Ins& out,
   const Shape norm(x.begin() + axis, x.end());
   if (in[0].shape != x || in[2].shape != norm)
     return InvalidArgument("dy/scale do not match x " + shape_str(x));
-  TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[1], "x"));
-  TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[2], "scale"));
+  // dy, x and dx may be 16-bit around f32 scale (mixed-dtype form, docs/ops.md); run_cpu_kernel
+  // widens them, the CUDA kernel reads and writes them as they are.
+  TSR_RETURN_IF_ERROR(check_mixed_float({&in[0], &in[1], &in[2], &out[0]}, "dy, x, scale and dx"));
+  TSR_RETURN_IF_ERROR(check_same_dtype(in[2], out[1], "dscale"));
+  if (out.size() > 2 && out[2].present())
+    TSR_RETURN_IF_ERROR(check_same_dtype(in[2], out[2], "dbias"));
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], x, "dx"));
   TSR_RETURN_IF_ERROR(check_out_shape(out[1], norm, "dscale"));
   *d = num_elements(norm);
@@ -181,6 +191,10 @@ Status layer_norm_grad_dims(const AttrMap& attrs, const Ins& in, const Ins& out,
 Status LayerNormalizationGrad(const AttrMap& attrs, const Ins& in, const Ins& out) {
   int64_t rows = 0, d = 0;
   TSR_RETURN_IF_ERROR(layer_norm_grad_dims(attrs, in, out, &rows, &d));
+  // One dtype here: run_cpu_kernel hands the mixed-dtype forms over widened to f32.
+  TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[1], "x"));
+  TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[2], "scale"));
+  TSR_RETURN_IF_ERROR(check_same_dtype(in[0], out[0], "dx"));
   const double eps = attr_float(attrs, "epsilon", 1e-5);
   return dispatch_float(
       in[0], "dy", [&](auto t) { return layer_norm_grad<decltype(t)>(rows, d, eps, in, out); });

@@ -49,6 +49,27 @@ Status check_same_dtype(const TensorRef& a, const TensorRef& b, const char* what
   return Status::Ok();
 }
 
+Status check_mixed_float(const std::vector<const TensorRef*>& ts, const char* what) {
+  DType first = DType::kUndefined, half = DType::kUndefined;
+  bool same = true;
+  for (const TensorRef* t : ts) {
+    if (!t->present()) continue;
+    if (first == DType::kUndefined) first = t->dtype;
+    same = same && t->dtype == first;
+  }
+  if (same) return Status::Ok();
+  for (const TensorRef* t : ts) {
+    if (!t->present() || t->dtype == DType::kFloat32) continue;
+    const bool is16 = t->dtype == DType::kBFloat16 || t->dtype == DType::kFloat16;
+    if (!is16 || (half != DType::kUndefined && half != t->dtype))
+      return InvalidArgument(std::string(what) +
+                             ": mixed dtypes must be f32 and one of f16/bf16, " + "got " +
+                             dtype_name(t->dtype) + " beside " + dtype_name(first));
+    half = t->dtype;
+  }
+  return Status::Ok();
+}
+
 Status unsupported_dtype(const TensorRef& t, const char* what) {
   return Unimplemented(std::string("dtype ") + dtype_name(t.dtype) + " of " + what +
                        " is not supported");

@@ -1,9 +1,9 @@
 // Device-side element access for the float kernels: f32, f16, bf16 loaded as f32, stored with
 // round-to-nearest. Only .cu files include this.
 #pragma once
-#include <cfloat>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cfloat>
 
 #include "cuda/cuda_util.h"
 
@@ -84,6 +84,36 @@ Status dispatch_float(DType t, F&& f) {
       return Unimplemented(std::string("dtype ") + dtype_name(t) +
                            " (CUDA float kernels take f32, f16, bf16)");
   }
+}
+
+namespace detail {
+template <size_t I, size_t N, class H, class F, class... Ts>
+Status mixed_pick(const DType (&dts)[N], F& f, Ts... ts) {
+  if constexpr (I == N) {
+    return f(ts...);
+  } else {
+    if (dts[I] == DType::kFloat32) return mixed_pick<I + 1, N, H>(dts, f, ts..., float{});
+    return mixed_pick<I + 1, N, H>(dts, f, ts..., H{});
+  }
+}
+}  // namespace detail
+
+// The mixed-dtype forms (docs/ops.md): operands each f32 or one 16-bit type H (f16 or bf16).
+// Calls f(T0{}, T1{}, ...) with Ti = float where dts[i] is f32, H's storage type otherwise: 2^N
+// instantiations per 16-bit type, one when everything is f32.
+template <size_t N, class F>
+Status dispatch_mixed(const DType (&dts)[N], F&& f) {
+  DType h = DType::kFloat32;
+  for (DType t : dts) {
+    if (t == DType::kFloat32) continue;
+    if ((t != DType::kFloat16 && t != DType::kBFloat16) || (h != DType::kFloat32 && h != t))
+      return Unimplemented(std::string("dtype ") + dtype_name(t) + " beside " + dtype_name(h) +
+                           " (CUDA mixed-dtype kernels take f32 and one of f16, bf16)");
+    h = t;
+  }
+  if (h == DType::kFloat16) return detail::mixed_pick<0, N, __half>(dts, f);
+  if (h == DType::kBFloat16) return detail::mixed_pick<0, N, __nv_bfloat16>(dts, f);
+  return detail::mixed_pick<0, N, float>(dts, f);
 }
 
 }  // namespace tessera::kernels::cuda

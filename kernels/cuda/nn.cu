@@ -68,12 +68,14 @@ __global__ void softmax_warp_kernel(const T* __restrict__ x, T* __restrict__ y, 
 
 // Two passes over the row (mean, then centred variance): matches the CPU reference's
 // numerics; the row is re-read from L1/L2, not from HBM, for the widths transformers use.
-template <class T>
-__global__ void layernorm_kernel(const T* __restrict__ x, const T* __restrict__ scale,
-                                 const T* __restrict__ bias, T* __restrict__ y, int64_t n,
+// X, Y in any of f32/f16/bf16 (the mixed-dtype form: 16-bit X or Y around f32 compute and f32
+// scale/bias, Y rounded to nearest even like a Cast); scale and bias share TW.
+template <class TX, class TW, class TY>
+__global__ void layernorm_kernel(const TX* __restrict__ x, const TW* __restrict__ scale,
+                                 const TW* __restrict__ bias, TY* __restrict__ y, int64_t n,
                                  float eps) {
-  const T* xr = x + blockIdx.x * n;
-  T* yr = y + blockIdx.x * n;
+  const TX* xr = x + blockIdx.x * n;
+  TY* yr = y + blockIdx.x * n;
   float s = 0.f;
   for (int64_t j = threadIdx.x; j < n; j += blockDim.x) s += to_f(xr[j]);
   const float mean = block_reduce<false>(s) / static_cast<float>(n);
@@ -85,7 +87,7 @@ __global__ void layernorm_kernel(const T* __restrict__ x, const T* __restrict__ 
   const float inv = rsqrtf(block_reduce<false>(v) / static_cast<float>(n) + eps);
   for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
     const float b = bias ? to_f(bias[j]) : 0.f;
-    yr[j] = from_f<T>((to_f(xr[j]) - mean) * inv * to_f(scale[j]) + b);
+    yr[j] = from_f<TY>((to_f(xr[j]) - mean) * inv * to_f(scale[j]) + b);
   }
 }
 
@@ -223,10 +225,9 @@ Status LayerNormalization(CudaContext& ctx, const AttrMap& attrs, const Ins& in,
   TSR_RETURN_IF_ERROR(check_arity(in, out, 2, 3, 1));
   const Shape& xs = in[0].shape;
   TSR_RETURN_IF_ERROR(check_out_shape(out[0], xs));
-  TSR_RETURN_IF_ERROR(check_same_dtype(in[0], out[0], "output"));
-  TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[1], "scale"));
+  TSR_RETURN_IF_ERROR(cpu::check_mixed_float({&in[0], &in[1], &out[0]}, "X, scale and Y"));
   const bool has_b = in.size() > 2 && in[2].present();
-  if (has_b) TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[2], "B"));
+  if (has_b) TSR_RETURN_IF_ERROR(check_same_dtype(in[1], in[2], "B"));
   int64_t axis;
   TSR_RETURN_IF_ERROR(norm_axis(attrs, xs, -1, &axis));
   const int64_t n = num_elements(Shape(xs.begin() + axis, xs.end()));
@@ -235,11 +236,14 @@ Status LayerNormalization(CudaContext& ctx, const AttrMap& attrs, const Ins& in,
   const int64_t rows = n ? in[0].numel() / n : 0;
   if (rows == 0) return Status::Ok();
   const float eps = static_cast<float>(attr_float(attrs, "epsilon", 1e-5));
-  return dispatch_float(in[0].dtype, [&](auto tag) {
-    using T = decltype(tag);
-    layernorm_kernel<T><<<static_cast<unsigned>(rows), kRowThreads, 0, ctx.stream>>>(
-        in[0].as<const T>(), in[1].as<const T>(), has_b ? in[2].as<const T>() : nullptr,
-        out[0].as<T>(), n, eps);
+  const DType dts[] = {in[0].dtype, in[1].dtype, out[0].dtype};
+  return dispatch_mixed(dts, [&](auto tx, auto tw, auto ty) {
+    using TX = decltype(tx);
+    using TW = decltype(tw);
+    using TY = decltype(ty);
+    layernorm_kernel<TX, TW, TY><<<static_cast<unsigned>(rows), kRowThreads, 0, ctx.stream>>>(
+        in[0].as<const TX>(), in[1].as<const TW>(), has_b ? in[2].as<const TW>() : nullptr,
+        out[0].as<TY>(), n, eps);
     TSR_CUDA_LAUNCHED();
     return Status::Ok();
   });

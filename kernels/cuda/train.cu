@@ -1,7 +1,9 @@
 // Training kernels on CUDA (the ops autodiff and the optimizer emit; CPU references in
 // kernels/cpu/train_*.cpp): softmax cross-entropy and its gradient, LayerNormalization's
 // gradient, GatherGrad (embedding backward), ReluGrad, training-mode Dropout, AdamW and SGD.
-// f32/f16/bf16 storage, f32 arithmetic. Per-row statistics go through CudaContext::i32_scratch
+// f32/f16/bf16 storage, f32 arithmetic; the loss, its gradient and LayerNormalizationGrad also
+// take the mixed-dtype forms (16-bit activations beside f32 weights, softmax and statistics;
+// docs/ops.md). Per-row statistics go through CudaContext::i32_scratch
 // (sized by the session). Two costs to know: GatherGrad scatters with float atomics, so repeated
 // indices sum in a run-dependent order (last-bit differences between runs; PyTorch's default is the
 // same), and invalid labels or indices cannot raise an error from the device: labels outside [0, C)
@@ -20,11 +22,12 @@ __device__ __forceinline__ int64_t label_at(const void* l, bool i64, int64_t r) 
 }
 
 // One block per row: softmax into p, the row's loss (logsumexp - x[label]) into row_loss.
-template <class T>
-__global__ void sce_rows_kernel(const T* __restrict__ x, const void* labels, bool i64, int64_t c,
-                                T* __restrict__ p, float* __restrict__ row_loss) {
+// TX: the logits' storage (16-bit under the mixed-dtype form), TP the softmax's.
+template <class TX, class TP>
+__global__ void sce_rows_kernel(const TX* __restrict__ x, const void* labels, bool i64, int64_t c,
+                                TP* __restrict__ p, float* __restrict__ row_loss) {
   const int64_t r = blockIdx.x;
-  const T* xr = x + r * c;
+  const TX* xr = x + r * c;
   float m = -FLT_MAX;
   for (int64_t j = threadIdx.x; j < c; j += blockDim.x) m = fmaxf(m, to_f(xr[j]));
   m = block_reduce<true>(m);
@@ -33,7 +36,7 @@ __global__ void sce_rows_kernel(const T* __restrict__ x, const void* labels, boo
   s = block_reduce<false>(s);
   const float inv = 1.f / s;
   for (int64_t j = threadIdx.x; j < c; j += blockDim.x)
-    p[r * c + j] = from_f<T>(__expf(to_f(xr[j]) - m) * inv);
+    p[r * c + j] = from_f<TP>(__expf(to_f(xr[j]) - m) * inv);
   if (threadIdx.x == 0) {
     const int64_t l = label_at(labels, i64, r);
     row_loss[r] = (l < 0 || l >= c) ? __int_as_float(0x7fc00000) : m + logf(s) - to_f(xr[l]);
@@ -50,26 +53,29 @@ __global__ void sum_rows_kernel(const float* __restrict__ row_loss, int64_t n, f
   if (threadIdx.x == 0) loss[0] = from_f<T>(rows > 0 ? s / rows : 0.f);
 }
 
-template <class T>
+// TD: dlogits' storage (16-bit under the mixed-dtype form), rounded to nearest even.
+template <class T, class TD>
 __global__ void sce_grad_kernel(const T* __restrict__ dl, const T* __restrict__ p,
                                 const void* labels, bool i64, int64_t c, float rows,
-                                T* __restrict__ dx, int64_t n) {
+                                TD* __restrict__ dx, int64_t n) {
   const float scale = rows > 0 ? to_f(dl[0]) / rows : 0.f;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t r = i / c, j = i % c;
     const float one = j == label_at(labels, i64, r) ? 1.f : 0.f;
-    dx[i] = from_f<T>(scale * (to_f(p[i]) - one));
+    dx[i] = from_f<TD>(scale * (to_f(p[i]) - one));
   }
 }
 
-// One block per row: dx, and the row's mean and rstd into stats for the column sums.
-template <class T>
-__global__ void ln_grad_rows_kernel(const T* __restrict__ dy, const T* __restrict__ x,
-                                    const T* __restrict__ sc, int64_t d, float eps,
-                                    T* __restrict__ dx, float2* __restrict__ stats) {
+// One block per row: dx, and the row's mean and rstd into stats for the column sums. dy, x, dx
+// each f32 or 16-bit (mixed-dtype form), scale TW; arithmetic in f32 whatever the storage.
+template <class TD, class TX, class TW, class TDX>
+__global__ void ln_grad_rows_kernel(const TD* __restrict__ dy, const TX* __restrict__ x,
+                                    const TW* __restrict__ sc, int64_t d, float eps,
+                                    TDX* __restrict__ dx, float2* __restrict__ stats) {
   const int64_t r = blockIdx.x;
-  const T *xr = x + r * d, *dyr = dy + r * d;
+  const TX* xr = x + r * d;
+  const TD* dyr = dy + r * d;
   float s = 0.f;
   for (int64_t j = threadIdx.x; j < d; j += blockDim.x) s += to_f(xr[j]);
   const float mean = block_reduce<false>(s) / static_cast<float>(d);
@@ -89,7 +95,7 @@ __global__ void ln_grad_rows_kernel(const T* __restrict__ dy, const T* __restric
   mgx = block_reduce<false>(mgx) / static_cast<float>(d);
   for (int64_t j = threadIdx.x; j < d; j += blockDim.x) {
     const float xh = (to_f(xr[j]) - mean) * rstd;
-    dx[r * d + j] = from_f<T>(rstd * (to_f(dyr[j]) * to_f(sc[j]) - mg - xh * mgx));
+    dx[r * d + j] = from_f<TDX>(rstd * (to_f(dyr[j]) * to_f(sc[j]) - mg - xh * mgx));
   }
   if (threadIdx.x == 0) stats[r] = make_float2(mean, rstd);
 }
@@ -101,8 +107,8 @@ __global__ void ln_grad_rows_kernel(const T* __restrict__ dy, const T* __restric
 // took 2.6 ms per call on gpt2-124m (8192 x 768), a third of the training step.
 constexpr int kLnChunk = 256;
 
-template <class T>
-__global__ void ln_grad_partial_kernel(const T* __restrict__ dy, const T* __restrict__ x,
+template <class TD, class TX>
+__global__ void ln_grad_partial_kernel(const TD* __restrict__ dy, const TX* __restrict__ x,
                                        const float2* __restrict__ stats, int64_t rows, int64_t d,
                                        float2* __restrict__ partial) {
   __shared__ float2 acc[8][33];
@@ -300,13 +306,17 @@ Status SoftmaxCrossEntropyLoss(CudaContext& ctx, const AttrMap& a, const Ins& in
   TSR_RETURN_IF_ERROR(scratch_for(ctx, n * 4, "SoftmaxCrossEntropyLoss"));
   const float rows = static_cast<float>(attr_int(a, "rows", n));
   auto* row_loss = static_cast<float*>(ctx.i32_scratch);
-  return dispatch_float(in[0].dtype, [&](auto tag) {
-    using T = decltype(tag);
+  // Mixed-dtype form: 16-bit logits, f32 loss and softmax (docs/ops.md).
+  TSR_RETURN_IF_ERROR(check_same_dtype(out[0], out[1], "softmax"));
+  const DType dts[] = {in[0].dtype, out[0].dtype};
+  return dispatch_mixed(dts, [&](auto tx, auto tp) {
+    using TX = decltype(tx);
+    using TP = decltype(tp);
     if (n > 0)
-      sce_rows_kernel<T><<<static_cast<unsigned>(n), kRow, 0, ctx.stream>>>(
-          in[0].as<const T>(), in[1].data, in[1].dtype == DType::kInt64, c, out[1].as<T>(),
+      sce_rows_kernel<TX, TP><<<static_cast<unsigned>(n), kRow, 0, ctx.stream>>>(
+          in[0].as<const TX>(), in[1].data, in[1].dtype == DType::kInt64, c, out[1].as<TP>(),
           row_loss);
-    sum_rows_kernel<T><<<1, 1024, 0, ctx.stream>>>(row_loss, n, rows, out[0].as<T>());
+    sum_rows_kernel<TP><<<1, 1024, 0, ctx.stream>>>(row_loss, n, rows, out[0].as<TP>());
     TSR_CUDA_LAUNCHED();
     return Status::Ok();
   });
@@ -322,11 +332,14 @@ Status SoftmaxCrossEntropyGrad(CudaContext& ctx, const AttrMap& a, const Ins& in
   const int64_t n = in[1].numel(), c = in[1].shape[1];
   const float rows = static_cast<float>(attr_int(a, "rows", in[1].shape[0]));
   if (n == 0) return Status::Ok();
-  return dispatch_float(in[1].dtype, [&](auto tag) {
-    using T = decltype(tag);
-    sce_grad_kernel<T><<<grid_for(n), kThreads, 0, ctx.stream>>>(
+  // Mixed-dtype form: f32 softmax, 16-bit dlogits (docs/ops.md).
+  const DType dts[] = {in[1].dtype, out[0].dtype};
+  return dispatch_mixed(dts, [&](auto tp, auto td) {
+    using T = decltype(tp);
+    using TD = decltype(td);
+    sce_grad_kernel<T, TD><<<grid_for(n), kThreads, 0, ctx.stream>>>(
         in[0].as<const T>(), in[1].as<const T>(), in[2].data, in[2].dtype == DType::kInt64, c, rows,
-        out[0].as<T>(), n);
+        out[0].as<TD>(), n);
     TSR_CUDA_LAUNCHED();
     return Status::Ok();
   });
@@ -343,17 +356,22 @@ Status LayerNormalizationGrad(CudaContext& ctx, const AttrMap& attrs, const Ins&
   const float eps = static_cast<float>(attr_float(attrs, "epsilon", 1e-5));
   auto* stats = static_cast<float2*>(ctx.i32_scratch);
   const bool has_b = out.size() > 2 && out[2].present();
-  return dispatch_float(in[0].dtype, [&](auto tag) {
-    using T = decltype(tag);
-    ln_grad_rows_kernel<T><<<static_cast<unsigned>(rows), kRow, 0, ctx.stream>>>(
-        in[0].as<const T>(), in[1].as<const T>(), in[2].as<const T>(), d, eps, out[0].as<T>(),
+  // dy, x, dx f32 or 16-bit, scale/dscale/dbias TW (mixed-dtype form, docs/ops.md).
+  const DType dts[] = {in[0].dtype, in[1].dtype, in[2].dtype, out[0].dtype};
+  return dispatch_mixed(dts, [&](auto td, auto tx, auto tw, auto tdx) {
+    using TD = decltype(td);
+    using TX = decltype(tx);
+    using TW = decltype(tw);
+    using TDX = decltype(tdx);
+    ln_grad_rows_kernel<TD, TX, TW, TDX><<<static_cast<unsigned>(rows), kRow, 0, ctx.stream>>>(
+        in[0].as<const TD>(), in[1].as<const TX>(), in[2].as<const TW>(), d, eps, out[0].as<TDX>(),
         stats);
     float2* partial = stats + rows;
-    ln_grad_partial_kernel<T>
+    ln_grad_partial_kernel<TD, TX>
         <<<dim3(static_cast<unsigned>((d + 31) / 32), static_cast<unsigned>(chunks)), dim3(32, 8),
-           0, ctx.stream>>>(in[0].as<const T>(), in[1].as<const T>(), stats, rows, d, partial);
-    ln_grad_cols_kernel<T><<<static_cast<unsigned>((d + 127) / 128), 128, 0, ctx.stream>>>(
-        partial, chunks, d, out[1].as<T>(), has_b ? out[2].as<T>() : nullptr);
+           0, ctx.stream>>>(in[0].as<const TD>(), in[1].as<const TX>(), stats, rows, d, partial);
+    ln_grad_cols_kernel<TW><<<static_cast<unsigned>((d + 127) / 128), 128, 0, ctx.stream>>>(
+        partial, chunks, d, out[1].as<TW>(), has_b ? out[2].as<TW>() : nullptr);
     TSR_CUDA_LAUNCHED();
     return Status::Ok();
   });

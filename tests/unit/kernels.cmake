@@ -7,6 +7,7 @@ tessera_add_gtest(kernels_test
     kernels_test_nn.cpp
     kernels_test_shape.cpp
     kernels_test_16bit.cpp
+    kernels_test_mixed.cpp
     # Fused attention against a float64 unfused reference (kernels_attention_ref.cpp).
     kernels_attention_ref.cpp
     kernels_test_attention.cpp
