@@ -17,8 +17,11 @@ extra=()
 [ -f /usr/include/gtest/gtest.h ] || extra+=(-DGTEST_ROOT=$PWD/.devdeps)
 cmake -S . -B $B -G Ninja -DTESSERA_BUILD_COMPILER=OFF -DTESSERA_BUILD_CUDA=ON \
   -DTESSERA_BUILD_TESTS=ON "${extra[@]}" >"$OUT/cmake.log" 2>&1 || { tail -30 "$OUT/cmake.log"; exit 1; }
-ninja -C $B -j16 cuda_attention_test cuda_attention_bench >"$OUT/build.log" 2>&1 ||
+ninja -C $B -j16 cuda_attention_test cuda_attention_bench flash_layout_test >"$OUT/build.log" 2>&1 ||
   { grep -E "error|FAILED" -A3 "$OUT/build.log" | head -60; exit 1; }
+
+step "lane mappings of ldmatrix / mma.m16n8k16, emulated on the CPU"
+$B/bin/flash_layout_test --gtest_brief=1 2>&1 | tail -3 || fail=1
 
 step "fused attention vs float64 reference (flash where it applies)"
 # compute-sanitizer: memcheck over the flash cases catches out-of-bounds tile loads and stores;

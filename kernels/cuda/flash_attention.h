@@ -1,12 +1,14 @@
-// Flash attention (the FlashAttention-2 algorithm) for FusedAttention and FusedAttentionGrad on
-// f16/bf16 (flash_attention.cu), dispatched to by attention.cpp when it applies. Internal to
-// kernels/cuda (the tests and the benchmark use the switch and the counter below).
+// Flash attention (the FlashAttention-2 algorithm on mma.sync.m16n8k16 tensor-core tiles) for
+// FusedAttention and FusedAttentionGrad on f16/bf16 (flash_attention.cu), dispatched to by
+// attention.cpp when it applies. Internal to kernels/cuda (the tests and the benchmark use the
+// switch and the counter below).
 //
-// Forward: per block of 64 query rows, an online softmax over blocks of 64 keys; nothing of
-// size Sq x Sk is ever in memory. Backward: the forward once more for the row statistics
-// (log-sum-exp and D = rowsum(dy∘y), f32), then a dk/dv pass (per key block, over query
-// blocks) and a separate dq pass (per query block, over key blocks): no atomics, so the
-// gradients are deterministic, at the cost of computing q·kᵀ and dy·vᵀ once more.
+// Forward: per block of 64 query rows, an online softmax over blocks of 64 keys, scores and
+// probabilities in registers; nothing of size Sq x Sk is ever in memory. Backward: the forward
+// once more for the row statistics (log-sum-exp and D = rowsum(dy∘y), f32), then a dk/dv pass
+// (per key block, over query blocks) and a separate dq pass (per query block, over key blocks):
+// no atomics, so the gradients are deterministic, at the cost of computing q·kᵀ and dy·vᵀ once
+// more.
 #pragma once
 #include "cuda/attention.h"
 
@@ -25,16 +27,16 @@ struct FlashShape {
 bool flash_attention_fits(DType dt, int64_t d, int64_t dv);
 
 // Whether the current device lets one block have the dynamic shared memory the kernels need
-// at head size d (forward 53 KB, 77 KB at D > 64; backward 89 KB, 121 KB at D > 64: more
-// than compute capability 8.6/8.9's 99 KB). Read once per device; false on any CUDA error.
+// at head size d (forward 45.5 KB, 85.5 KB at D > 64; backward 55 KB, 85.5 KB at D > 64: within
+// compute capability 8.6/8.9's 99 KB). Read once per device; false on any CUDA error.
 bool flash_attention_smem_fits(int64_t d, bool backward);
 
 // Which path FusedAttention(Grad) takes where the flash kernels apply. TESSERA_ATTENTION_KERNEL
-// (read once per process): gemm | flash (wherever they apply) | auto (default): flash for the
-// forward without an additive mask only. Why auto: on an H100 (benchmarks/RESULTS.md, session 4)
-// these WMMA kernels beat the GEMM path 1.26-1.45x on the causal forward but lose on the
-// gradient (0.82-0.99x) and with a padding mask (0.60x forward, 0.37x gradient: uncoalesced
-// mask reads).
+// (read once per process): gemm | flash (wherever they apply) | auto (default): today the same
+// as flash, forward and gradient, with or without an additive mask, since the mma.sync kernels
+// are expected to beat the cuBLASLt GEMM path everywhere (the WMMA kernels they replaced lost on
+// the gradient and with masks: benchmarks/RESULTS.md). flash_attention_preferred's arguments
+// let auto differ per call again if a measurement says so.
 enum class FlashMode { kGemm = 0, kFlash = 1, kAuto = 2 };
 FlashMode flash_attention_mode();
 void set_flash_attention_mode(FlashMode m);

@@ -47,3 +47,7 @@ if(MPI_CXX_FOUND)
   target_link_libraries(cuda_nccl_handoff_check PRIVATE tessera_runtime CUDA::cudart
     ${NCCL_LIBRARY} MPI::MPI_CXX tessera_warnings)
 endif()
+
+# CPU-only: the flash attention kernels' ldmatrix / mma.m16n8k16 lane mappings
+# (kernels/cuda/flash_layout.h) emulated on the host against plain matmuls; needs no GPU.
+tessera_add_gtest(flash_layout_test SOURCES flash_layout_test.cpp)
