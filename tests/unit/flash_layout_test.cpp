@@ -6,9 +6,11 @@
 // registers must equal a plain matmul, so a wrong lane-to-address mapping, operand order or
 // repacking shows up here without a GPU. Also checks that every ldmatrix row address is
 // 16-byte aligned and that each 8-lane phase hits 8 distinct 16-byte bank groups at the
-// kernels' padded row stride (no shared-memory bank conflicts).
+// kernels' padded row stride (no shared-memory bank conflicts). FlashTiling replays the
+// kernels' block loops in scalar double precision against textbook attention (below).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <random>
@@ -223,5 +225,234 @@ TEST(FlashLayout, ScoresAndOutputForward) {
 }
 
 TEST(FlashLayout, SmallTiles) { check_chain(16, 16, 48, 3); }
+
+// ---- the kernels' tiling, scalar -----------------------------------------------------------------
+// The block loops of flash_fwd_kernel, flash_dq_kernel and flash_dkdv_kernel with their ranges
+// (key_end, the causal start of dk/dv, tile sizes), the warp-level "edge" tests that decide
+// whether a tile is masked at all, the base-2 scores and the lse / D contract between the
+// passes, in double precision on one batch-head, against the textbook formulas. Catches a tile
+// skipped or masked wrongly at odd sizes, causal with Sq != Sk, dead rows and key-row masks.
+
+struct Problem {
+  int sq, sk, d;
+  bool causal;
+  int mask;  // 0 none, 1 key row ([Sk], row stride 0), 2 general ([Sq, Sk])
+  std::vector<double> q, k, v, dy, m;  // m: [Sq, Sk] (rows equal for key-row masks)
+  double scale;
+  double mask_at(int i, int j) const { return mask ? m[size_t(i) * sk + j] : 0.0; }
+};
+
+constexpr int kM = 64;
+constexpr double kLog2e = 1.4426950408889634;
+
+Problem make_problem(int sq, int sk, int d, bool causal, int mask, int dead_row, uint32_t seed) {
+  Problem p{sq, sk, d, causal, mask, {}, {}, {}, {}, {}, 1.0 / std::sqrt(double(d))};
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> nd(0, 1);
+  const auto fill = [&](std::vector<double>& x, size_t n) {
+    x.resize(n);
+    for (auto& e : x) e = nd(rng);
+  };
+  fill(p.q, size_t(sq) * d), fill(p.k, size_t(sk) * d), fill(p.v, size_t(sk) * d);
+  fill(p.dy, size_t(sq) * d);
+  p.m.assign(size_t(sq) * sk, 0.0);
+  std::vector<double> row(sk);
+  for (int j = 0; j < sk; ++j) row[j] = rng() % 100 < 15 ? -INFINITY : nd(rng);
+  for (int j = 0; j < std::min(sk, 70); ++j) row[j] = -INFINITY;  // a dead first key block
+  for (int i = 0; i < sq; ++i)
+    for (int j = 0; j < sk; ++j)
+      p.m[size_t(i) * sk + j] =
+          mask == 2 ? (i == dead_row ? -INFINITY : (rng() % 100 < 15 ? -INFINITY : nd(rng)))
+                    : row[j];
+  return p;
+}
+
+double dot(const std::vector<double>& a, int i, const std::vector<double>& b, int j, int d) {
+  double s = 0;
+  for (int e = 0; e < d; ++e) s += a[size_t(i) * d + e] * b[size_t(j) * d + e];
+  return s;
+}
+
+// Score in log2 units as edge_scores computes it, or -inf; `edge` false: scale only.
+double score2(const Problem& p, int i, int j, bool edge) {
+  double x = dot(p.q, i, p.k, j, p.d) * p.scale * kLog2e;
+  if (!edge) return x;
+  if (p.mask && i < p.sq && j < p.sk) x += kLog2e * p.mask_at(i, j);
+  return j >= p.sk || i >= p.sq || (p.causal && j > i) ? -INFINITY : x;
+}
+
+struct Grads {
+  std::vector<double> y, dq, dk, dv, lse, drow;
+};
+
+Grads emulate(const Problem& p, int dq_n, int kv_m) {
+  Grads r;
+  r.y.assign(size_t(p.sq) * p.d, NAN), r.lse.assign(p.sq, NAN), r.drow.assign(p.sq, NAN);
+  r.dq.assign(size_t(p.sq) * p.d, NAN), r.dk.assign(size_t(p.sk) * p.d, NAN);
+  r.dv.assign(size_t(p.sk) * p.d, NAN);
+  const auto key_end = [&](int q0) { return p.causal ? std::min({p.sk, q0 + kM, p.sq}) : p.sk; };
+  // Forward (kN = 64), rows past Sq computed as zero-filled rows and not written.
+  for (int q0 = 0; q0 < p.sq; q0 += kM)
+    for (int w = 0; w < 4; ++w) {
+      const int q0w = q0 + 16 * w;
+      for (int i = q0w; i < q0w + 16; ++i) {
+        double m = -INFINITY, l = 0;
+        std::vector<double> o(p.d, 0.0);
+        for (int k0 = 0; k0 < key_end(q0); k0 += 64) {
+          const bool edge = p.mask || k0 + 64 > p.sk || (p.causal && k0 + 63 > q0w);
+          std::vector<double> x(64);
+          double mx = m;
+          for (int c = 0; c < 64; ++c) {
+            // Zero-filled rows/keys give a raw score of 0.
+            const bool in = i < p.sq && k0 + c < p.sk;
+            x[c] = in ? score2(p, i, k0 + c, edge)
+                      : (edge && (k0 + c >= p.sk || (p.causal && k0 + c > i)) ? -INFINITY : 0.0);
+            mx = std::max(mx, x[c]);
+          }
+          const double base = mx == -INFINITY ? 0 : mx, alpha = std::exp2(m - base);
+          m = mx, l *= alpha;
+          for (auto& e : o) e *= alpha;
+          for (int c = 0; c < 64; ++c) {
+            const double pr = std::exp2(x[c] - base);
+            l += pr;
+            if (k0 + c < p.sk)
+              for (int e = 0; e < p.d; ++e) o[e] += pr * p.v[size_t(k0 + c) * p.d + e];
+          }
+        }
+        if (i >= p.sq) continue;
+        double dt = 0;
+        for (int e = 0; e < p.d; ++e) {
+          r.y[size_t(i) * p.d + e] = l > 0 ? o[e] / l : 0;
+          dt += r.y[size_t(i) * p.d + e] * p.dy[size_t(i) * p.d + e];
+        }
+        r.lse[i] = l > 0 ? m + std::log2(l) : INFINITY;
+        r.drow[i] = dt;
+      }
+    }
+  // dq pass (kN = dq_n).
+  for (int q0 = 0; q0 < p.sq; q0 += kM)
+    for (int w = 0; w < 4; ++w) {
+      const int q0w = q0 + 16 * w;
+      for (int i = q0w; i < std::min(q0w + 16, p.sq); ++i) {
+        std::vector<double> acc(p.d, 0.0);
+        for (int k0 = 0; k0 < key_end(q0); k0 += dq_n) {
+          const bool edge = p.mask || k0 + dq_n > p.sk || (p.causal && k0 + dq_n - 1 > q0w);
+          for (int c = 0; c < dq_n; ++c) {
+            const int j = k0 + c;
+            const double x =
+                j < p.sk ? score2(p, i, j, edge) : (edge ? -INFINITY : 0.0);  // zero-filled key
+            const double pr = std::exp2(x - r.lse[i]);
+            const double dp = j < p.sk ? dot(p.dy, i, p.v, j, p.d) : 0.0;
+            const double ds = pr * (dp - r.drow[i]);
+            if (j < p.sk)
+              for (int e = 0; e < p.d; ++e) acc[e] += ds * p.k[size_t(j) * p.d + e];
+          }
+        }
+        for (int e = 0; e < p.d; ++e) r.dq[size_t(i) * p.d + e] = acc[e] * p.scale;
+      }
+    }
+  // dk/dv pass (query blocks of kv_m).
+  for (int k0 = 0; k0 < p.sk; k0 += kM)
+    for (int w = 0; w < 4; ++w) {
+      const int k0w = k0 + 16 * w;
+      const int qbegin = p.causal ? k0 : 0;
+      for (int j = k0w; j < std::min(k0w + 16, p.sk); ++j) {
+        std::vector<double> dk(p.d, 0.0), dv(p.d, 0.0);
+        for (int q0 = qbegin; q0 < p.sq; q0 += kv_m) {
+          const bool edge = p.mask || q0 + kv_m > p.sq || (p.causal && k0w + 15 > q0);
+          for (int c = 0; c < kv_m; ++c) {
+            const int i = q0 + c;
+            // Past Sq: zero-filled q, dy, lse and D, and masked (edge is then true).
+            const double x = i < p.sq ? score2(p, i, j, edge) : -INFINITY;
+            const double pr = std::exp2(x - (i < p.sq ? r.lse[i] : 0.0));
+            if (i >= p.sq) {
+              EXPECT_EQ(pr, 0.0);
+              continue;
+            }
+            const double ds = pr * (dot(p.v, j, p.dy, i, p.d) - r.drow[i]);
+            for (int e = 0; e < p.d; ++e) {
+              dv[e] += pr * p.dy[size_t(i) * p.d + e];
+              dk[e] += ds * p.q[size_t(i) * p.d + e];
+            }
+          }
+        }
+        for (int e = 0; e < p.d; ++e) {
+          r.dk[size_t(j) * p.d + e] = dk[e] * p.scale;
+          r.dv[size_t(j) * p.d + e] = dv[e];
+        }
+      }
+    }
+  return r;
+}
+
+// Textbook attention and its gradient (natural exp), dead rows giving 0.
+Grads reference(const Problem& p) {
+  Grads r;
+  r.y.assign(size_t(p.sq) * p.d, 0), r.dq.assign(size_t(p.sq) * p.d, 0);
+  r.dk.assign(size_t(p.sk) * p.d, 0), r.dv.assign(size_t(p.sk) * p.d, 0);
+  for (int i = 0; i < p.sq; ++i) {
+    std::vector<double> s(p.sk), pr(p.sk, 0.0), dp(p.sk);
+    double mx = -INFINITY;
+    for (int j = 0; j < p.sk; ++j) {
+      s[j] = p.causal && j > i ? -INFINITY : dot(p.q, i, p.k, j, p.d) * p.scale + p.mask_at(i, j);
+      mx = std::max(mx, s[j]);
+    }
+    if (mx == -INFINITY) continue;
+    double sum = 0;
+    for (int j = 0; j < p.sk; ++j) sum += pr[j] = std::exp(s[j] - mx);
+    for (int j = 0; j < p.sk; ++j) pr[j] /= sum;
+    double dd = 0;
+    for (int j = 0; j < p.sk; ++j) {
+      dp[j] = dot(p.dy, i, p.v, j, p.d);
+      dd += pr[j] * dp[j];
+    }
+    for (int j = 0; j < p.sk; ++j) {
+      const double ds = pr[j] * (dp[j] - dd) * p.scale;
+      for (int e = 0; e < p.d; ++e) {
+        r.y[size_t(i) * p.d + e] += pr[j] * p.v[size_t(j) * p.d + e];
+        r.dq[size_t(i) * p.d + e] += ds * p.k[size_t(j) * p.d + e];
+        r.dk[size_t(j) * p.d + e] += ds * p.q[size_t(i) * p.d + e];
+        r.dv[size_t(j) * p.d + e] += pr[j] * p.dy[size_t(i) * p.d + e];
+      }
+    }
+  }
+  return r;
+}
+
+void expect_close(const std::vector<double>& got, const std::vector<double>& want,
+                  const char* what, const char* name) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_NEAR(got[i], want[i], 1e-9 * (1 + std::fabs(want[i])))
+        << what << "[" << i << "] " << name;
+}
+
+TEST(FlashTiling, MatchesTextbookAttention) {
+  struct C {
+    const char* name;
+    int sq, sk, d;
+    bool causal;
+    int mask, dead_row;
+  };
+  const C cases[] = {
+      {"s1", 1, 1, 16, false, 0, -1},          {"s17_causal", 17, 17, 16, true, 0, -1},
+      {"s65_causal", 65, 65, 16, true, 0, -1}, {"s200_keyrow", 200, 200, 16, false, 1, -1},
+      {"s130_causal_general", 130, 130, 16, true, 2, 3},
+      {"cross_100_37", 100, 37, 16, false, 0, -1},
+      {"causal_70_130", 70, 130, 16, true, 0, -1},
+      {"causal_130_70_keyrow", 130, 70, 16, true, 1, -1},
+      {"dead_first_block_causal", 150, 150, 16, true, 1, -1},
+      {"cross_30_250_general", 30, 250, 16, false, 2, 7},
+  };
+  for (const C& c : cases)
+    for (int tiles : {64, 32}) {  // the D <= 64 and the D = 128 gradient tiles
+      const Problem p = make_problem(c.sq, c.sk, c.d, c.causal, c.mask, c.dead_row, c.sq * 31 + c.sk);
+      const Grads got = emulate(p, tiles, tiles), want = reference(p);
+      expect_close(got.y, want.y, "y", c.name);
+      expect_close(got.dq, want.dq, "dq", c.name);
+      expect_close(got.dk, want.dk, "dk", c.name);
+      expect_close(got.dv, want.dv, "dv", c.name);
+    }
+}
 
 }  // namespace
