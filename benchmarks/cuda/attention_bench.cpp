@@ -37,7 +37,7 @@ struct Row {
   int64_t b, h, s, d, chunk;  // batch-heads n = b·h
   bool causal;
   DType dt;
-  bool mask;  // a [B,1,1,S] additive mask in dt
+  bool mask;       // a [B,1,1,S] additive mask in dt
   int layers = 0;  // > 0: also print the model's total (layers x one call)
 };
 
@@ -133,9 +133,10 @@ bool bench(cuda::CudaContext& ctx, const Row& r) {
   line("", "grad", 10 * f, t[0].grad, t[1].grad);
   line("", "f+g ", 14 * f, t[0].fwd + t[0].grad, has_flash ? t[1].fwd + t[1].grad : -1);
   if (r.layers > 0)
-    std::printf("%-56s x%d layers: gemm fwd %.2f ms + grad %.2f ms, flash fwd %.2f ms + grad %.2f ms\n",
-                "", r.layers, r.layers * t[0].fwd, r.layers * t[0].grad,
-                has_flash ? r.layers * t[1].fwd : -1.0, has_flash ? r.layers * t[1].grad : -1.0);
+    std::printf(
+        "%-56s x%d layers: gemm fwd %.2f ms + grad %.2f ms, flash fwd %.2f ms + grad %.2f ms\n", "",
+        r.layers, r.layers * t[0].fwd, r.layers * t[0].grad, has_flash ? r.layers * t[1].fwd : -1.0,
+        has_flash ? r.layers * t[1].grad : -1.0);
   return true;
 }
 
@@ -143,10 +144,10 @@ bool bench(cuda::CudaContext& ctx, const Row& r) {
 
 int main(int argc, char** argv) {
   const DType bf16 = DType::kBFloat16;
-  std::vector<Row> rows = {{8, 12, 1024, 64, 0, true, bf16, false, 12},     // gpt2-124m
+  std::vector<Row> rows = {{8, 12, 1024, 64, 0, true, bf16, false, 12},  // gpt2-124m
                            {8, 12, 1024, 64, 256, true, bf16, false},
                            {8, 12, 1024, 64, 0, true, DType::kFloat16, false},
-                           {32, 16, 512, 64, 0, false, bf16, true, 24},      // bert-large
+                           {32, 16, 512, 64, 0, false, bf16, true, 24},  // bert-large
                            {2, 12, 4096, 64, 1024, true, bf16, false},
                            {8, 12, 1024, 128, 0, true, bf16, false}};
   if (argc == 7) {

@@ -91,7 +91,7 @@ struct Args {
   AttnMask mask;
 };
 
-// ---- PTX wrappers ------------------------------------------------------------------------------
+// ---- PTX wrappers
 
 __device__ __forceinline__ uint32_t smem_u32(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
@@ -181,7 +181,7 @@ __device__ __forceinline__ float quad_sum(float x) {
   return x + __shfl_xor_sync(0xffffffffu, x, 2);
 }
 
-// ---- tiles and warp-level products ---------------------------------------------------------------
+// ---- tiles and warp-level products
 
 // Rows [0, kRows) of the dense [., d] matrix g into a shared tile (row stride kD + 8) by
 // cp.async, 16 bytes a thread; zeros for rows >= rows_left and columns >= d (d % 8 == 0 and g
@@ -271,7 +271,7 @@ __device__ __forceinline__ void repack(uint32_t (&af)[kN / 16][4], const float (
     }
 }
 
-// ---- masking -----------------------------------------------------------------------------------
+// ---- masking
 
 // The mask does not vary along the query rows (row stride 0): read as one row per key block.
 template <class T>
@@ -315,9 +315,9 @@ __device__ __forceinline__ void edge_scores(float (&s)[kN / 8][4], const Args<T>
 // rows (from q0) -> scores in log2 units, -inf where masked. key_row: mk[r] holds the mask of
 // key row g + 8r (key-row masks).
 template <class T, int kN>
-__device__ __forceinline__ void edge_scores_t(float (&s)[kN / 8][4], const Args<T>& a,
-                                              int64_t k0w, int64_t q0, bool key_row,
-                                              const float (&mk)[2], int64_t mbase) {
+__device__ __forceinline__ void edge_scores_t(float (&s)[kN / 8][4], const Args<T>& a, int64_t k0w,
+                                              int64_t q0, bool key_row, const float (&mk)[2],
+                                              int64_t mbase) {
   const int lane = threadIdx.x & 31;
   const float c = a.scale * kLog2e;
 #pragma unroll
@@ -343,7 +343,7 @@ __device__ __forceinline__ void scale_all(float (&s)[kN / 8][4], float c) {
     for (int i = 0; i < 4; ++i) s[j][i] *= c;
 }
 
-// ---- scheduling ----------------------------------------------------------------------------------
+// ---- scheduling
 
 // Block -> (batch-head b, first row r0 of its 64-row tile). Tile-major, so the blocks that
 // start first are every batch-head's heaviest tile under causal: the last query tiles (they see
@@ -363,7 +363,7 @@ __device__ __forceinline__ int64_t key_end(const Args<T>& a, int64_t q0) {
   return a.causal ? min(a.sk, min(q0 + kM, a.sq)) : a.sk;
 }
 
-// ---- forward -------------------------------------------------------------------------------------
+// ---- forward
 
 // Grid n · ceil(Sq/64) blocks of 64 query rows. Writes o (if given) and the row statistics: lse
 // = m + log2(l) in log2 units (+inf for a row with every key masked, so the backward's
@@ -374,8 +374,8 @@ __global__ void __launch_bounds__(kThreads) flash_fwd_kernel(Args<T> a) {
   constexpr int kLd = C::kLd, kN = C::kFwdN;
   extern __shared__ __align__(128) unsigned char smem[];
   T* qs = reinterpret_cast<T*>(smem);
-  T* ks = qs + kM * kLd;      // [2][kN][kLd]
-  T* vs = ks + 2 * kN * kLd;  // [2][kN][kLd]
+  T* ks = qs + kM * kLd;                                      // [2][kN][kLd]
+  T* vs = ks + 2 * kN * kLd;                                  // [2][kN][kLd]
   float* mrow = reinterpret_cast<float*>(vs + 2 * kN * kLd);  // [2][kN]
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, tid = threadIdx.x;
   int64_t b, q0;
@@ -486,7 +486,7 @@ __global__ void __launch_bounds__(kThreads) flash_fwd_kernel(Args<T> a) {
   }
 }
 
-// ---- backward ------------------------------------------------------------------------------------
+// ---- backward
 
 // dq: grid n · ceil(Sq/64) blocks of 64 query rows, over the key blocks the rows see. Per block:
 // s = q·kᵀ, dp = dy·vᵀ, p = 2^(s - lse), ds = p∘(dp - D), dq += ds·k; dq = scale · Σ, written
@@ -498,8 +498,8 @@ __global__ void __launch_bounds__(kThreads) flash_dq_kernel(Args<T> a) {
   extern __shared__ __align__(128) unsigned char smem[];
   T* qs = reinterpret_cast<T*>(smem);
   T* dys = qs + kM * kLd;
-  T* ks = dys + kM * kLd;     // [2][kN][kLd]
-  T* vs = ks + 2 * kN * kLd;  // [2][kN][kLd]
+  T* ks = dys + kM * kLd;                                     // [2][kN][kLd]
+  T* vs = ks + 2 * kN * kLd;                                  // [2][kN][kLd]
   float* mrow = reinterpret_cast<float*>(vs + 2 * kN * kLd);  // [2][kN]
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, tid = threadIdx.x;
   const int g = fl::group_of(lane), t = fl::thread_in_group(lane);
@@ -586,8 +586,8 @@ __global__ void __launch_bounds__(kThreads) flash_dkdv_kernel(Args<T> a) {
   extern __shared__ __align__(128) unsigned char smem[];
   T* ks = reinterpret_cast<T*>(smem);
   T* vs = ks + kM * kLd;
-  T* qs = vs + kM * kLd;       // [2][kN][kLd]
-  T* dys = qs + 2 * kN * kLd;  // [2][kN][kLd]
+  T* qs = vs + kM * kLd;                                       // [2][kN][kLd]
+  T* dys = qs + 2 * kN * kLd;                                  // [2][kN][kLd]
   float* lses = reinterpret_cast<float*>(dys + 2 * kN * kLd);  // [2][kN]
   float* dds = lses + 2 * kN;                                  // [2][kN]
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, tid = threadIdx.x;
@@ -679,7 +679,7 @@ __global__ void __launch_bounds__(kThreads) flash_dkdv_kernel(Args<T> a) {
   }
 }
 
-// ---- host side -----------------------------------------------------------------------------------
+// ---- host side
 
 // Launches kernel over n · ceil(rows/64) blocks with `bytes` of dynamic shared memory. Above
 // 48 KB a kernel must opt in (cudaFuncSetAttribute), once per device and kernel: the attribute
@@ -753,9 +753,9 @@ bool flash_attention_smem_fits(int64_t d, bool backward) {
   // f16 and bf16 tiles have the same size.
   using C64 = Cfg<64>;
   using C128 = Cfg<128>;
-  const size_t need =
-      d <= 64 ? (backward ? std::max({C64::kFwd, C64::kDq, C64::kKv}) : C64::kFwd)
-              : (backward ? std::max({C128::kFwd, C128::kDq, C128::kKv}) : C128::kFwd);
+  const size_t need = d <= 64
+                          ? (backward ? std::max({C64::kFwd, C64::kDq, C64::kKv}) : C64::kFwd)
+                          : (backward ? std::max({C128::kFwd, C128::kDq, C128::kKv}) : C128::kFwd);
   return need <= static_cast<size_t>(have);
 }
 

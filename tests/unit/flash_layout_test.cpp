@@ -27,7 +27,7 @@ namespace fl = tessera::kernels::cuda::flash_layout;
 struct Reg {
   double lo = 0, hi = 0;
 };
-using Warp4 = std::array<std::array<Reg, 4>, 32>;  // 4 registers per lane
+using Warp4 = std::array<std::array<Reg, 4>, 32>;   // 4 registers per lane
 using Acc = std::array<std::array<double, 4>, 32>;  // one 16x8 f32 accumulator per lane
 
 // A row-major shared-memory tile with row stride ld (elements), 2-byte elements.
@@ -74,8 +74,8 @@ Warp4 ldmatrix_x4(const Tile& s, const int (&row)[32], const int (&col)[32], boo
     const int g = l >> 2, t = l & 3;
     for (int m = 0; m < 4; ++m) {
       const auto elem = [&](int r, int c) { return s.at(row[8 * m + r], col[8 * m + r] + c); };
-      out[l][m] = trans ? Reg{elem(2 * t, g), elem(2 * t + 1, g)}
-                        : Reg{elem(g, 2 * t), elem(g, 2 * t + 1)};
+      out[l][m] =
+          trans ? Reg{elem(2 * t, g), elem(2 * t + 1, g)} : Reg{elem(g, 2 * t), elem(g, 2 * t + 1)};
     }
   }
   return out;
@@ -226,7 +226,7 @@ TEST(FlashLayout, ScoresAndOutputForward) {
 
 TEST(FlashLayout, SmallTiles) { check_chain(16, 16, 48, 3); }
 
-// ---- the kernels' tiling, scalar -----------------------------------------------------------------
+// ---- the kernels' tiling, scalar
 // The block loops of flash_fwd_kernel, flash_dq_kernel and flash_dkdv_kernel with their ranges
 // (key_end, the causal start of dk/dv, tile sizes), the warp-level "edge" tests that decide
 // whether a tile is masked at all, the base-2 scores and the lse / D contract between the
@@ -419,8 +419,8 @@ Grads reference(const Problem& p) {
   return r;
 }
 
-void expect_close(const std::vector<double>& got, const std::vector<double>& want,
-                  const char* what, const char* name) {
+void expect_close(const std::vector<double>& got, const std::vector<double>& want, const char* what,
+                  const char* name) {
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i)
     ASSERT_NEAR(got[i], want[i], 1e-9 * (1 + std::fabs(want[i])))
@@ -435,8 +435,10 @@ TEST(FlashTiling, MatchesTextbookAttention) {
     int mask, dead_row;
   };
   const C cases[] = {
-      {"s1", 1, 1, 16, false, 0, -1},          {"s17_causal", 17, 17, 16, true, 0, -1},
-      {"s65_causal", 65, 65, 16, true, 0, -1}, {"s200_keyrow", 200, 200, 16, false, 1, -1},
+      {"s1", 1, 1, 16, false, 0, -1},
+      {"s17_causal", 17, 17, 16, true, 0, -1},
+      {"s65_causal", 65, 65, 16, true, 0, -1},
+      {"s200_keyrow", 200, 200, 16, false, 1, -1},
       {"s130_causal_general", 130, 130, 16, true, 2, 3},
       {"cross_100_37", 100, 37, 16, false, 0, -1},
       {"causal_70_130", 70, 130, 16, true, 0, -1},
@@ -446,7 +448,8 @@ TEST(FlashTiling, MatchesTextbookAttention) {
   };
   for (const C& c : cases)
     for (int tiles : {64, 32}) {  // the D <= 64 and the D = 128 gradient tiles
-      const Problem p = make_problem(c.sq, c.sk, c.d, c.causal, c.mask, c.dead_row, c.sq * 31 + c.sk);
+      const Problem p =
+          make_problem(c.sq, c.sk, c.d, c.causal, c.mask, c.dead_row, c.sq * 31 + c.sk);
       const Grads got = emulate(p, tiles, tiles), want = reference(p);
       expect_close(got.y, want.y, "y", c.name);
       expect_close(got.dq, want.dq, "dq", c.name);
