@@ -7,7 +7,7 @@
 # int8_bench.sh) do one part each with more detail. Plans: benchmarks/cuda/make_plans.sh here,
 # carried (benchmarks/cuda/plans).
 # Usage (device tool): bash benchmarks/cuda/full_check.sh
-#   SECTIONS="attntest gpt2 bert tests train resnet int8 attn" (the default: all, most wanted
+#   SECTIONS="attntest gpt2 bert tests train resnet int8 attn gemm" (the default: all, most wanted
 #   first, run in the order given); TORCH_MODES=eager,compile
 #   (default eager: torch.compile costs a minute per model).
 set -uo pipefail
@@ -15,7 +15,7 @@ OUT=${OUT:-/tmp/tessera-out}
 mkdir -p "$OUT"
 B=build-cuda-dev
 P=benchmarks/cuda/plans
-S="${SECTIONS:-attntest gpt2 bert tests train resnet int8 attn}"
+S="${SECTIONS:-attntest gpt2 bert tests train resnet int8 attn gemm}"
 TM=${TORCH_MODES:-eager}
 fail=0
 LOG=$OUT/full.log
@@ -31,7 +31,7 @@ cmake -S . -B $B -G Ninja -DTESSERA_BUILD_COMPILER=OFF -DTESSERA_BUILD_CUDA=ON \
   -DTESSERA_BUILD_TESTS=ON >"$OUT/cmake.log" 2>&1 || { tail -30 "$OUT/cmake.log"; exit 1; }
 grep -i "cudnn" "$OUT/cmake.log" | head -3
 ninja -C $B -j16 tessera cuda_kernels_test cuda_quant_test cuda_attention_test cuda_plan_bench \
-  cuda_attention_bench cuda_int8_bench >"$OUT/build.log" 2>&1 ||
+  cuda_attention_bench cuda_int8_bench cuda_gemm_bench flash_layout_test >"$OUT/build.log" 2>&1 ||
   { grep -E "error|FAILED" -A3 "$OUT/build.log" | head -60; exit 1; }
 T=$B/bin/tessera
 gt() { # gtest binary, brief: the summary and the first failures
@@ -40,6 +40,7 @@ gt() { # gtest binary, brief: the summary and the first failures
   grep -E "Failure|error:|Which is|relative|^\[  (PASSED|FAILED)" /tmp/gt.txt | head -24
 }
 sec_attntest() {
+  step "flash kernels' lane mappings (CPU emulation)"; gt $B/bin/flash_layout_test
   step "fused attention vs float64 (flash where it applies)"; gt $B/bin/cuda_attention_test
 }
 sec_tests() {
@@ -69,6 +70,12 @@ sec_gpt2() {
   # H100 SXM's 989 TFLOP/s dense bf16 datasheet peak.
   awk '/tessera_ms_median/ { printf "gpt2 step MFU %.1f%% (6.7 TFLOP per step, 989 TFLOP/s peak)\n", 6.7e12 / ($2 * 1e-3) / 989e12 * 100 }' \
     "$OUT/gpt2_tessera.txt"
+  echo "-- without row padding of the LM head GEMMs (TESSERA_GEMM_PAD=0):"
+  TESSERA_GEMM_PAD=0 timeout 100 $B/bin/cuda_plan_bench $P/gpt2-124m.train.bf16.tsr --warmup 3 \
+    --iters 10 2>&1 | grep -E "ms_median"
+  echo "-- attention on the cuBLASLt path (TESSERA_ATTENTION_KERNEL=gemm):"
+  TESSERA_ATTENTION_KERNEL=gemm timeout 100 $B/bin/cuda_plan_bench $P/gpt2-124m.train.bf16.tsr \
+    --warmup 3 --iters 10 2>&1 | grep -E "ms_median"
   echo "-- CUDA graphs on:"
   TESSERA_CUDA_GRAPHS=1 TESSERA_CUDA_GRAPHS_VERBOSE=1 timeout 100 $B/bin/cuda_plan_bench \
     $P/gpt2-124m.train.bf16.tsr --warmup 3 --iters 10 2>&1 | grep -iE "ms_median|graph" | head -4
@@ -78,6 +85,12 @@ sec_gpt2() {
 sec_bert() {
   step "bert-large bf16 inference (batch 32, seq 512)"
   bench bert_tessera $P/bert-large.bf16.tsr
+  echo "-- attention on the cuBLASLt path (TESSERA_ATTENTION_KERNEL=gemm):"
+  TESSERA_ATTENTION_KERNEL=gemm timeout 100 $B/bin/cuda_plan_bench $P/bert-large.bf16.tsr \
+    --warmup 3 --iters 10 2>&1 | grep -E "ms_median"
+  echo "-- CUDA graphs on:"
+  TESSERA_CUDA_GRAPHS=1 timeout 100 $B/bin/cuda_plan_bench $P/bert-large.bf16.tsr --warmup 3 \
+    --iters 10 2>&1 | grep -E "ms_median"
   if [ -f $P/bert-large.int8.tsr ]; then  # make_int8_plans.sh: issue 7's int8-vs-bf16 plan
     echo "-- int8 plan:"; bench bert_int8 $P/bert-large.int8.tsr
   fi
@@ -93,6 +106,11 @@ sec_resnet() {
 sec_attn() {
   step "attention: flash vs the GEMM path"
   timeout 120 $B/bin/cuda_attention_bench 2>&1 | tail -14 || fail=1
+}
+sec_gemm() {
+  step "bf16 GEMMs: Tessera (row-padded where rows are misaligned) vs torch.matmul"
+  timeout 120 $B/bin/cuda_gemm_bench 2>&1 | tail -12 || fail=1
+  timeout 120 python3 benchmarks/cuda/torch_gemm_bench.py 2>&1 | tail -12
 }
 sec_int8() {
   step "int8 Linear vs bf16 Linear (8192 tokens)"

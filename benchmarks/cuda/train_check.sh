@@ -52,5 +52,11 @@ for m in ${2:-gpt2 bert resnet}; do
   # biases for the same reason). Gradients above are compared at 1e-4.
   echo -n "$m weights and AdamW state after 3 steps, cuda vs cpu ($(ls /tmp/tw_cpu_$m | wc -l) tensors, 2e-3): "
   compare_dir /tmp/tw_gpu_$m /tmp/tw_cpu_$m 2e-3 || fail=1
+  # CUDA graphs: steps 2 and 3 replay the graph captured in step 2; same kernels in the same
+  # order, so the result must equal the eager run's to the last bit.
+  TESSERA_CUDA_GRAPHS=1 TESSERA_CUDA_GRAPHS_VERBOSE=1 $T run $P/train/$m.adamw.tsr --data $D \
+    --steps 3 --save-weights /tmp/tw_graph_$m --backend cuda >/dev/null || fail=1
+  echo -n "$m after 3 steps, CUDA graphs vs eager (bitwise): "
+  compare_dir /tmp/tw_graph_$m /tmp/tw_gpu_$m 0 || fail=1
 done
 exit $fail
