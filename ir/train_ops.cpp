@@ -40,6 +40,73 @@ Status attr_shape(const Node& n, const char* key, Shape* s) {
   return Status::Ok();
 }
 
+// BatchNorm training ops (x viewed as [N, C, ...]); per-channel vectors are [C] of the
+// statistics' dtype: f64 for f64 x, else f32 (16-bit x keeps f32 sums and parameters).
+DType bn_stat_dtype(DType x) { return x == DType::kFloat64 ? DType::kFloat64 : DType::kFloat32; }
+Status bn_x(const In& in, size_t i, int64_t* c) {
+  TSR_RETURN_IF_ERROR(need_float(in, i, "x"));
+  if (in[i].second.size() < 2) return fail("x {} has no channel dim", shp(in[i].second));
+  *c = in[i].second[1];
+  return Status::Ok();
+}
+Status bn_channel(const In& in, size_t i, int64_t c, DType t) {
+  if (in[i].first != t || in[i].second != Shape{c})
+    return fail("input {} must be {} [{}], got {} {}", i, dtype_name(t), c, dtype_name(in[i].first),
+                shp(in[i].second));
+  return Status::Ok();
+}
+Status bn_count(const Node& n) {
+  if (!(attr_float(n.attrs, "count", 0) > 0)) return fail("attribute 'count' must be positive");
+  return Status::Ok();
+}
+
+// x -> (sum [C], sum of squares [C])
+Status bn_stats(const Node&, const In& in, Out& out) {
+  int64_t c = 0;
+  TSR_RETURN_IF_ERROR(bn_x(in, 0, &c));
+  out[0] = out[1] = {bn_stat_dtype(in[0].first), {c}};
+  return Status::Ok();
+}
+
+// (x, sum, sumsq, scale, bias) -> y; (dy, x, sum, sumsq, scale, sum_dy, sum_dy_xhat) -> dx
+Status bn_apply(const Node& n, const In& in, Out& out) {
+  const size_t xi = in.size() == 7 ? 1 : 0;
+  int64_t c = 0;
+  TSR_RETURN_IF_ERROR(bn_x(in, xi, &c));
+  TSR_RETURN_IF_ERROR(bn_count(n));
+  if (xi == 1) TSR_RETURN_IF_ERROR(same_shape(in, 0, 1));
+  for (size_t i = xi + 1; i < in.size(); ++i)
+    TSR_RETURN_IF_ERROR(bn_channel(in, i, c, bn_stat_dtype(in[xi].first)));
+  out[0] = in[xi];
+  return Status::Ok();
+}
+
+// (dy, x, sum, sumsq) -> (sum of dy [C], sum of dy * xhat [C])
+Status bn_grad_stats(const Node& n, const In& in, Out& out) {
+  int64_t c = 0;
+  TSR_RETURN_IF_ERROR(bn_x(in, 1, &c));
+  TSR_RETURN_IF_ERROR(bn_count(n));
+  TSR_RETURN_IF_ERROR(same_shape(in, 0, 1));
+  const DType t = bn_stat_dtype(in[1].first);
+  for (size_t i = 2; i < 4; ++i) TSR_RETURN_IF_ERROR(bn_channel(in, i, c, t));
+  out[0] = out[1] = {t, {c}};
+  return Status::Ok();
+}
+
+// (running mean, running var, sum, sumsq) -> (running mean', running var')
+Status bn_running_update(const Node& n, const In& in, Out& out) {
+  TSR_RETURN_IF_ERROR(need_float(in, 0, "running mean"));
+  TSR_RETURN_IF_ERROR(need_float(in, 2, "sum"));
+  TSR_RETURN_IF_ERROR(bn_count(n));
+  if (in[0].second.size() != 1) return fail("running mean {} is not a vector", shp(in[0].second));
+  TSR_RETURN_IF_ERROR(same_shape(in, 0, 1));
+  TSR_RETURN_IF_ERROR(bn_channel(in, 2, in[0].second[0], in[2].first));
+  TSR_RETURN_IF_ERROR(bn_channel(in, 3, in[0].second[0], in[2].first));
+  out[0] = in[0];
+  out[1] = in[1];
+  return Status::Ok();
+}
+
 // (logits [N,C], labels [N]) -> (loss [], softmax [N,C])
 Status sce_loss(const Node& n, const In& in, Out& out) {
   TSR_RETURN_IF_ERROR(need_float(in, 0, "logits"));
@@ -202,6 +269,11 @@ const std::vector<OpInfo>& train_op_table() {
   static const std::vector<OpInfo> table = {
       {"AdamW", 5, 5, 3, adamw, {}},
       {"AveragePoolGrad", 1, 1, 1, avg_pool_grad, {}},
+      {"BatchNormApply", 5, 5, 1, bn_apply, {}},
+      {"BatchNormGradInput", 7, 7, 1, bn_apply, {}},
+      {"BatchNormGradStats", 4, 4, 2, bn_grad_stats, {}},
+      {"BatchNormRunningUpdate", 4, 4, 2, bn_running_update, {}},
+      {"BatchNormStats", 1, 1, 2, bn_stats, {}},
       {"ConvGradWeight", 2, 2, 1, conv_grad_weight, {}},
       {"Dropout",
        1,

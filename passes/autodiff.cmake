@@ -8,6 +8,7 @@ add_library(tessera_autodiff STATIC
   core/autodiff_rules.cpp
   core/autodiff_rules_math.cpp
   core/autodiff_rules_nn.cpp
+  core/autodiff_rules_batchnorm.cpp
   core/autodiff_rules_shape.cpp
   core/autodiff_train.cpp
   core/autodiff_train_forward.cpp

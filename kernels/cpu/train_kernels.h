@@ -33,6 +33,12 @@ TSR_DECLARE_TRAIN_KERNEL(GatherGrad);
 TSR_DECLARE_TRAIN_KERNEL(GatherElementsGrad);
 // train_dropout.cpp
 TSR_DECLARE_TRAIN_KERNEL(Dropout);
+// train_batchnorm.cpp
+TSR_DECLARE_TRAIN_KERNEL(BatchNormStats);
+TSR_DECLARE_TRAIN_KERNEL(BatchNormApply);
+TSR_DECLARE_TRAIN_KERNEL(BatchNormRunningUpdate);
+TSR_DECLARE_TRAIN_KERNEL(BatchNormGradStats);
+TSR_DECLARE_TRAIN_KERNEL(BatchNormGradInput);
 // train_optim.cpp
 TSR_DECLARE_TRAIN_KERNEL(AdamW);
 TSR_DECLARE_TRAIN_KERNEL(SGD);
@@ -42,6 +48,17 @@ TSR_DECLARE_TRAIN_KERNEL(SGD);
 // the CUDA kernel: *rows x *d is x viewed as rows of the normalised shape.
 Status layer_norm_grad_dims(const AttrMap& attrs, const std::vector<TensorRef>& in,
                             const std::vector<TensorRef>& out, int64_t* rows, int64_t* d);
+
+// The BatchNorm training ops' operand checks, shared with the CUDA kernels: x viewed as
+// [n, c, s]; count (the global element count per channel), epsilon and momentum attributes.
+struct BatchNormDims {
+  int64_t n = 0, c = 0, s = 0;
+  double count = 0, eps = 1e-5, momentum = 0.9;
+};
+Status batch_norm_dims(std::string_view op, const AttrMap& attrs, const std::vector<TensorRef>& in,
+                       const std::vector<TensorRef>& out, BatchNormDims* d);
+// The statistics' dtype for x's: f64 for f64, else f32 (16-bit x keeps f32 sums).
+DType batch_norm_stat_dtype(DType x);
 
 }  // namespace cpu
 }  // namespace tessera::kernels

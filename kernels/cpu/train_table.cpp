@@ -8,6 +8,11 @@ const std::vector<KernelEntry>& cpu_train_kernel_table() {
   static const std::vector<KernelEntry> table = {
       {"AdamW", AdamW},
       {"AveragePoolGrad", AveragePoolGrad},
+      {"BatchNormApply", BatchNormApply},
+      {"BatchNormGradInput", BatchNormGradInput},
+      {"BatchNormGradStats", BatchNormGradStats},
+      {"BatchNormRunningUpdate", BatchNormRunningUpdate},
+      {"BatchNormStats", BatchNormStats},
       {"ConvGradWeight", ConvGradWeight},
       {"Dropout", Dropout},
       {"GatherElementsGrad", GatherElementsGrad},

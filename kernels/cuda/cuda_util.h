@@ -103,6 +103,12 @@ TSR_DECLARE_CUDA_KERNEL(FusedAttentionGrad);
 // gemm.cpp
 TSR_DECLARE_CUDA_KERNEL(MatMul);
 TSR_DECLARE_CUDA_KERNEL(Gemm);
+// batchnorm.cu
+TSR_DECLARE_CUDA_KERNEL(BatchNormStats);
+TSR_DECLARE_CUDA_KERNEL(BatchNormApply);
+TSR_DECLARE_CUDA_KERNEL(BatchNormRunningUpdate);
+TSR_DECLARE_CUDA_KERNEL(BatchNormGradStats);
+TSR_DECLARE_CUDA_KERNEL(BatchNormGradInput);
 // train.cu
 TSR_DECLARE_CUDA_KERNEL(SoftmaxCrossEntropyLoss);
 TSR_DECLARE_CUDA_KERNEL(SoftmaxCrossEntropyGrad);

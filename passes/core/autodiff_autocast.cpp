@@ -50,6 +50,12 @@ bool f32_op(const std::string& op) {
   return ops.count(op) > 0;
 }
 
+// The fused BatchNorm training ops (autodiff_train_forward.cpp) read 16-bit x and f32 sums and
+// parameters as they are and write y in x's dtype: no Cast on either side, outputs as inferred.
+bool keeps_dtypes(const std::string& op) {
+  return op == "BatchNormStats" || op == "BatchNormApply" || op == "BatchNormRunningUpdate";
+}
+
 // Inputs read in any float dtype, left as they are: the fused attention's additive mask (kept
 // f32 it is neither rounded nor copied; a Cast of a [B,H,Sq,Sk] mask would be a pass over it).
 bool any_float_input(const std::string& op, size_t i) {
@@ -125,6 +131,16 @@ class Autocast {
     g_.nodes.clear();
     for (ir::Node& n : old) {
       const bool in_f32 = f32_op(n.op);
+      if (keeps_dtypes(n.op)) {
+        // Per-channel operands are f32: one that became 16-bit on the way (a scale tied to
+        // another layer's through an Identity, which autocast computes in 16-bit) goes back.
+        for (size_t i = n.op == "BatchNormRunningUpdate" ? 0 : 1; i < n.inputs.size(); ++i)
+          if (n.inputs[i] >= 0 && dtype_is_16(g_.values[n.inputs[i]].dtype))
+            n.inputs[i] = as16_to_f32(n.inputs[i]);
+        TSR_RETURN_IF_ERROR(infer_outputs(n));
+        nodes_.push_back(std::move(n));
+        continue;
+      }
       if (n.op == "Cast") {  // a Cast to f32 inside the model casts to the compute type
         if (attr_int(n.attrs, "to", 0) == static_cast<int64_t>(DType::kFloat32))
           n.attrs["to"] = Attr::Int(static_cast<int64_t>(t_));
@@ -157,6 +173,17 @@ class Autocast {
 
  private:
   static bool dtype_is_16(DType d) { return d == DType::kBFloat16 || d == DType::kFloat16; }
+
+  Status infer_outputs(const ir::Node& n) {
+    std::vector<std::pair<DType, Shape>> in;
+    for (int x : n.inputs)
+      in.emplace_back(x >= 0 ? g_.values[x].dtype : DType::kUndefined,
+                      x >= 0 ? g_.values[x].shape : Shape{});
+    TSR_ASSIGN_OR_RETURN(auto out, infer_any(n, in));
+    for (size_t i = 0; i < n.outputs.size() && i < out.size(); ++i)
+      if (n.outputs[i] >= 0) g_.values[n.outputs[i]].dtype = out[i].first;
+    return Status::Ok();
+  }
 
   // A 16-bit activation (once f32) back to f32 for an f32 consumer: one Cast, memoised.
   int as16_to_f32(int v) {

@@ -17,6 +17,7 @@ const std::vector<RuleEntry>& rule_table() {
   static const std::vector<RuleEntry> table = {
       {"Add", grad_add},
       {"AveragePool", grad_average_pool},
+      {"BatchNormApply", grad_batch_norm_apply},
       {"BatchNormalization", grad_batch_norm},
       {"Cast", grad_cast},
       {"Clip", grad_clip},

@@ -70,6 +70,8 @@ TSR_GRAD_RULE(grad_softmax);
 TSR_GRAD_RULE(grad_log_softmax);
 TSR_GRAD_RULE(grad_softmax_cross_entropy);
 TSR_GRAD_RULE(grad_fused_attention);
+// autodiff_rules_batchnorm.cpp
+TSR_GRAD_RULE(grad_batch_norm_apply);
 // autodiff_rules_shape.cpp
 TSR_GRAD_RULE(grad_reshape_like);  // Reshape Flatten Squeeze Unsqueeze
 TSR_GRAD_RULE(grad_transpose);

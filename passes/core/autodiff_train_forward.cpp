@@ -4,12 +4,13 @@
 //   position vector per dim (i64, index * global stride): sharded with its input like any
 //   operand, it gives every rank its elements' GLOBAL indices, so the Philox mask is the same
 //   on every mesh (kernels/cpu/philox.h).
-// - BatchNormalization with batch statistics is lowered to ReduceSum/Sub/Mul/Sqrt/Reciprocal:
-//   a batch split over dp makes the sums partial and resharding all-reduces them (SyncBN), and
-//   the gradient comes from the primitives' rules. Running statistics become states updated
-//   per step (ONNX: running = running * momentum + batch * (1 - momentum), the variance's
-//   batch term unbiased). Each BatchNormalization owns its two statistics as weights: exporters
-//   tie equal initializers together (own_running_stats below).
+// - BatchNormalization with batch statistics becomes BatchNormStats (per-channel sums of x and
+//   x², f32) and BatchNormApply (elementwise, 16-bit x in and y out under mixed precision): a
+//   batch split over dp makes the sums partial and resharding all-reduces them (SyncBN); the
+//   gradient is BatchNormApply's rule (the fused backward pair). Running statistics become
+//   states updated per step by BatchNormRunningUpdate (ONNX: running = running * momentum +
+//   batch * (1 - momentum), the variance's batch term unbiased). Each BatchNormalization owns its
+//   two statistics as weights: exporters tie equal initializers together (own_running_stats below).
 #include <fmt/format.h>
 
 #include <map>
@@ -190,42 +191,48 @@ void TrainForward::own_running_stats() {
 void TrainForward::lower_batch_norm(const ir::Node& n) {
   Builder& b = b_;
   b.set_scope("bn_train/" + n.name);
-  const int x = n.inputs[0], scale = n.inputs[1], bias = n.inputs[2];
+  const int x = n.inputs[0];
+  int scale = n.inputs[1], bias = n.inputs[2];
   const int rm = n.inputs[3], rv = n.inputs[4];
   const Shape xs = b.shape(x);
   if (xs.size() < 2)
     return b.fail(InvalidArgument(fmt::format(
         "node '{}' (BatchNormalization): input {} has no channel dim", n.name, shape_str(xs))));
-  std::vector<int64_t> axes = {0};
-  Shape cs(xs.size(), 1);  // [1,C,1,...]
-  cs[1] = xs[1];
   int64_t count = xs[0];
-  for (size_t d = 2; d < xs.size(); ++d) axes.push_back(static_cast<int64_t>(d)), count *= xs[d];
-  // ReduceSum then a constant 1/count: a sum split over devices is partial and all-reduced
-  // (ReduceMean would divide by the local count, so its reduced axis is never split).
-  const int inv_count = b.scalar_like(x, 1.0 / static_cast<double>(count));
-  const int mean = b.mul(b.reduce_sum(x, axes, true), inv_count);
-  const int d = b.op1("Sub", {x, mean});
-  const int var = b.mul(b.reduce_sum(b.mul(d, d), axes, true), inv_count);  // biased
+  for (size_t d = 2; d < xs.size(); ++d) count *= xs[d];
+  // The statistics and parameters are f32 (f64 for f64 x) whatever x's dtype.
+  const DType sd = b.dtype(x) == DType::kFloat64 ? DType::kFloat64 : DType::kFloat32;
+  auto as_stat = [&](int v) {
+    return b.dtype(v) == sd ? v : b.op1("Cast", {v}, {{"to", Attr::Int(static_cast<int64_t>(sd))}});
+  };
+  scale = as_stat(scale), bias = as_stat(bias);
   const double eps = attr_float(n.attrs, "epsilon", 1e-5);
-  const int inv_std = b.op1("Reciprocal", {b.op1("Sqrt", {b.add(var, b.scalar_like(var, eps))})});
-  const int y = b.add(b.mul(b.mul(d, inv_std), b.reshape(scale, cs)), b.reshape(bias, cs));
+  // count is the GLOBAL element count per channel: a batch split over devices leaves the sums
+  // partial and resharding all-reduces them (SyncBN).
+  const AttrMap attrs = {{"count", Attr::Float(static_cast<double>(count))},
+                         {"epsilon", Attr::Float(eps)}};
+  const std::vector<int> sums = b.op("BatchNormStats", {x}, {}, 2);
   if (!b.status().ok()) return;
-  // The lowering's last node produces the original output value: consumers stay as they are.
-  const int orig = n.outputs[0];
+  b.op1("BatchNormApply", {x, sums[0], sums[1], scale, bias}, attrs);
+  if (!b.status().ok()) return;
+  // The last node produces the original output value: consumers stay as they are.
+  const int orig = n.outputs[0], y = g_.nodes.back().outputs[0];
   g_.nodes.back().outputs[0] = orig;
   g_.values[orig].producer = static_cast<int>(g_.nodes.size()) - 1;
   g_.values[y].name += ".unused";
   if (o_.gradients_only) return;  // a gradient check leaves the running statistics alone
-  const double m = attr_float(n.attrs, "momentum", 0.9);
-  const Shape c = b.shape(rm);
-  const double unbias = count > 1 ? static_cast<double>(count) / static_cast<double>(count - 1) : 1;
-  auto running = [&](int state, int batch, double k) {
-    return b.add(b.mul(state, b.scalar_like(state, m)),
-                 b.mul(b.reshape(batch, c), b.scalar_like(state, (1 - m) * k)));
-  };
-  updates_->emplace_back(rm, running(rm, mean, 1.0));
-  updates_->emplace_back(rv, running(rv, var, unbias));
+  const AttrMap ru = {{"count", Attr::Float(static_cast<double>(count))},
+                      {"momentum", Attr::Float(attr_float(n.attrs, "momentum", 0.9))}};
+  const int s0 = b.dtype(rm) == sd ? sums[0]
+                                   : b.op1("Cast", {sums[0]},
+                                           {{"to", Attr::Int(static_cast<int64_t>(b.dtype(rm)))}});
+  const int s1 = b.dtype(rm) == sd ? sums[1]
+                                   : b.op1("Cast", {sums[1]},
+                                           {{"to", Attr::Int(static_cast<int64_t>(b.dtype(rm)))}});
+  const std::vector<int> upd = b.op("BatchNormRunningUpdate", {rm, rv, s0, s1}, ru, 2);
+  if (!b.status().ok()) return;
+  updates_->emplace_back(rm, upd[0]);
+  updates_->emplace_back(rv, upd[1]);
 }
 
 }  // namespace

@@ -95,6 +95,8 @@ StatusOr<OpRule> gather_grad(const std::string&, const AttrMap&, const std::vect
                              const std::vector<Shape>&);
 StatusOr<OpRule> gather_elements_grad(const std::string&, const AttrMap&, const std::vector<Shape>&,
                                       const std::vector<Shape>&);
+StatusOr<OpRule> batch_norm_train(const std::string&, const AttrMap&, const std::vector<Shape>&,
+                                  const std::vector<Shape>&);
 StatusOr<OpRule> optimizer(const std::string&, const AttrMap&, const std::vector<Shape>&,
                            const std::vector<Shape>&);
 

@@ -233,4 +233,44 @@ StatusOr<OpRule> dropout(const std::string& op, const AttrMap& a, const std::vec
   return std::move(b.r);
 }
 
+// BatchNorm training ops (x [N, C, ...], per-channel vectors [C]): the channel dim splits with
+// every per-channel operand. BatchNormStats (x) and BatchNormGradStats (dy, x, sum, sumsq) sum
+// over the batch and spatial dims: reduction factors, so a split batch (data parallel) leaves
+// partial sums that resharding all-reduces before BatchNormApply / BatchNormGradInput read
+// them, i.e. global (SyncBN) statistics on every mesh. Apply and GradInput are elementwise over
+// x; RunningUpdate is elementwise over [C].
+StatusOr<OpRule> batch_norm_train(const std::string& op, const AttrMap& a,
+                                  const std::vector<Shape>& in, const std::vector<Shape>& out) {
+  const bool stats = op == "BatchNormStats" || op == "BatchNormGradStats";
+  const size_t xi = op == "BatchNormGradStats" || op == "BatchNormGradInput" ? 1 : 0;
+  if (op == "BatchNormRunningUpdate") {
+    TSR_RETURN_IF_ERROR(expect_arity(op, in, out, 4, 4, 2));
+    TSR_ASSIGN_OR_RETURN(OpRule r, elementwise(op, a, in, out));
+    r.flops = 8.0 * num_elements(in[0]);
+    return r;
+  }
+  TSR_RETURN_IF_ERROR(expect_arity(op, in, out, static_cast<int>(xi) + 1, -1, stats ? 2 : 1));
+  const Shape& x = in[xi];
+  if (x.size() < 2) return InvalidArgument(op + ": x " + shape_str(x) + " has no channel dim");
+  for (size_t i = 0; i < in.size(); ++i)
+    if (i > xi ? in[i] != Shape{x[1]} : in[i] != x)
+      return InvalidArgument(op + ": operand " + std::to_string(i) + " " + shape_str(in[i]) +
+                             " does not fit x " + shape_str(x));
+  Builder b(op, in, out);
+  for (size_t d = 0; d < x.size(); ++d) {
+    const int f = b.factor(x[d], stats && d != 1 ? FactorKind::kReduction : FactorKind::kParallel);
+    for (size_t i = 0; i <= xi; ++i) b.in_dim(i, static_cast<int>(d), f);
+    if (d != 1) {
+      if (!stats) b.out_dim(0, static_cast<int>(d), f);
+      continue;
+    }
+    for (size_t i = xi + 1; i < in.size(); ++i) b.in_dim(i, 0, f);
+    for (size_t o = 0; o < out.size(); ++o) b.out_dim(o, stats ? 0 : 1, f);
+  }
+  // Per element: sum and square (Stats), normalise and scale (Apply), xhat and two products
+  // (GradStats), xhat and the affine combination (GradInput).
+  b.r.flops = (stats ? 3.0 : 5.0) * static_cast<double>(num_elements(x));
+  return std::move(b.r);
+}
+
 }  // namespace tessera::spmd::rules

@@ -139,6 +139,37 @@ TEST_F(CudaTrain, LayerNormalizationGrad) {
         {{600, 37}, {37}, {37}});
 }
 
+// The fused BatchNorm training ops (kernels/cuda/batchnorm.cu), f32: statistics over a batch
+// sliced across blocks (atomic f32 adds of double block sums), 1x1 maps and a rank-2 x; the
+// elementwise ops on sums whose variance is positive (count 10: mean in [-0.5, 0.5], E[x²] in
+// [3, 6]).
+TEST_F(CudaTrain, BatchNormTraining) {
+  for (Shape x : {Shape{6, 5, 7, 9}, Shape{40, 300, 1, 1}, Shape{130, 3}, Shape{2, 64, 56, 56}}) {
+    const Shape c = {x[1]};
+    check("BatchNormStats", {}, {floats(x, 30, -2, 3)}, {c, c});
+    const AttrMap a = {{"count", Attr::Float(10)}, {"epsilon", Attr::Float(1e-5)}};
+    auto sums = [&](uint32_t seed) {
+      return std::vector<HostT>{floats(c, seed, -5, 5), floats(c, seed + 1, 30, 60)};
+    };
+    std::vector<HostT> in = {floats(x, 31, -2, 2)};
+    for (HostT& t : sums(32)) in.push_back(t);
+    in.push_back(floats(c, 34, 0.5f, 1.5f));
+    in.push_back(floats(c, 35));
+    check("BatchNormApply", a, in, {x});
+    in = {floats(x, 36), floats(x, 37, -2, 2)};
+    for (HostT& t : sums(38)) in.push_back(t);
+    check("BatchNormGradStats", a, in, {c, c});
+    in.push_back(floats(c, 40, 0.5f, 1.5f));
+    in.push_back(floats(c, 41, -3, 3));
+    in.push_back(floats(c, 42, -3, 3));
+    check("BatchNormGradInput", a, in, {x});
+    in = {floats(c, 43), floats(c, 44, 0.5f, 2.f)};
+    for (HostT& t : sums(45)) in.push_back(t);
+    check("BatchNormRunningUpdate", {{"count", Attr::Float(10)}, {"momentum", Attr::Float(0.9)}},
+          in, {c, c});
+  }
+}
+
 TEST_F(CudaTrain, GatherGradRepeatedAndNegativeIndices) {
   check("GatherGrad", {{"axis", Attr::Int(0)}, {"data_shape", Attr::Ints({10, 8})}},
         {floats({3, 4, 8}, 7), ints({3, 4}, {0, 1, 1, 9, -1, 3, 3, 3, 0, -10, 5, 5})}, {{10, 8}});

@@ -8,6 +8,7 @@ tessera_add_gtest(kernels_test
     kernels_test_shape.cpp
     kernels_test_16bit.cpp
     kernels_test_mixed.cpp
+    kernels_test_batchnorm.cpp
     # Fused attention against a float64 unfused reference (kernels_attention_ref.cpp).
     kernels_attention_ref.cpp
     kernels_test_attention.cpp
