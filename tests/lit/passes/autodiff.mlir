@@ -5,7 +5,8 @@
 // CHECK-SAME: tessera.name = "labels"
 // CHECK: tessera.SoftmaxCrossEntropyLoss
 // CHECK: tessera.SoftmaxCrossEntropyGrad
-// CHECK: tessera.MatMul
+// The weight gradient xᵀ·dy is a Gemm with the transpose in its flag.
+// CHECK: tessera.Gemm {{.*}}transA = 1 : i64, transB = 0 : i64{{.*}}-> tensor<8x3xf32>
 // CHECK: tessera.AdamW {{.*}}lr = 1.000000e-02
 // CHECK: return
 module attributes {tessera.mesh = "", tessera.cluster = "cpu", tessera.mode = "train", tessera.train.request.lr = 1.0e-2 : f64} {
@@ -42,7 +43,7 @@ module attributes {tessera.cluster = "cpu", tessera.mode = "train", tessera.trai
 // CHECK: %[[MM:.*]] = tessera.MatMul %[[X]], %[[WB]] {{.*}}-> tensor<4x3xbf16>
 // CHECK: %[[MF:.*]] = tessera.Cast %[[MM]] {{.*}}-> tensor<4x3xf32>
 // CHECK: tessera.Softmax %[[MF]] {{.*}}-> tensor<4x3xf32>
-// CHECK: tessera.MatMul {{.*}}-> tensor<8x3xbf16>
+// CHECK: tessera.Gemm {{.*}}-> tensor<8x3xbf16>
 // CHECK: %[[G:.*]] = tessera.Cast {{.*}}(tensor<8x3xbf16>) -> tensor<8x3xf32>
 // CHECK: tessera.AdamW %[[W]], %[[G]], {{.*}}-> (tensor<8x3xf32>, tensor<8x3xf32>, tensor<8x3xf32>)
 module attributes {tessera.cluster = "cpu", tessera.mode = "train", tessera.train.request.precision = "bf16"} {
