@@ -65,8 +65,16 @@ std::vector<spmd::Strategy> strategies_for(const ir::Graph& g, const ir::Node& n
     s.compute_seconds = spmd::op_seconds(*rule, io, 1, dt, ctx.cluster);
     return {s};
   }
-  auto s = spmd::enumerate_strategies(*rule, present_shapes(g, n.inputs),
-                                      present_shapes(g, n.outputs), dt, ctx.mesh, ctx.cluster);
+  // Ops in a mixed-dtype form (out_dtype, passes/fold_casts.cpp: 16-bit activations beside f32
+  // weights or softmax) price each operand by its own dtype; the others as before, by dt.
+  std::vector<DType> dts;
+  if (attr_has(n.attrs, "out_dtype"))
+    for (const auto* ids : {&n.inputs, &n.outputs})
+      for (int id : *ids)
+        if (id >= 0) dts.push_back(g.values[id].dtype);
+  auto s =
+      spmd::enumerate_strategies(*rule, present_shapes(g, n.inputs), present_shapes(g, n.outputs),
+                                 dt, ctx.mesh, ctx.cluster, 2, dts);
   if (s.empty()) return {replicated_strategy(g, n, ctx)};
   return s;
 }

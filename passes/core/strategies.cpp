@@ -13,6 +13,8 @@ struct Ctx {
   const Mesh& mesh;
   const ClusterProfile& profile;
   int max_axes;
+  const std::vector<DType>& operand_dtypes;  // inputs then outputs; empty: all `dtype`
+  DType dtype_of(size_t k) const { return k < operand_dtypes.size() ? operand_dtypes[k] : dtype; }
 };
 
 ShardingSpec spec_of(const std::vector<int>& dims, const std::vector<std::vector<int>>& fa,
@@ -51,7 +53,7 @@ Strategy finish(const Ctx& c, const std::vector<std::vector<int>>& fa) {
   for (size_t i = 0; i < c.in.size(); ++i) {
     s.inputs.push_back(spec_of(c.rule.inputs[i], fa, c.mesh));
     if (c.rule.summed_into_result[i]) s.inputs.back().partial = partial;
-    s.input_bytes.push_back(s.inputs.back().local_bytes(c.in[i], c.dtype, c.mesh));
+    s.input_bytes.push_back(s.inputs.back().local_bytes(c.in[i], c.dtype_of(i), c.mesh));
     bytes += s.input_bytes.back();
   }
   for (size_t o = 0; o < c.out.size(); ++o) {
@@ -60,7 +62,7 @@ Strategy finish(const Ctx& c, const std::vector<std::vector<int>>& fa) {
     if (o < c.rule.output_sums.size())
       for (int f : c.rule.output_sums[o])
         for (int a : fa[f]) s.outputs.back().partial.insert(c.mesh.axis(a).name);
-    s.output_bytes += s.outputs.back().local_bytes(c.out[o], c.dtype, c.mesh);
+    s.output_bytes += s.outputs.back().local_bytes(c.out[o], c.dtype_of(c.in.size() + o), c.mesh);
   }
   s.compute_seconds = op_seconds(c.rule, bytes + s.output_bytes, split, c.dtype, c.profile);
   return s;
@@ -116,8 +118,9 @@ std::string Strategy::name(const Mesh& mesh) const {
 std::vector<Strategy> enumerate_strategies(const OpRule& rule, const std::vector<Shape>& inputs,
                                            const std::vector<Shape>& outputs, DType dtype,
                                            const Mesh& mesh, const ClusterProfile& profile,
-                                           int max_axes_per_factor) {
-  Ctx c{rule, inputs, outputs, dtype, mesh, profile, max_axes_per_factor};
+                                           int max_axes_per_factor,
+                                           const std::vector<DType>& operand_dtypes) {
+  Ctx c{rule, inputs, outputs, dtype, mesh, profile, max_axes_per_factor, operand_dtypes};
   std::vector<std::vector<int>> fa(rule.factors.size());
   std::vector<Strategy> out;
   assign(c, 0, fa, out);

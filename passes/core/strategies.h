@@ -25,10 +25,14 @@ double op_seconds(const OpRule& rule, double io_bytes, int64_t split, DType dtyp
                   const ClusterProfile& profile);
 
 // Enumeration order: mesh axes in order, each trying "unused" first and then the factors in
-// order, so the fully replicated strategy comes first. `dtype` prices bytes and GEMM rate.
+// order, so the fully replicated strategy comes first. `dtype` prices bytes and GEMM rate;
+// `operand_dtypes` (inputs then outputs), when given, prices each operand's bytes instead (ops
+// of mixed dtypes: a 16-bit LayerNorm input beside its f32 scale, the f32 softmax of a 16-bit
+// loss gradient).
 std::vector<Strategy> enumerate_strategies(const OpRule& rule, const std::vector<Shape>& inputs,
                                            const std::vector<Shape>& outputs, DType dtype,
                                            const Mesh& mesh, const ClusterProfile& profile,
-                                           int max_axes_per_factor = 2);
+                                           int max_axes_per_factor = 2,
+                                           const std::vector<DType>& operand_dtypes = {});
 
 }  // namespace tessera::spmd

@@ -17,12 +17,13 @@ namespace tessera::kernels {
 namespace {
 
 // kTies: values in {-1, -0.5, 0, 0.5, 1} (exact in every dtype), so pooling windows hold equal
-// maxima and the first-maximum rule is exercised.
-enum class Gen { kNormal, kPositive, kIndex, kBool, kTies };
+// maxima and the first-maximum rule is exercised. kLabel: int64 in [0, index_max).
+enum class Gen { kNormal, kPositive, kIndex, kBool, kTies, kLabel };
 struct In {
   Shape shape;
   Gen gen = Gen::kNormal;
   int64_t index_max = 0;  // kIndex: values in [-index_max, index_max)
+  bool f32 = false;       // f32 whatever the case's dtype (mixed-dtype forms' weights, softmax)
 };
 struct Case {
   const char* name;
@@ -30,8 +31,18 @@ struct Case {
   AttrMap attrs;
   std::vector<In> ins;
   std::vector<Shape> outs;
-  bool halves = true;  // also run in f16 and bf16
+  bool halves = true;              // also run in f16 and bf16
+  std::vector<int> f32_outs = {};  // outputs that stay f32 (mixed-dtype forms)
 };
+// A case of a mixed-dtype form (docs/ops.md): some operands f32 beside the 16-bit ones. Its f32
+// run would repeat the plain case, so it runs in f16 and bf16 only.
+bool mixed(const Case& c) {
+  if (!c.f32_outs.empty()) return true;
+  for (const In& in : c.ins)
+    if (in.f32) return true;
+  return false;
+}
+In f32_in(Shape s, Gen g = Gen::kNormal) { return In{std::move(s), g, 0, true}; }
 
 AttrMap A(std::initializer_list<std::pair<const std::string, Attr>> l) { return AttrMap(l); }
 Attr I(int64_t v) { return Attr::Int(v); }
@@ -277,6 +288,52 @@ const std::vector<Case>& cases() {
        {{{2, 3, 8, 8}}},
        {{2, 3, 4, 4}}},
       {"global_avg_pool", "GlobalAveragePool", {}, {{{2, 3, 5, 5}}}, {{2, 3, 1, 1}}},
+      // Mixed-dtype forms (what passes/fold_casts.cpp makes of bf16/fp16 training): 16-bit
+      // activations read and written around f32 compute, f32 scale/bias, statistics, loss and
+      // softmax. 768 columns: gpt2's row width, several elements per thread.
+      {"layernorm_mixed_x16_y16",
+       "LayerNormalization",
+       A({{"axis", I(-1)}, {"epsilon", F(1e-5)}}),
+       {{{6, 768}}, f32_in({768}), f32_in({768})},
+       {{6, 768}}},
+      {"layernorm_mixed_x16_y32",
+       "LayerNormalization",
+       A({{"axis", I(-1)}, {"epsilon", F(1e-5)}}),
+       {{{2, 3, 64}}, f32_in({64}), f32_in({64})},
+       {{2, 3, 64}},
+       true,
+       {0}},
+      {"layernorm_mixed_x32_y16",
+       "LayerNormalization",
+       A({{"axis", I(-1)}, {"epsilon", F(1e-5)}}),
+       {f32_in({2, 3, 64}), f32_in({64}), f32_in({64})},
+       {{2, 3, 64}}},
+      {"ln_grad_mixed",
+       "LayerNormalizationGrad",
+       A({{"axis", I(1)}, {"epsilon", F(1e-5)}}),
+       {{{300, 96}}, {{300, 96}}, f32_in({96}, Gen::kPositive)},
+       {{300, 96}, {96}, {96}},
+       true,
+       {1, 2}},
+      {"ln_grad_mixed_dy32_dx32",
+       "LayerNormalizationGrad",
+       A({{"axis", I(2)}, {"epsilon", F(1e-5)}}),
+       {f32_in({2, 5, 48}), {{2, 5, 48}}, f32_in({48}, Gen::kPositive)},
+       {{2, 5, 48}, {48}, {48}},
+       true,
+       {0, 1, 2}},
+      {"sce_loss_mixed",
+       "SoftmaxCrossEntropyLoss",
+       A({{"rows", I(12)}}),
+       {{{6, 1000}}, {{6}, Gen::kLabel, 1000}},
+       {{}, {6, 1000}},
+       true,
+       {0, 1}},
+      {"sce_grad_mixed",
+       "SoftmaxCrossEntropyGrad",
+       A({{"rows", I(6)}}),
+       {f32_in({}, Gen::kPositive), f32_in({6, 1000}, Gen::kPositive), {{6}, Gen::kLabel, 1000}},
+       {{6, 1000}}},
       {"where_bcast", "Where", {}, {{{2, 1, 4}, Gen::kBool}, {{3, 1}}, {{2, 3, 4}}}, {{2, 3, 4}}},
       {"where_scalars", "Where", {}, {{{2, 1, 4, 4}, Gen::kBool}, {{}}, {{}}}, {{2, 1, 4, 4}}},
       {"batchnorm",
@@ -352,6 +409,7 @@ TEST_P(CudaKernels, MatchesCpuReference) {
   const Case& c = cases()[std::get<0>(GetParam())];
   const DType dt = std::get<1>(GetParam());
   if (dt != DType::kFloat32 && !c.halves) GTEST_SKIP();
+  if (dt == DType::kFloat32 && mixed(c)) GTEST_SKIP() << "mixed-dtype form: f16/bf16 only";
   SCOPED_TRACE(std::string(c.name) + " " + dtype_name(dt));
   std::mt19937 rng(1234 + std::get<0>(GetParam()));
   std::normal_distribution<float> normal(0.f, 1.f);
@@ -370,9 +428,10 @@ TEST_P(CudaKernels, MatchesCpuReference) {
       ref_bytes[i] = host_in[i];
       cpu_in.push_back({DType::kBool, in.shape, ref_bytes[i].data()});
       gpu_in.push_back({DType::kBool, in.shape, nullptr});
-    } else if (in.gen == Gen::kIndex) {
+    } else if (in.gen == Gen::kIndex || in.gen == Gen::kLabel) {
       std::vector<int64_t> idx(static_cast<size_t>(n));
-      std::uniform_int_distribution<int64_t> u(-in.index_max, in.index_max - 1);
+      std::uniform_int_distribution<int64_t> u(in.gen == Gen::kLabel ? 0 : -in.index_max,
+                                               in.index_max - 1);
       for (auto& v : idx) v = u(rng);
       host_in[i].resize(idx.size() * 8);
       std::memcpy(host_in[i].data(), idx.data(), host_in[i].size());
@@ -380,17 +439,18 @@ TEST_P(CudaKernels, MatchesCpuReference) {
       cpu_in.push_back({DType::kInt64, in.shape, ref_bytes[i].data()});
       gpu_in.push_back({DType::kInt64, in.shape, nullptr});
     } else {
+      const DType idt = in.f32 ? DType::kFloat32 : dt;
       ref_in[i].resize(static_cast<size_t>(n));
       for (auto& v : ref_in[i]) {
         if (in.gen == Gen::kTies)
           v = 0.5f * static_cast<float>(static_cast<int>(rng() % 5u) - 2);
         else
-          v = round_to(dt, in.gen == Gen::kPositive ? pos(rng) : normal(rng));
+          v = round_to(idt, in.gen == Gen::kPositive ? pos(rng) : normal(rng));
       }
-      store(dt, ref_in[i], &host_in[i]);
+      store(idt, ref_in[i], &host_in[i]);
       store(DType::kFloat32, ref_in[i], &ref_bytes[i]);
       cpu_in.push_back({DType::kFloat32, in.shape, ref_bytes[i].data()});
-      gpu_in.push_back({dt, in.shape, nullptr});
+      gpu_in.push_back({idt, in.shape, nullptr});
     }
     void* d = nullptr;
     ASSERT_EQ(cudaMalloc(&d, host_in[i].size() + 16), cudaSuccess);
@@ -401,15 +461,17 @@ TEST_P(CudaKernels, MatchesCpuReference) {
   }
   std::vector<std::vector<uint8_t>> ref_out(c.outs.size());
   std::vector<TensorRef> cpu_out, gpu_out;
+  std::vector<DType> odt(c.outs.size(), dt);
+  for (int o : c.f32_outs) odt[static_cast<size_t>(o)] = DType::kFloat32;
   for (size_t o = 0; o < c.outs.size(); ++o) {
     const int64_t n = num_elements(c.outs[o]);
     ref_out[o].assign(static_cast<size_t>(n) * 4, 0);
     cpu_out.push_back({DType::kFloat32, c.outs[o], ref_out[o].data()});
     void* d = nullptr;
-    const size_t bytes = static_cast<size_t>(n * dtype_size(dt));
+    const size_t bytes = static_cast<size_t>(n * dtype_size(odt[o]));
     ASSERT_EQ(cudaMalloc(&d, bytes + 16), cudaSuccess);
     ASSERT_EQ(cudaMemset(d, 0x7F, bytes), cudaSuccess);  // poison: huge or NaN if unwritten
-    gpu_out.push_back({dt, c.outs[o], d});
+    gpu_out.push_back({odt[o], c.outs[o], d});
     dev.push_back(d);
   }
   Status s = run_cpu_kernel(c.op, c.attrs, cpu_in, cpu_out);
@@ -423,7 +485,7 @@ TEST_P(CudaKernels, MatchesCpuReference) {
               cudaSuccess);
     double num = 0, den = 0;
     for (int64_t i = 0; i < gpu_out[o].numel(); ++i) {
-      const double g = load(dt, got.data(), i), r = load(DType::kFloat32, ref_out[o].data(), i);
+      const double g = load(odt[o], got.data(), i), r = load(DType::kFloat32, ref_out[o].data(), i);
       ASSERT_FALSE(std::isnan(g)) << "output " << o << " element " << i << " is NaN";
       num += (g - r) * (g - r);
       den += r * r;

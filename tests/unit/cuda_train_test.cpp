@@ -1,6 +1,7 @@
 // The training kernels on CUDA against the CPU kernels (kernels/cpu/train_*.cpp), f32: softmax
 // cross-entropy and its gradient (with a global row count), LayerNormalization's gradient,
-// GatherGrad with repeated and negative indices on axes 0 and 1, ReluGrad, AdamW and SGD.
+// GatherGrad with repeated and negative indices on axes 0 and 1, ReluGrad, AdamW and SGD; and the
+// mixed-dtype forms against the GPU's own Cast-compute-Cast composition, bit for bit.
 // Tolerance: relative L2 1e-5 (the CPU accumulates in double, the GPU in f32). Needs a GPU.
 #include <cublasLt.h>
 #include <cuda_runtime.h>
@@ -233,6 +234,103 @@ TEST_F(CudaTrain, DropoutMatchesCpuMask) {
   EXPECT_LT(kept, 130);
   cudaFree(gy);
   cudaFree(gm);
+}
+
+// The mixed-dtype forms (docs/ops.md; passes/fold_casts.cpp) on the GPU give exactly the bits
+// of the graph they replace, run on the GPU too: CUDA Cast to f32, the f32 kernel, CUDA Cast
+// back. So a folded plan's step equals the unfolded plan's on CUDA as it does on the CPU. For
+// bf16 and f16: LayerNormalization (16-bit X; Y 16-bit or f32), LayerNormalizationGrad (16-bit
+// dy, x, dx; f32 scale, dscale, dbias), SoftmaxCrossEntropyLoss (16-bit logits) and its
+// gradient (16-bit dlogits).
+class DeviceBuffers {
+ public:
+  ~DeviceBuffers() {
+    for (void* p : ptrs_) cudaFree(p);
+  }
+  TensorRef make(DType dt, const Shape& s) {
+    void* d = nullptr;
+    const size_t bytes = static_cast<size_t>(num_elements(s) * dtype_size(dt));
+    EXPECT_EQ(cudaMalloc(&d, bytes + 16), cudaSuccess);
+    EXPECT_EQ(cudaMemset(d, 0x7F, bytes), cudaSuccess);
+    ptrs_.push_back(d);
+    return {dt, s, d};
+  }
+  TensorRef upload(const HostT& t) {
+    TensorRef r = make(t.dt, t.shape);
+    EXPECT_EQ(cudaMemcpy(r.data, t.bytes.data(), t.bytes.size(), cudaMemcpyHostToDevice),
+              cudaSuccess);
+    return r;
+  }
+
+ private:
+  std::vector<void*> ptrs_;
+};
+
+std::vector<uint8_t> download(const TensorRef& t) {
+  std::vector<uint8_t> b(static_cast<size_t>(t.bytes()));
+  EXPECT_EQ(cudaMemcpy(b.data(), t.data, b.size(), cudaMemcpyDeviceToHost), cudaSuccess);
+  return b;
+}
+
+TEST_F(CudaTrain, MixedFormsBitIdenticalToCastComposition) {
+  for (DType h : {DType::kBFloat16, DType::kFloat16}) {
+    SCOPED_TRACE(dtype_name(h));
+    DeviceBuffers db;
+    auto run = [&](const char* op, const AttrMap& a, std::vector<TensorRef> in,
+                   std::vector<TensorRef> out) {
+      Status s = cuda::run_cuda_kernel(ctx_, op, a, in, out);
+      ASSERT_TRUE(s.ok()) << op << ": " << s.to_string();
+      ASSERT_EQ(cudaStreamSynchronize(ctx_.stream), cudaSuccess);
+    };
+    auto cast = [&](const TensorRef& x, DType to) {
+      TensorRef y = db.make(to, x.shape);
+      run("Cast", {{"to", Attr::Int(static_cast<int64_t>(to))}}, {x}, {y});
+      return y;
+    };
+    // 16-bit activations: f32 draws cast on the device (what the 16-bit graph holds).
+    auto act = [&](const Shape& s, uint32_t seed, float lo, float hi) {
+      return cast(db.upload(floats(s, seed, lo, hi)), h);
+    };
+    const DType f = DType::kFloat32;
+
+    const AttrMap ln = {{"axis", Attr::Int(1)}, {"epsilon", Attr::Float(1e-5)}};
+    const TensorRef x16 = act({300, 768}, 31, -3, 3), dy16 = act({300, 768}, 32, -1, 1);
+    const TensorRef sc = db.upload(floats({768}, 33, 0.5f, 1.5f)), b = db.upload(floats({768}, 34));
+    const TensorRef x32 = cast(x16, f), dy32 = cast(dy16, f);
+    TensorRef y32 = db.make(f, {300, 768}), y16 = db.make(h, {300, 768}),
+              y32m = db.make(f, {300, 768});
+    run("LayerNormalization", ln, {x32, sc, b}, {y32});
+    run("LayerNormalization", ln, {x16, sc, b}, {y16});
+    run("LayerNormalization", ln, {x16, sc, b}, {y32m});
+    EXPECT_EQ(download(y16), download(cast(y32, h))) << "LayerNormalization Y 16-bit";
+    EXPECT_EQ(download(y32m), download(y32)) << "LayerNormalization Y f32";
+
+    TensorRef dx32 = db.make(f, {300, 768}), ds = db.make(f, {768}), dbias = db.make(f, {768});
+    run("LayerNormalizationGrad", ln, {dy32, x32, sc}, {dx32, ds, dbias});
+    const std::vector<uint8_t> want_dx = download(cast(dx32, h)), want_ds = download(ds),
+                               want_db = download(dbias);
+    TensorRef dx16 = db.make(h, {300, 768}), ds2 = db.make(f, {768}), db2 = db.make(f, {768});
+    run("LayerNormalizationGrad", ln, {dy16, x16, sc}, {dx16, ds2, db2});
+    EXPECT_EQ(download(dx16), want_dx) << "LayerNormalizationGrad dx";
+    EXPECT_EQ(download(ds2), want_ds) << "LayerNormalizationGrad dscale";
+    EXPECT_EQ(download(db2), want_db) << "LayerNormalizationGrad dbias";
+
+    const AttrMap rows = {{"rows", Attr::Int(64)}};
+    std::vector<int64_t> lab(32);
+    for (int64_t i = 0; i < 32; ++i) lab[static_cast<size_t>(i)] = (i * 977) % 5000;
+    const TensorRef labels = db.upload(ints({32}, lab)), l16 = act({32, 5000}, 35, -8, 8);
+    TensorRef loss = db.make(f, {}), p = db.make(f, {32, 5000});
+    run("SoftmaxCrossEntropyLoss", rows, {cast(l16, f), labels}, {loss, p});
+    TensorRef loss2 = db.make(f, {}), p2 = db.make(f, {32, 5000});
+    run("SoftmaxCrossEntropyLoss", rows, {l16, labels}, {loss2, p2});
+    EXPECT_EQ(download(loss2), download(loss)) << "SoftmaxCrossEntropyLoss loss";
+    EXPECT_EQ(download(p2), download(p)) << "SoftmaxCrossEntropyLoss softmax";
+    const TensorRef seed = db.upload(floats({}, 36, 512.f, 1024.f));
+    TensorRef d32 = db.make(f, {32, 5000}), d16 = db.make(h, {32, 5000});
+    run("SoftmaxCrossEntropyGrad", rows, {seed, p, labels}, {d32});
+    run("SoftmaxCrossEntropyGrad", rows, {seed, p, labels}, {d16});
+    EXPECT_EQ(download(d16), download(cast(d32, h))) << "SoftmaxCrossEntropyGrad dlogits";
+  }
 }
 
 }  // namespace
