@@ -33,6 +33,7 @@ struct Case {
   std::vector<Shape> outs;
   bool halves = true;              // also run in f16 and bf16
   std::vector<int> f32_outs = {};  // outputs that stay f32 (mixed-dtype forms)
+  bool pads16 = false;             // GEMM: f16/bf16 take the row-padded path (gemm.cpp)
 };
 // A case of a mixed-dtype form (docs/ops.md): some operands f32 beside the 16-bit ones. Its f32
 // run would repeat the plain case, so it runs in f16 and bf16 only.
@@ -99,6 +100,34 @@ const std::vector<Case>& cases() {
        A({{"transA", I(1)}, {"alpha", F(2.0)}, {"beta", F(0.5)}}),
        {{{32, 7}}, {{32, 24}}, {{7, 24}}},
        {{7, 24}}},
+      // Rows not 16-byte aligned (1001 columns) in GEMMs large enough (>= 1 GFLOP, >= 256
+      // FLOPs per copied byte) that f16/bf16 copy the misaligned operands into row-padded
+      // scratch (gemm.cpp pad_plan; f32 stays below the bar and runs unpadded): C padded under
+      // the bias epilogue, C padded with beta != 0 (C copied in and out), A padded transposed.
+      {"gemm_pad_c_bias",
+       "Gemm",
+       A({{"transB", I(1)}}),
+       {{{784, 640}}, {{1001, 640}}, {{1001}}},
+       {{784, 1001}},
+       true,
+       {},
+       true},
+      {"gemm_pad_c_beta",
+       "Gemm",
+       A({{"transB", I(1)}, {"alpha", F(2.0)}, {"beta", F(0.5)}}),
+       {{{784, 640}}, {{1001, 640}}, {{784, 1001}}},
+       {{784, 1001}},
+       true,
+       {},
+       true},
+      {"gemm_pad_ta",
+       "Gemm",
+       A({{"transA", I(1)}}),
+       {{{784, 1001}}, {{784, 640}}},
+       {{1001, 640}},
+       true,
+       {},
+       true},
       {"transpose", "Transpose", A({{"perm", Is({0, 2, 1, 3})}}), {{{2, 3, 4, 5}}}, {{2, 4, 3, 5}}},
       // Rows contiguous on both sides: the copy widens to 16-, 8- or 4-byte elements (copy.cu).
       {"transpose_heads",
@@ -334,6 +363,37 @@ const std::vector<Case>& cases() {
        A({{"rows", I(6)}}),
        {f32_in({}, Gen::kPositive), f32_in({6, 1000}, Gen::kPositive), {{6}, Gen::kLabel, 1000}},
        {{6, 1000}}},
+      // The fused BatchNorm training ops with 16-bit x, dy, y, dx beside f32 sums and
+      // parameters (what autocast leaves in a bf16 resnet). count 64 keeps the variance well
+      // away from 0: E[x^2] = sumsq/64 >= 0.0078 against mean^2 = (sum/64)^2 ~ 2.4e-4.
+      {"bn_stats_x16", "BatchNormStats", {}, {{{5, 6, 7, 9}}}, {{6}, {6}}, true, {0, 1}},
+      {"bn_apply_x16",
+       "BatchNormApply",
+       A({{"count", F(64)}, {"epsilon", F(1e-5)}}),
+       {{{3, 6, 5, 4}},
+        f32_in({6}),
+        f32_in({6}, Gen::kPositive),
+        f32_in({6}, Gen::kPositive),
+        f32_in({6})},
+       {{3, 6, 5, 4}}},
+      {"bn_grad_stats_x16",
+       "BatchNormGradStats",
+       A({{"count", F(64)}, {"epsilon", F(1e-5)}}),
+       {{{3, 6, 5, 4}}, {{3, 6, 5, 4}}, f32_in({6}), f32_in({6}, Gen::kPositive)},
+       {{6}, {6}},
+       true,
+       {0, 1}},
+      {"bn_grad_input_x16",
+       "BatchNormGradInput",
+       A({{"count", F(64)}, {"epsilon", F(1e-5)}}),
+       {{{3, 6, 5, 4}},
+        {{3, 6, 5, 4}},
+        f32_in({6}),
+        f32_in({6}, Gen::kPositive),
+        f32_in({6}, Gen::kPositive),
+        f32_in({6}),
+        f32_in({6})},
+       {{3, 6, 5, 4}}},
       {"where_bcast", "Where", {}, {{{2, 1, 4}, Gen::kBool}, {{3, 1}}, {{2, 3, 4}}}, {{2, 3, 4}}},
       {"where_scalars", "Where", {}, {{{2, 1, 4, 4}, Gen::kBool}, {{}}, {{}}}, {{2, 1, 4, 4}}},
       {"batchnorm",
@@ -390,9 +450,21 @@ class CudaKernels : public ::testing::TestWithParam<std::tuple<int, DType>> {
     ASSERT_EQ(cublasLtCreate(&ctx_.lt), CUBLAS_STATUS_SUCCESS);
     ctx_.workspace_bytes = 32 << 20;
     ASSERT_EQ(cudaMalloc(&ctx_.workspace, ctx_.workspace_bytes), cudaSuccess);
+    // Per-row statistics of SoftmaxCrossEntropyLoss and LayerNormalizationGrad (the session
+    // sizes this; without it those kernels refuse to run), and the row-padded GEMM operands.
+    ctx_.i32_scratch_bytes = 1 << 20;
+    ASSERT_EQ(cudaMalloc(&ctx_.i32_scratch, ctx_.i32_scratch_bytes), cudaSuccess);
+    ctx_.pad_scratch_bytes = 16 << 20;
+    ASSERT_EQ(cudaMalloc(&ctx_.pad_scratch, ctx_.pad_scratch_bytes), cudaSuccess);
   }
   // cuDNN's handle and plans go while the CUDA runtime is still up (not at static destruction).
-  static void TearDownTestSuite() { ctx_.cudnn.reset(); }
+  static void TearDownTestSuite() {
+    ctx_.cudnn.reset();
+    if (ctx_.i32_scratch) cudaFree(ctx_.i32_scratch);
+    if (ctx_.pad_scratch) cudaFree(ctx_.pad_scratch);
+    ctx_.i32_scratch = ctx_.pad_scratch = nullptr;
+    ctx_.i32_scratch_bytes = ctx_.pad_scratch_bytes = 0;
+  }
   static inline bool have_gpu_ = false;
   static inline cuda::CudaContext ctx_;
 };
@@ -473,6 +545,11 @@ TEST_P(CudaKernels, MatchesCpuReference) {
     ASSERT_EQ(cudaMemset(d, 0x7F, bytes), cudaSuccess);  // poison: huge or NaN if unwritten
     gpu_out.push_back({odt[o], c.outs[o], d});
     dev.push_back(d);
+  }
+  if (c.pads16 && dt != DType::kFloat32) {
+    const int64_t pad = cuda::gemm_pad_scratch_bytes(c.op, c.attrs, gpu_in, gpu_out);
+    EXPECT_GT(pad, 0) << "the case no longer takes the padded path";
+    EXPECT_LE(pad, ctx_.pad_scratch_bytes);
   }
   Status s = run_cpu_kernel(c.op, c.attrs, cpu_in, cpu_out);
   ASSERT_TRUE(s.ok()) << "CPU reference: " << s.to_string();
