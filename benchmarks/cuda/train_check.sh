@@ -53,10 +53,11 @@ for m in ${2:-gpt2 bert resnet}; do
   echo -n "$m weights and AdamW state after 3 steps, cuda vs cpu ($(ls /tmp/tw_cpu_$m | wc -l) tensors, 2e-3): "
   compare_dir /tmp/tw_gpu_$m /tmp/tw_cpu_$m 2e-3 || fail=1
   # CUDA graphs: steps 2 and 3 replay the graph captured in step 2; same kernels in the same
-  # order, so the result must equal the eager run's to the last bit.
+  # order, so the result equals the eager run's up to float atomics' order (GatherGrad's
+  # embedding gradient): 1e-5.
   TESSERA_CUDA_GRAPHS=1 TESSERA_CUDA_GRAPHS_VERBOSE=1 $T run $P/train/$m.adamw.tsr --data $D \
     --steps 3 --save-weights /tmp/tw_graph_$m --backend cuda >/dev/null || fail=1
-  echo -n "$m after 3 steps, CUDA graphs vs eager (bitwise): "
-  compare_dir /tmp/tw_graph_$m /tmp/tw_gpu_$m 0 || fail=1
+  echo -n "$m after 3 steps, CUDA graphs vs eager (1e-5): "
+  compare_dir /tmp/tw_graph_$m /tmp/tw_gpu_$m 1e-5 || fail=1
 done
 exit $fail
