@@ -1,6 +1,8 @@
 // Shape and dtype inference for FusedAttention and FusedAttentionGrad (ir/attention_ops.h).
 #include "ir/attention_ops.h"
 
+#include <utility>
+
 #include "ir/shape_fns.h"
 
 namespace tessera::ir {
@@ -14,8 +16,16 @@ using fns::shp;
 bool present(const In& in, size_t i) { return in.size() > i && in[i].first != DType::kUndefined; }
 
 // Checks q, k, v (and the optional additive mask at `mask_at`); returns the workspace shape.
+// Under layout bshd the checks run on the operands' bhsd views (the messages say so).
 Status check_qkv(const Node& n, const In& in, size_t mask_at, Shape* ws) {
-  const Shape &q = in[0].second, &k = in[1].second, &v = in[2].second;
+  const std::string layout = attr_str(n.attrs, "layout", "bhsd");
+  if (layout != "bhsd" && layout != "bshd")
+    return fail("attribute 'layout' must be bhsd or bshd, got '{}'", layout);
+  if (layout == "bshd" && in[0].second.size() < 3)
+    return fail("layout bshd needs q of rank >= 3 ([..,S,H,D]), got {}", shp(in[0].second));
+  const Shape q = attention_bhsd_shape(n.attrs, in[0].second),
+              k = attention_bhsd_shape(n.attrs, in[1].second),
+              v = attention_bhsd_shape(n.attrs, in[2].second);
   const DType t = in[0].first;
   if (!dtype_is_float(t)) return fail("q must be float, got {}", dtype_name(t));
   if (in[1].first != t || in[2].first != t)
@@ -56,7 +66,7 @@ Status attention(const Node& n, const In& in, Out& out) {
   Shape ws;
   TSR_RETURN_IF_ERROR(check_qkv(n, in, 3, &ws));
   if (out.size() != 2) return fail("expects 2 outputs (y, ws), got {}", out.size());
-  Shape y = in[0].second;
+  Shape y = in[0].second;  // q's shape in either layout, with v's head size
   y.back() = in[2].second.back();
   out[0] = {in[0].first, y};
   out[1] = {in[0].first, ws};
@@ -71,7 +81,8 @@ Status attention_grad(const Node& n, const In& in, Out& out) {
   if (in[3].first != in[0].first || in[3].second != y)
     return fail("dy {} {} must be {} {}", dtype_name(in[3].first), shp(in[3].second),
                 dtype_name(in[0].first), shp(y));
-  if (out.size() != 5) return fail("expects 5 outputs (dq, dk, dv, ws_p, ws_dp), got {}", out.size());
+  if (out.size() != 5)
+    return fail("expects 5 outputs (dq, dk, dv, ws_p, ws_dp), got {}", out.size());
   for (int i = 0; i < 3; ++i) out[i] = in[i];
   out[3] = out[4] = {in[0].first, ws};
   return Status::Ok();
@@ -82,6 +93,17 @@ Status attention_grad(const Node& n, const In& in, Out& out) {
 int64_t attention_chunk_rows(const AttrMap& attrs, int64_t sq) {
   const int64_t c = attr_int(attrs, "chunk", 0);
   return c <= 0 || c > sq ? sq : c;
+}
+
+bool attention_bshd(const AttrMap& attrs) { return attr_str(attrs, "layout", "bhsd") == "bshd"; }
+
+int attention_seq_dim(const AttrMap& attrs, size_t rank) {
+  return static_cast<int>(rank) - (attention_bshd(attrs) ? 3 : 2);
+}
+
+Shape attention_bhsd_shape(const AttrMap& attrs, Shape s) {
+  if (attention_bshd(attrs) && s.size() >= 3) std::swap(s[s.size() - 3], s[s.size() - 2]);
+  return s;
 }
 
 const std::vector<OpInfo>& attention_op_table() {

@@ -5,6 +5,8 @@
 // 16-bit dtype where the unfused 16-bit graph stores them; outputs are rounded once on store.
 #include "cpu/attention_kernels.h"
 
+#include <utility>
+
 #include "cpu/attention_impl.h"
 
 namespace tessera::kernels {
@@ -18,29 +20,49 @@ bool is_float(DType t) {
 
 Status bad(const std::string& what) { return InvalidArgument(what); }
 
-// q, k, v: one float dtype, one rank >= 2, equal leading dims, matching D and Sk.
-Status check_qkv(const Ins& in, AttnDims* d) {
+// Attribute layout: bhsd (default) or bshd ([..,S,H,D] operands, ir/attention_ops.h).
+Status check_layout(const AttrMap& a, const Ins& in, bool* bshd) {
+  const std::string l = attr_str(a, "layout", "bhsd");
+  if (l != "bhsd" && l != "bshd") return bad("attribute 'layout' must be bhsd or bshd, got " + l);
+  *bshd = l == "bshd";
+  if (*bshd && in[0].shape.size() < 3)
+    return bad("layout bshd needs q of rank >= 3 ([..,S,H,D]), got " + shape_str(in[0].shape));
+  return Status::Ok();
+}
+
+// An operand's shape in bhsd order: [..,S,H,D] -> [..,H,S,D] under bshd (self-inverse).
+Shape bhsd(bool bshd, Shape s) {
+  if (bshd && s.size() >= 3) std::swap(s[s.size() - 3], s[s.size() - 2]);
+  return s;
+}
+
+// q, k, v: one float dtype, one rank >= 2, equal leading dims, matching D and Sk (checked on
+// their bhsd views; under bshd their heads dim joins the batch-heads).
+Status check_qkv(const AttrMap& a, const Ins& in, AttnDims* d) {
   const TensorRef &q = in[0], &k = in[1], &v = in[2];
   if (!is_float(q.dtype)) return unsupported_dtype(q, "q");
   TSR_RETURN_IF_ERROR(check_same_dtype(q, k, "k"));
   TSR_RETURN_IF_ERROR(check_same_dtype(q, v, "v"));
-  const size_t r = q.shape.size();
-  const std::string qkv =
-      "q " + shape_str(q.shape) + ", k " + shape_str(k.shape) + ", v " + shape_str(v.shape);
-  if (r < 2 || k.shape.size() != r || v.shape.size() != r)
-    return bad(qkv + " must have the same rank >= 2");
+  bool bshd = false;
+  TSR_RETURN_IF_ERROR(check_layout(a, in, &bshd));
+  const Shape qs = bhsd(bshd, q.shape), ks = bhsd(bshd, k.shape), vs = bhsd(bshd, v.shape);
+  const size_t r = qs.size();
+  const std::string qkv = "q " + shape_str(q.shape) + ", k " + shape_str(k.shape) + ", v " +
+                          shape_str(v.shape) + (bshd ? " (layout bshd)" : "");
+  if (r < 2 || ks.size() != r || vs.size() != r) return bad(qkv + " must have the same rank >= 2");
   d->n = 1;
   for (size_t i = 0; i + 2 < r; ++i) {
-    if (q.shape[i] != k.shape[i] || q.shape[i] != v.shape[i])
-      return bad(qkv + ": leading dims must be equal");
-    d->n *= q.shape[i];
+    if (qs[i] != ks[i] || qs[i] != vs[i]) return bad(qkv + ": leading dims must be equal");
+    d->n *= qs[i];
   }
-  d->sq = q.shape[r - 2];
-  d->d = q.shape[r - 1];
-  d->sk = k.shape[r - 2];
-  d->dv = v.shape[r - 1];
-  if (k.shape[r - 1] != d->d) return bad(qkv + ": q and k differ in head size");
-  if (v.shape[r - 2] != d->sk) return bad(qkv + ": k and v differ in key count");
+  d->bshd = bshd;
+  d->heads = bshd ? qs[r - 3] : 1;
+  d->sq = qs[r - 2];
+  d->d = qs[r - 1];
+  d->sk = ks[r - 2];
+  d->dv = vs[r - 1];
+  if (ks[r - 1] != d->d) return bad(qkv + ": q and k differ in head size");
+  if (vs[r - 2] != d->sk) return bad(qkv + ": k and v differ in key count");
   return Status::Ok();
 }
 
@@ -57,12 +79,13 @@ Status check_attrs(const AttrMap& a, AttnDims* d) {
   return Status::Ok();
 }
 
-// The optional additive mask: any float dtype, numpy-broadcast to the scores [..,Sq,Sk].
+// The optional additive mask: any float dtype, numpy-broadcast to the scores [..,Sq,Sk]
+// (q's bhsd view with Sk keys, in either layout).
 Status check_mask(const Ins& in, size_t at, AttnDims* d) {
   if (in.size() <= at || !in[at].present()) return Status::Ok();
   const TensorRef& m = in[at];
   if (!is_float(m.dtype)) return unsupported_dtype(m, "mask (additive, float)");
-  Shape s = in[0].shape;
+  Shape s = bhsd(d->bshd, in[0].shape);
   s.back() = d->sk;
   std::vector<int64_t> st;
   if (!broadcast_strides(m.shape, s, &st).ok())
@@ -89,6 +112,12 @@ Status check_out(const Ins& in, const TensorRef& o, const Shape& want, const cha
   return check_out_shape(o, want, what);
 }
 
+// y's shape: q's (either layout) with v's head size.
+Shape with_dv(Shape s, int64_t dv) {
+  s.back() = dv;
+  return s;
+}
+
 Shape with_last_two(Shape s, int64_t a, int64_t b) {
   s[s.size() - 2] = a;
   s.back() = b;
@@ -97,26 +126,26 @@ Shape with_last_two(Shape s, int64_t a, int64_t b) {
 
 Status check_forward(const AttrMap& a, const Ins& in, const Ins& out, AttnDims* d) {
   TSR_RETURN_IF_ERROR(check_arity(in, out, 3, 4, 2));
-  TSR_RETURN_IF_ERROR(check_qkv(in, d));
+  TSR_RETURN_IF_ERROR(check_qkv(a, in, d));
   TSR_RETURN_IF_ERROR(check_attrs(a, d));
   TSR_RETURN_IF_ERROR(check_mask(in, 3, d));
-  TSR_RETURN_IF_ERROR(check_out(in, out[0], with_last_two(in[0].shape, d->sq, d->dv), "y"));
-  return check_out(in, out[1], with_last_two(in[0].shape, d->rows, d->sk), "ws");
+  TSR_RETURN_IF_ERROR(check_out(in, out[0], with_dv(in[0].shape, d->dv), "y"));
+  return check_out(in, out[1], with_last_two(bhsd(d->bshd, in[0].shape), d->rows, d->sk), "ws");
 }
 
 Status check_backward(const AttrMap& a, const Ins& in, const Ins& out, AttnDims* d) {
   TSR_RETURN_IF_ERROR(check_arity(in, out, 4, 5, 5));
-  TSR_RETURN_IF_ERROR(check_qkv(in, d));
+  TSR_RETURN_IF_ERROR(check_qkv(a, in, d));
   TSR_RETURN_IF_ERROR(check_attrs(a, d));
   TSR_RETURN_IF_ERROR(check_mask(in, 4, d));
-  const Shape y = with_last_two(in[0].shape, d->sq, d->dv);
+  const Shape y = with_dv(in[0].shape, d->dv);
   TSR_RETURN_IF_ERROR(check_same_dtype(in[0], in[3], "dy"));
   if (in[3].shape != y)
     return bad("dy shape is " + shape_str(in[3].shape) + ", expected " + shape_str(y));
   TSR_RETURN_IF_ERROR(check_out(in, out[0], in[0].shape, "dq"));
   TSR_RETURN_IF_ERROR(check_out(in, out[1], in[1].shape, "dk"));
   TSR_RETURN_IF_ERROR(check_out(in, out[2], in[2].shape, "dv"));
-  const Shape ws = with_last_two(in[0].shape, d->rows, d->sk);
+  const Shape ws = with_last_two(bhsd(d->bshd, in[0].shape), d->rows, d->sk);
   TSR_RETURN_IF_ERROR(check_out(in, out[3], ws, "ws_p"));
   return check_out(in, out[4], ws, "ws_dp");
 }

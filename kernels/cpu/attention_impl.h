@@ -9,8 +9,12 @@
 namespace tessera::kernels::cpu {
 
 // q [..,Sq,D], k [..,Sk,D], v [..,Sk,Dv]; the leading dims flattened into n batch-heads.
+// Layout bshd (q [..,Sq,H,D], ...): heads = H, batch-head b = (batch b / H, head b % H), and a
+// row of an operand is heads·(its last dim) elements after the previous one; bhsd: heads = 1.
 struct AttnDims {
   int64_t n = 0, sq = 0, sk = 0, d = 0, dv = 0;
+  int64_t heads = 1;
+  bool bshd = false;
   int64_t rows = 0;  // R: query rows per chunk, the ws outputs' second-to-last dim
   double scale = 1;
   bool causal = false;
@@ -20,6 +24,13 @@ struct AttnDims {
   const TensorRef* mask = nullptr;   // absent: nullptr
   std::vector<int64_t> mask_off;     // per batch-head: the mask's element offset
   int64_t mask_rs = 0, mask_cs = 0;  // the mask's element strides along queries and keys
+
+  // Batch-head b's first element in an operand of `s` rows of `w` elements (q: sq, d; v: sk, dv)
+  // and the operand's row stride.
+  int64_t off(int64_t b, int64_t s, int64_t w) const {
+    return ((b / heads) * s * heads + b % heads) * w;
+  }
+  int64_t ld(int64_t w) const { return heads * w; }
 };
 
 // in: q, k, v[, mask]; out: y, ws. T = float or double (16-bit operands arrive widened to f32).

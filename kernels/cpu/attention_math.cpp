@@ -57,12 +57,13 @@ int64_t live_keys(const AttnDims& d, int64_t r0, int64_t rr) {
 }
 
 // s (rr rows, leading dim Sk) = scale·q[r0..]·kᵀ + mask over the first kv keys; keys after the
-// query row are -inf under the causal mask. q, k: this batch-head's.
+// query row are -inf under the causal mask. q, k: this batch-head's (rows d.ld(d.d) apart).
 template <class T>
 Status scores(const AttnDims& d, int64_t b, int64_t r0, int64_t rr, int64_t kv, const T* q,
               const T* k, T* s) {
+  const int64_t ld = d.ld(d.d);
   TSR_RETURN_IF_ERROR(
-      gemm<T>(false, true, rr, kv, d.d, T(d.scale), q + r0 * d.d, d.d, k, d.d, T(0), s, d.sk));
+      gemm<T>(false, true, rr, kv, d.d, T(d.scale), q + r0 * ld, ld, k, ld, T(0), s, d.sk));
   for (int64_t i = 0; i < rr; ++i) {
     T* row = s + i * d.sk;
     if (d.mask) add_mask_row(*d.mask, d.mask_off[b] + (r0 + i) * d.mask_rs, d.mask_cs, kv, row);
@@ -115,17 +116,18 @@ void softmax_grad_rows(const AttnDims& d, int64_t rr, int64_t kv, const T* p, T*
 template <class T>
 Status attention_forward(const AttnDims& d, const Ins& in, const Ins& out) {
   for (int64_t b = 0; b < d.n; ++b) {
-    const T* q = in[0].as<const T>() + b * d.sq * d.d;
-    const T* k = in[1].as<const T>() + b * d.sk * d.d;
-    const T* v = in[2].as<const T>() + b * d.sk * d.dv;
-    T* y = out[0].as<T>() + b * d.sq * d.dv;
+    const T* q = in[0].as<const T>() + d.off(b, d.sq, d.d);
+    const T* k = in[1].as<const T>() + d.off(b, d.sk, d.d);
+    const T* v = in[2].as<const T>() + d.off(b, d.sk, d.dv);
+    T* y = out[0].as<T>() + d.off(b, d.sq, d.dv);
     T* s = out[1].as<T>() + b * d.rows * d.sk;
+    const int64_t ldv = d.ld(d.dv);
     for (int64_t r0 = 0; r0 < d.sq; r0 += d.rows) {
       const int64_t rr = std::min(d.rows, d.sq - r0), kv = live_keys(d, r0, rr);
       TSR_RETURN_IF_ERROR(scores(d, b, r0, rr, kv, q, k, s));
       softmax_rows(d, rr, kv, s);
       TSR_RETURN_IF_ERROR(
-          gemm<T>(false, false, rr, d.dv, kv, T(1), s, d.sk, v, d.dv, T(0), y + r0 * d.dv, d.dv));
+          gemm<T>(false, false, rr, d.dv, kv, T(1), s, d.sk, v, ldv, T(0), y + r0 * ldv, ldv));
     }
   }
   return Status::Ok();
@@ -135,24 +137,25 @@ Status attention_forward(const AttnDims& d, const Ins& in, const Ins& out) {
 template <class T>
 Status backward_chunk(const AttnDims& d, int64_t b, int64_t r0, const Ins& in, const Ins& out) {
   const int64_t rr = std::min(d.rows, d.sq - r0), kv = live_keys(d, r0, rr);
-  const T* q = in[0].as<const T>() + b * d.sq * d.d;
-  const T* k = in[1].as<const T>() + b * d.sk * d.d;
-  const T* v = in[2].as<const T>() + b * d.sk * d.dv;
-  const T* dy = in[3].as<const T>() + (b * d.sq + r0) * d.dv;
-  T* dq = out[0].as<T>() + (b * d.sq + r0) * d.d;
-  T* dk = out[1].as<T>() + b * d.sk * d.d;
-  T* dv = out[2].as<T>() + b * d.sk * d.dv;
+  const int64_t ld = d.ld(d.d), ldv = d.ld(d.dv);  // row strides of q, k, dq, dk / v, dy, dv
+  const T* q = in[0].as<const T>() + d.off(b, d.sq, d.d);
+  const T* k = in[1].as<const T>() + d.off(b, d.sk, d.d);
+  const T* v = in[2].as<const T>() + d.off(b, d.sk, d.dv);
+  const T* dy = in[3].as<const T>() + d.off(b, d.sq, d.dv) + r0 * ldv;
+  T* dq = out[0].as<T>() + d.off(b, d.sq, d.d) + r0 * ld;
+  T* dk = out[1].as<T>() + d.off(b, d.sk, d.d);
+  T* dv = out[2].as<T>() + d.off(b, d.sk, d.dv);
   T* p = out[3].as<T>() + b * d.rows * d.sk;
   T* g = out[4].as<T>() + b * d.rows * d.sk;
   TSR_RETURN_IF_ERROR(scores(d, b, r0, rr, kv, q, k, p));
   softmax_rows(d, rr, kv, p);
-  TSR_RETURN_IF_ERROR(gemm<T>(false, true, rr, kv, d.dv, T(1), dy, d.dv, v, d.dv, T(0), g, d.sk));
+  TSR_RETURN_IF_ERROR(gemm<T>(false, true, rr, kv, d.dv, T(1), dy, ldv, v, ldv, T(0), g, d.sk));
   softmax_grad_rows(d, rr, kv, p, g);
   const T sc = T(d.scale);
-  TSR_RETURN_IF_ERROR(gemm<T>(false, false, rr, d.d, kv, sc, g, d.sk, k, d.d, T(0), dq, d.d));
+  TSR_RETURN_IF_ERROR(gemm<T>(false, false, rr, d.d, kv, sc, g, d.sk, k, ld, T(0), dq, ld));
   TSR_RETURN_IF_ERROR(
-      gemm<T>(true, false, kv, d.d, rr, sc, g, d.sk, q + r0 * d.d, d.d, T(1), dk, d.d));
-  return gemm<T>(true, false, kv, d.dv, rr, T(1), p, d.sk, dy, d.dv, T(1), dv, d.dv);
+      gemm<T>(true, false, kv, d.d, rr, sc, g, d.sk, q + r0 * ld, ld, T(1), dk, ld));
+  return gemm<T>(true, false, kv, d.dv, rr, T(1), p, d.sk, dy, ldv, T(1), dv, ldv);
 }
 
 template <class T>

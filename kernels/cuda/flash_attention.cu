@@ -85,11 +85,24 @@ struct Args {
   T *o, *dq, *dk, *dv;  // outputs; o == nullptr: the forward writes only the statistics
   float *lse, *drow;    // per query row: log2-sum-exp2 (see the file comment), rowsum(dy∘y)
   int64_t n, sq, sk;
+  int64_t heads;  // H of [..,S,H,D] operands (layout bshd); 1: dense [n,S,D]
   int d;
   float scale;
   bool causal;
   AttnMask mask;
 };
+
+// Batch-head b's first element in a q/k/v-like operand of s rows: [n,S,D] (heads 1) or
+// [n/H,S,H,D] (batch b / H, head b % H); rows are row_stride(a) elements apart. lse and drow
+// stay dense [n, Sq].
+template <class T>
+__device__ __forceinline__ int64_t head_base(const Args<T>& a, int64_t b, int64_t s) {
+  return ((b / a.heads) * s * a.heads + b % a.heads) * a.d;
+}
+template <class T>
+__device__ __forceinline__ int64_t row_stride(const Args<T>& a) {
+  return a.heads * a.d;
+}
 
 // ---- PTX wrappers
 
@@ -183,18 +196,18 @@ __device__ __forceinline__ float quad_sum(float x) {
 
 // ---- tiles and warp-level products
 
-// Rows [0, kRows) of the dense [., d] matrix g into a shared tile (row stride kD + 8) by
-// cp.async, 16 bytes a thread; zeros for rows >= rows_left and columns >= d (d % 8 == 0 and g
-// 16-byte aligned: the dispatch checks). Consecutive threads take consecutive 16-byte chunks of
-// a row: coalesced.
+// Rows [0, kRows) of the [., d] matrix g (rows ld elements apart: d, or H·d under bshd) into a
+// shared tile (row stride kD + 8) by cp.async, 16 bytes a thread; zeros for rows >= rows_left and
+// columns >= d (d % 8 == 0, ld % 8 == 0 and g 16-byte aligned: the dispatch checks).
+// Consecutive threads take consecutive 16-byte chunks of a row: coalesced.
 template <int kRows, int kD, class T>
-__device__ __forceinline__ void load_tile(T* s, const T* g, int64_t rows_left, int d) {
+__device__ __forceinline__ void load_tile(T* s, const T* g, int64_t rows_left, int d, int64_t ld) {
   constexpr int kChunks = kD / 8, kLd = kD + 8;
 #pragma unroll
   for (int i = threadIdx.x; i < kRows * kChunks; i += kThreads) {
     const int r = i / kChunks, c = (i % kChunks) * 8;
     const bool ok = r < rows_left && c < d;
-    cp_async16(s + r * kLd + c, ok ? g + int64_t(r) * d + c : g, ok);
+    cp_async16(s + r * kLd + c, ok ? g + int64_t(r) * ld + c : g, ok);
   }
 }
 
@@ -381,15 +394,16 @@ __global__ void __launch_bounds__(kThreads) flash_fwd_kernel(Args<T> a) {
   int64_t b, q0;
   block_rows(a.n, a.sq, true, &b, &q0);
   const int64_t q0w = q0 + warp * 16;  // the warp's first query row
-  const T* kg = a.k + b * a.sk * a.d;
-  const T* vg = a.v + b * a.sk * a.d;
+  const int64_t ld = row_stride(a), qbase = head_base(a, b, a.sq);
+  const T* kg = a.k + head_base(a, b, a.sk);
+  const T* vg = a.v + head_base(a, b, a.sk);
   const int nkb = static_cast<int>((key_end(a, q0) + kN - 1) / kN);  // >= 1: q0 < Sq, Sk > 0
   const bool key_row = mask_is_key_row(a);
   const int64_t mbase = a.mask.data ? offset_of(a.mask.lead, 0, b) : 0;
 
-  load_tile<kM, kD>(qs, a.q + (b * a.sq + q0) * a.d, a.sq - q0, a.d);
-  load_tile<kN, kD>(ks, kg, a.sk, a.d);
-  load_tile<kN, kD>(vs, vg, a.sk, a.d);
+  load_tile<kM, kD>(qs, a.q + qbase + q0 * ld, a.sq - q0, a.d, ld);
+  load_tile<kN, kD>(ks, kg, a.sk, a.d, ld);
+  load_tile<kN, kD>(vs, vg, a.sk, a.d, ld);
   cp_async_commit();
   if (key_row && tid < kN) mrow[tid] = key_mask(a, mbase, tid);
 
@@ -403,8 +417,8 @@ __global__ void __launch_bounds__(kThreads) flash_fwd_kernel(Args<T> a) {
     __syncthreads();  // block kb visible to all; every warp is done with block kb - 1's buffer
     const bool more = kb + 1 < nkb;
     if (more) {
-      load_tile<kN, kD>(ks + (buf ^ 1) * kN * kLd, kg + (k0 + kN) * a.d, a.sk - k0 - kN, a.d);
-      load_tile<kN, kD>(vs + (buf ^ 1) * kN * kLd, vg + (k0 + kN) * a.d, a.sk - k0 - kN, a.d);
+      load_tile<kN, kD>(ks + (buf ^ 1) * kN * kLd, kg + (k0 + kN) * ld, a.sk - k0 - kN, a.d, ld);
+      load_tile<kN, kD>(vs + (buf ^ 1) * kN * kLd, vg + (k0 + kN) * ld, a.sk - k0 - kN, a.d, ld);
       cp_async_commit();
     }
     const float mnext = key_row && more && tid < kN ? key_mask(a, mbase, k0 + kN + tid) : 0.f;
@@ -467,7 +481,7 @@ __global__ void __launch_bounds__(kThreads) flash_fwd_kernel(Args<T> a) {
       const int64_t qi = q0w + g + 8 * r;
       if (qi >= a.sq) continue;
       const float v0 = o[j][2 * r] * inv[r], v1 = o[j][2 * r + 1] * inv[r];
-      const int64_t off = (b * a.sq + qi) * a.d + col;
+      const int64_t off = qbase + qi * ld + col;
       if (a.o) *reinterpret_cast<uint32_t*>(a.o + off) = pack2<T>(v0, v1);
       if (a.dy) {
         const float2 y = unpack2<T>(*reinterpret_cast<const uint32_t*>(a.dy + off));
@@ -506,16 +520,17 @@ __global__ void __launch_bounds__(kThreads) flash_dq_kernel(Args<T> a) {
   int64_t b, q0;
   block_rows(a.n, a.sq, true, &b, &q0);
   const int64_t q0w = q0 + warp * 16;
-  const T* kg = a.k + b * a.sk * a.d;
-  const T* vg = a.v + b * a.sk * a.d;
+  const int64_t ld = row_stride(a), qbase = head_base(a, b, a.sq);
+  const T* kg = a.k + head_base(a, b, a.sk);
+  const T* vg = a.v + head_base(a, b, a.sk);
   const int nkb = static_cast<int>((key_end(a, q0) + kN - 1) / kN);
   const bool key_row = mask_is_key_row(a);
   const int64_t mbase = a.mask.data ? offset_of(a.mask.lead, 0, b) : 0;
 
-  load_tile<kM, kD>(qs, a.q + (b * a.sq + q0) * a.d, a.sq - q0, a.d);
-  load_tile<kM, kD>(dys, a.dy + (b * a.sq + q0) * a.d, a.sq - q0, a.d);
-  load_tile<kN, kD>(ks, kg, a.sk, a.d);
-  load_tile<kN, kD>(vs, vg, a.sk, a.d);
+  load_tile<kM, kD>(qs, a.q + qbase + q0 * ld, a.sq - q0, a.d, ld);
+  load_tile<kM, kD>(dys, a.dy + qbase + q0 * ld, a.sq - q0, a.d, ld);
+  load_tile<kN, kD>(ks, kg, a.sk, a.d, ld);
+  load_tile<kN, kD>(vs, vg, a.sk, a.d, ld);
   cp_async_commit();
   if (key_row && tid < kN) mrow[tid] = key_mask(a, mbase, tid);
   // This lane's rows g, g + 8: past Sq, lse = +inf makes p = 0.
@@ -535,8 +550,8 @@ __global__ void __launch_bounds__(kThreads) flash_dq_kernel(Args<T> a) {
     __syncthreads();
     const bool more = kb + 1 < nkb;
     if (more) {
-      load_tile<kN, kD>(ks + (buf ^ 1) * kN * kLd, kg + (k0 + kN) * a.d, a.sk - k0 - kN, a.d);
-      load_tile<kN, kD>(vs + (buf ^ 1) * kN * kLd, vg + (k0 + kN) * a.d, a.sk - k0 - kN, a.d);
+      load_tile<kN, kD>(ks + (buf ^ 1) * kN * kLd, kg + (k0 + kN) * ld, a.sk - k0 - kN, a.d, ld);
+      load_tile<kN, kD>(vs + (buf ^ 1) * kN * kLd, vg + (k0 + kN) * ld, a.sk - k0 - kN, a.d, ld);
       cp_async_commit();
     }
     const float mnext = key_row && more && tid < kN ? key_mask(a, mbase, k0 + kN + tid) : 0.f;
@@ -569,7 +584,7 @@ __global__ void __launch_bounds__(kThreads) flash_dq_kernel(Args<T> a) {
     for (int r = 0; r < 2; ++r) {
       const int64_t qi = q0w + g + 8 * r;
       if (qi < a.sq)
-        *reinterpret_cast<uint32_t*>(a.dq + (b * a.sq + qi) * a.d + col) =
+        *reinterpret_cast<uint32_t*>(a.dq + qbase + qi * ld + col) =
             pack2<T>(dq[j][2 * r] * a.scale, dq[j][2 * r + 1] * a.scale);
     }
   }
@@ -595,8 +610,9 @@ __global__ void __launch_bounds__(kThreads) flash_dkdv_kernel(Args<T> a) {
   int64_t b, k0;
   block_rows(a.n, a.sk, false, &b, &k0);
   const int64_t k0w = k0 + warp * 16;  // the warp's first key
-  const T* qg = a.q + b * a.sq * a.d;
-  const T* dyg = a.dy + b * a.sq * a.d;
+  const int64_t ld = row_stride(a), kbase = head_base(a, b, a.sk);
+  const T* qg = a.q + head_base(a, b, a.sq);
+  const T* dyg = a.dy + head_base(a, b, a.sq);
   const float* lseg = a.lse + b * a.sq;
   const float* drowg = a.drow + b * a.sq;
   const int64_t qbegin = a.causal ? k0 : 0;  // a multiple of kN (Cfg's static_assert)
@@ -606,8 +622,8 @@ __global__ void __launch_bounds__(kThreads) flash_dkdv_kernel(Args<T> a) {
 
   // Query block q0 (rows, lse, D) into buffer buf; zeros past Sq.
   const auto load_queries = [&](int buf, int64_t q0) {
-    load_tile<kN, kD>(qs + buf * kN * kLd, qg + q0 * a.d, a.sq - q0, a.d);
-    load_tile<kN, kD>(dys + buf * kN * kLd, dyg + q0 * a.d, a.sq - q0, a.d);
+    load_tile<kN, kD>(qs + buf * kN * kLd, qg + q0 * ld, a.sq - q0, a.d, ld);
+    load_tile<kN, kD>(dys + buf * kN * kLd, dyg + q0 * ld, a.sq - q0, a.d, ld);
     if (tid < kN) {
       const bool ok = q0 + tid < a.sq;
       cp_async4(lses + buf * kN + tid, ok ? lseg + q0 + tid : lseg, ok);
@@ -615,8 +631,8 @@ __global__ void __launch_bounds__(kThreads) flash_dkdv_kernel(Args<T> a) {
     }
   };
   if (nqb > 0) {  // else no query sees these keys: dk = dv = 0
-    load_tile<kM, kD>(ks, a.k + (b * a.sk + k0) * a.d, a.sk - k0, a.d);
-    load_tile<kM, kD>(vs, a.v + (b * a.sk + k0) * a.d, a.sk - k0, a.d);
+    load_tile<kM, kD>(ks, a.k + kbase + k0 * ld, a.sk - k0, a.d, ld);
+    load_tile<kM, kD>(vs, a.v + kbase + k0 * ld, a.sk - k0, a.d, ld);
     load_queries(0, qbegin);
     cp_async_commit();
   }
@@ -671,7 +687,7 @@ __global__ void __launch_bounds__(kThreads) flash_dkdv_kernel(Args<T> a) {
     for (int r = 0; r < 2; ++r) {
       const int64_t kj = k0w + g + 8 * r;
       if (kj >= a.sk) continue;
-      const int64_t off = (b * a.sk + kj) * a.d + col;
+      const int64_t off = kbase + kj * ld + col;
       *reinterpret_cast<uint32_t*>(a.dk + off) =
           pack2<T>(dk[j][2 * r] * a.scale, dk[j][2 * r + 1] * a.scale);
       *reinterpret_cast<uint32_t*>(a.dv + off) = pack2<T>(dv[j][2 * r], dv[j][2 * r + 1]);
@@ -725,6 +741,7 @@ Args<T> make_args(const FlashShape& s, const void* q, const void* k, const void*
   Args<T> a{};
   a.q = static_cast<const T*>(q), a.k = static_cast<const T*>(k), a.v = static_cast<const T*>(v);
   a.n = s.n, a.sq = s.sq, a.sk = s.sk, a.d = static_cast<int>(s.d);
+  a.heads = s.heads > 0 ? s.heads : 1;
   a.scale = s.scale, a.causal = s.causal, a.mask = s.mask;
   return a;
 }

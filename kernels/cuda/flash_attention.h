@@ -14,10 +14,12 @@
 
 namespace tessera::kernels::cuda {
 
-// One call's problem: n batch-heads of q [Sq, D], k [Sk, D], v [Sk, D], dense, row-major,
-// 16-byte aligned.
+// One call's problem: n batch-heads of q [Sq, D], k [Sk, D], v [Sk, D], row-major, 16-byte
+// aligned: dense [n, S, D] (heads = 1), or under layout bshd [n/H, S, H, D] (heads = H: batch-head
+// b is batch b / H, head b % H, rows H·D elements apart). y, dy, dq like q; dk, dv like k.
 struct FlashShape {
   int64_t n = 0, sq = 0, sk = 0, d = 0;
+  int64_t heads = 1;
   float scale = 1.f;
   bool causal = false;
   AttnMask mask;

@@ -19,12 +19,18 @@ bool is_attention(const ir::Node& n) {
 
 double launches(const ir::Node& n) { return n.op == "FusedAttention" ? 3 : 7; }
 
+// Sq of the node's local q ([..,Sq,D], or [..,Sq,H,D] under layout bshd).
+int64_t query_rows(const ir::Graph& g, const ir::Node& n) {
+  const Shape& q = local_shape(g.values[n.inputs[0]]);
+  return q[ir::attention_seq_dim(n.attrs, q.size())];
+}
+
 ChunkedRegion region_of(const ir::Graph& g, const ir::Node& n, int index) {
   ChunkedRegion r;
   r.name = "attention" + std::to_string(index);
   r.ops = {n.name};
   r.seed = g.values[n.outputs[1]].name;
-  r.dim = static_cast<int>(local_shape(g.values[n.inputs[0]]).size()) - 2;
+  r.dim = ir::attention_seq_dim(n.attrs, local_shape(g.values[n.inputs[0]]).size());
   return r;
 }
 
@@ -43,8 +49,7 @@ void force_attention_chunks(ir::Graph& g, int64_t count, Report& rep) {
   rep.peak_before = liveness(g).peak;
   for (ir::Node& n : g.nodes) {
     if (!is_attention(n)) continue;
-    const Shape& q = local_shape(g.values[n.inputs[0]]);
-    const int64_t sq = q[q.size() - 2], rows = (sq + count - 1) / count;
+    const int64_t sq = query_rows(g, n), rows = (sq + count - 1) / count;
     if (rows >= sq) continue;
     set_attention_rows(g, n, rows);
     ChunkedRegion r = region_of(g, n, static_cast<int>(rep.regions.size()));
@@ -56,8 +61,7 @@ void force_attention_chunks(ir::Graph& g, int64_t count, Report& rep) {
 }
 
 int64_t attention_rows(const ir::Graph& g, const ir::Node& n) {
-  const Shape& q = local_shape(g.values[n.inputs[0]]);
-  return ir::attention_chunk_rows(n.attrs, q[q.size() - 2]);
+  return ir::attention_chunk_rows(n.attrs, query_rows(g, n));
 }
 
 Status chunk_attention(ir::Graph& g, int64_t target, int64_t min_rows, Report& rep) {
@@ -65,20 +69,19 @@ Status chunk_attention(ir::Graph& g, int64_t target, int64_t min_rows, Report& r
   rep.peak_before = cur.peak;
   if (std::getenv("TSR_CHUNK_DEBUG") && cur.peak_step < static_cast<int>(g.nodes.size()))
     std::fprintf(stderr, "chunk: peak %lld bytes at step %d (%s '%s')\n",
-                 static_cast<long long>(cur.peak), cur.peak_step,
-                 g.nodes[cur.peak_step].op.c_str(), g.nodes[cur.peak_step].name.c_str());
+                 static_cast<long long>(cur.peak), cur.peak_step, g.nodes[cur.peak_step].op.c_str(),
+                 g.nodes[cur.peak_step].name.c_str());
   while (cur.peak > target && cur.peak_step < static_cast<int>(g.nodes.size())) {
     ir::Node& n = g.nodes[cur.peak_step];
     const int64_t rows = is_attention(n) ? attention_rows(g, n) : 0;
     if (rows <= min_rows) break;  // the peak is elsewhere, or this scratch is at its floor
-    const Shape& q = local_shape(g.values[n.inputs[0]]);
-    const int64_t sq = q[q.size() - 2];
+    const int64_t sq = query_rows(g, n);
     const int64_t before = (sq + rows - 1) / rows;
     const int64_t next = std::max(min_rows, (rows + 1) / 2);
     set_attention_rows(g, n, next);
     const int64_t after = (sq + next - 1) / next;
-    const double added = launches(n) * static_cast<double>(after - before) *
-                         kInstructionOverheadSeconds;
+    const double added =
+        launches(n) * static_cast<double>(after - before) * kInstructionOverheadSeconds;
     const Liveness now = liveness(g);
     auto it = std::find_if(rep.regions.begin(), rep.regions.end(),
                            [&](const ChunkedRegion& r) { return r.ops[0] == n.name; });

@@ -13,15 +13,19 @@
 // S = 1, 17, 63, 64, 65, 200, 1024; D = 16..128; cross attention; causal with Sq != Sk; masks
 // [B,1,1,Sk], [B,1,Sq,Sk], dead rows and a dead first key block) and check that it ran, and
 // FlashVsGemm runs both paths on one input (set_flash_attention_enabled) and compares them.
+// CudaAttentionBshd runs layout = "bshd" ([B,S,H,D] operands) against the bhsd layout on the
+// same values, on the flash path and on the GEMM path (one cuBLASLt call per batch).
 // Set TESSERA_TEST_VERBOSE=1 to print every error. Needs a GPU (skips without one).
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <utility>
 
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/flash_attention.h"
@@ -234,15 +238,25 @@ size_t count_nonfinite(const std::vector<double>& v) {
   return n;
 }
 
-// Outputs y, dq, dk, dv of both ops on the device, as f64.
-std::vector<std::vector<double>> run_both(const Inputs& x, DType dt, int64_t chunk) {
-  const AttrMap a = {{"scale", Attr::Float(x.p.scale)},
-                     {"causal", Attr::Int(x.p.causal ? 1 : 0)},
-                     {"chunk", Attr::Int(chunk)}};
+// [..,A,B,W] -> [..,B,A,W] (the heads and sequence dims of a q/k/v-like operand).
+Shape swap_hs(Shape s) {
+  std::swap(s[s.size() - 3], s[s.size() - 2]);
+  return s;
+}
+
+// Outputs y, dq, dk, dv of both ops on the device, as f64. bshd: x's q, k, v, dy are [..,S,H,D]
+// (to_bshd) and the ops run with layout = "bshd"; the outputs are as the device wrote them.
+std::vector<std::vector<double>> run_both(const Inputs& x, DType dt, int64_t chunk,
+                                          bool bshd = false) {
+  AttrMap a = {{"scale", Attr::Float(x.p.scale)},
+               {"causal", Attr::Int(x.p.causal ? 1 : 0)},
+               {"chunk", Attr::Int(chunk)}};
+  if (bshd) a["layout"] = Attr::Str("bshd");
   const int64_t r = chunk <= 0 || chunk > x.p.sq ? x.p.sq : chunk;
   Shape ys = x.p.lead, ws = x.p.lead;
   ys.insert(ys.end(), {x.p.sq, x.p.dv});
-  ws.insert(ws.end(), {r, x.p.sk});
+  ws.insert(ws.end(), {r, x.p.sk});  // the scratch is [..,H,R,Sk] in both layouts
+  if (bshd) ys = swap_hs(ys);
   Dev dev;
   const TensorRef q = dev.put(x.q), k = dev.put(x.k), v = dev.put(x.v), dy = dev.put(x.dy);
   std::vector<TensorRef> fin = {q, k, v}, gin = {q, k, v, dy};
@@ -459,5 +473,105 @@ TEST(CudaFlashVsGemm, Gpt2AndBertSizes) {
                   kBatchRows,        DType::kFloat32, -1};
   flash_vs_gemm(d128, DType::kBFloat16);
 }
+
+namespace {
+
+// A host tensor with dims r-3 and r-2 swapped, values moved along ([..,H,S,D] <-> [..,S,H,D]).
+attn_test::HostT swap_host(const attn_test::HostT& t) {
+  attn_test::HostT o = t;
+  o.shape = swap_hs(t.shape);
+  const size_t r = t.shape.size(), es = static_cast<size_t>(dtype_size(t.dt));
+  const int64_t a = t.shape[r - 3], b = t.shape[r - 2], w = t.shape[r - 1];
+  const int64_t lead = num_elements(t.shape) / std::max<int64_t>(a * b * w, 1);
+  for (int64_t l = 0; l < lead; ++l)
+    for (int64_t i = 0; i < a; ++i)
+      for (int64_t j = 0; j < b; ++j) {
+        const size_t from = static_cast<size_t>(((l * a + i) * b + j) * w),
+                     to = static_cast<size_t>(((l * b + j) * a + i) * w);
+        std::copy_n(t.v.begin() + from, w, o.v.begin() + to);
+        std::copy_n(t.bytes.begin() + from * es, w * es, o.bytes.begin() + to * es);
+      }
+  return o;
+}
+
+// The same values back from a device output of shape s ([..,S,H,D]) to [..,H,S,D].
+std::vector<double> unswap(const std::vector<double>& v, const Shape& s) {
+  attn_test::HostT t;
+  t.dt = DType::kFloat64;
+  t.shape = s;
+  t.v = v;
+  t.bytes.assign(v.size() * sizeof(double), 0);
+  return swap_host(t).v;
+}
+
+// Layout bshd (q, k, v, y, dy, dq, dk, dv as [B,S,H,D]): lead is [B.., H]. Run on both paths.
+const std::vector<Case>& bshd_cases() {
+  const DType f32 = DType::kFloat32, bf16 = DType::kBFloat16;
+  static const std::vector<Case> c = {
+      {"gpt2_like_causal", {2, 3}, 65, 65, 64, 64, true, 0, kNoMask, f32, -1},
+      {"bert_like_padding", {2, 4}, 100, 100, 64, 64, false, 0, kPadding, bf16, -1},
+      {"cross_d128_B1SqSk", {2, 2}, 70, 130, 128, 128, false, 0, kBatchRows, f32, -1},
+      {"causal_chunk16", {2, 3}, 80, 80, 32, 32, true, 16, kNoMask, f32, -1},
+      {"heads_only_rank3_keys", {3}, 40, 50, 64, 64, false, 0, kKeys, f32, -1},
+      {"rank5_dead_row", {2, 1, 2}, 30, 30, 16, 16, false, 0, kFull, f32, 5},
+      {"d_ne_dv_gemm_only", {2, 3}, 10, 12, 8, 6, true, 3, kRowsKeys, f32, -1},
+  };
+  return c;
+}
+
+}  // namespace
+
+// The bshd layout against the bhsd one on the same values, per path: the flash kernels (only
+// the addressing differs: expected bitwise equal, checked to 1e-6) and the GEMM path (H heads
+// per cuBLASLt call, ld = H·D, one call per batch: within the dtype's tolerance of the bhsd
+// GEMMs). f32 and shapes the flash kernels do not take run the GEMM path in both modes.
+class CudaAttentionBshd : public ::testing::TestWithParam<std::tuple<int, DType, cuda::FlashMode>> {
+};
+
+TEST_P(CudaAttentionBshd, MatchesBhsd) {
+  if (!gpu().ok) GTEST_SKIP() << "no GPU";
+  const Case& c = bshd_cases()[std::get<0>(GetParam())];
+  const DType dt = std::get<1>(GetParam());
+  const cuda::FlashMode want_mode = std::get<2>(GetParam());
+  const Inputs x = make_inputs(c, dt);
+  Inputs xb = x;
+  xb.q = swap_host(x.q), xb.k = swap_host(x.k), xb.v = swap_host(x.v), xb.dy = swap_host(x.dy);
+  const cuda::FlashMode mode = cuda::flash_attention_mode();
+  cuda::set_flash_attention_mode(want_mode);
+  const uint64_t c0 = cuda::flash_attention_calls();
+  const auto bhsd = run_both(x, dt, c.chunk);
+  const uint64_t c1 = cuda::flash_attention_calls();
+  const auto bshd = run_both(xb, dt, c.chunk, true);
+  const uint64_t c2 = cuda::flash_attention_calls();
+  cuda::set_flash_attention_mode(mode);
+  if (::testing::Test::HasFatalFailure()) return;
+  EXPECT_EQ(c2 - c1, c1 - c0) << "the layouts took different paths";
+  if (want_mode == cuda::FlashMode::kGemm) {
+    EXPECT_EQ(c2, c0) << "the flash kernels ran";
+  }
+  const bool flash = c2 != c0;
+  const Shape shapes[] = {xb.dy.shape, xb.q.shape, xb.k.shape, xb.v.shape};  // y like dy
+  static const char* const kOut[] = {"y", "dq", "dk", "dv"};
+  for (int o = 0; o < 4; ++o) {
+    Err e;
+    e.add(unswap(bshd[o], shapes[o]), 0, bhsd[o]);
+    EXPECT_EQ(count_nonfinite(bshd[o]), 0u) << kOut[o];
+    EXPECT_LT(e.rel(), flash ? 1e-6 : tol_of(dt)) << kOut[o];
+    if (verbose())
+      std::printf("bshd vs bhsd %-24s %-4s %-5s %-2s rel L2 %.3g\n", c.name, dtype_name(dt),
+                  flash ? "flash" : "gemm", kOut[o], e.rel());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, CudaAttentionBshd,
+    ::testing::Combine(::testing::Range(0, static_cast<int>(bshd_cases().size())),
+                       ::testing::Values(DType::kBFloat16, DType::kFloat16, DType::kFloat32),
+                       ::testing::Values(cuda::FlashMode::kFlash, cuda::FlashMode::kGemm)),
+    [](const ::testing::TestParamInfo<CudaAttentionBshd::ParamType>& i) {
+      return std::string(bshd_cases()[std::get<0>(i.param)].name) + "_" +
+             dtype_name(std::get<1>(i.param)) +
+             (std::get<2>(i.param) == cuda::FlashMode::kGemm ? "_gemm" : "_flash");
+    });
 
 }  // namespace tessera::kernels

@@ -13,6 +13,7 @@ tessera_add_gtest(kernels_test
     kernels_attention_ref.cpp
     kernels_test_attention.cpp
     kernels_test_attention_grad.cpp
+    kernels_test_attention_layout.cpp
     # Independent cross-checks by a second author (same API, own float64 references).
     kernels_test_xcheck_ew.cpp
     kernels_test_xcheck_linalg.cpp

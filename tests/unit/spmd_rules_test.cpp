@@ -132,6 +132,41 @@ TEST(SpmdRules, FusedAttentionSplitsBatchHeads) {
   EXPECT_TRUE(found);
 }
 
+// Layout bshd: the same factors with q, k, v, y as [B,S,H,D] (the heads factor b at dim 2, the
+// query rows c at dim 1); the mask and the ws scratch keep the scores' [B,H,Sq,Sk] order. The
+// gradient maps dy, dq, dk, dv the same way.
+TEST(SpmdRules, FusedAttentionBshdLayout) {
+  const AttrMap a{
+      {"scale", Attr::Float(0.125)}, {"chunk", Attr::Int(16)}, {"layout", Attr::Str("bshd")}};
+  const std::vector<Shape> in{{2, 128, 12, 64}, {2, 256, 12, 64}, {2, 256, 12, 32}, {2, 1, 1, 256}};
+  const std::vector<Shape> out{{2, 128, 12, 32}, {2, 12, 16, 256}};
+  OpRule r = R("FusedAttention", in, out, a);
+  EXPECT_EQ(
+      r.to_string(),
+      "FusedAttention (a=2 b=12 c=128! d=256! e=64r! f=32!): acbe, adbe, adbf, a..d -> acbf, ab..");
+  const double scores = 2.0 * 12 * 128 * 256;
+  EXPECT_DOUBLE_EQ(r.flops, 2.0 * scores * (64 + 32) + 5.0 * scores);
+  const std::vector<Shape> gin{in[0], in[1], in[2], out[0], in[3]};
+  const std::vector<Shape> gout{in[0], in[1], in[2], out[1], out[1]};
+  EXPECT_EQ(R("FusedAttentionGrad", gin, gout, a).to_string(),
+            "FusedAttentionGrad (a=2 b=12 c=128! d=256! e=64! f=32!): acbe, adbe, adbf, acbf, "
+            "a..d -> acbe, adbe, adbf, ab.., ab..");
+  EXPECT_FALSE(sharding_rule("FusedAttention", a, {{8, 4}, {8, 4}, {8, 4}}, out).ok());
+
+  Mesh m = Mesh::parse("dp=2,tp=4").value();
+  ClusterProfile p = builtin_profile("h100-nvlink", m).value();
+  bool found = false;
+  for (const Strategy& st : enumerate_strategies(r, in, out, DType::kFloat32, m, p)) {
+    if (st.name(m) != "0:{dp} 1:{tp}") continue;
+    found = true;
+    EXPECT_EQ(st.inputs[0].to_string(), "[{dp}, {}, {tp}, {}]");
+    EXPECT_EQ(st.inputs[3].to_string(), "[{dp}, {}, {}, {}]");
+    EXPECT_EQ(st.outputs[0].to_string(), "[{dp}, {}, {tp}, {}]");
+    EXPECT_EQ(st.outputs[1].to_string(), "[{dp}, {tp}, {}, {}]");
+  }
+  EXPECT_TRUE(found);
+}
+
 TEST(SpmdRules, TableCoversEveryCanonicalOp) {
   std::vector<std::string> ops = ops_with_rules();
   EXPECT_TRUE(std::is_sorted(ops.begin(), ops.end()));
