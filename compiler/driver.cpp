@@ -113,9 +113,10 @@ std::string bindings_str(const std::map<std::string, int64_t>& b) {
 }
 
 // g's twin at the calibration dims (--calibration-shape over --shape): imported again without
-// weight data, through the same stages before quantize (gelu, attention, linear-bias), then given
-// g's weights. Costs one more import and three cheap passes; the interpreter then runs at, e.g.,
-// batch 1 x seq 128 instead of the plan's 32 x 512 (128x fewer tokens).
+// weight data, through the same stages before quantize (gelu, attention, linear-bias,
+// attention-layout), then given g's weights. Costs one more import and four cheap passes; the
+// interpreter then runs at, e.g., batch 1 x seq 128 instead of the plan's 32 x 512 (128x fewer
+// tokens).
 StatusOr<ir::Graph> calibration_twin(const CompileOptions& o, onnx_fe::ImportOptions io,
                                      passes::PipelineContext& ctx, const ir::Graph& g) {
   for (const auto& [k, v] : o.calibration_shapes) io.dim_bindings[k] = v;
@@ -125,11 +126,12 @@ StatusOr<ir::Graph> calibration_twin(const CompileOptions& o, onnx_fe::ImportOpt
   if (!t.ok())
     return Status(t.status().code(), "--calibration-shape " + dims + ": " + t.status().message());
   ir::Graph twin = std::move(*t);
-  for (const char* k : {"gelu", "attention", "linear_bias", "mode", "chunk"})
+  for (const char* k : {"gelu", "attention", "linear_bias", "attention_layout", "mode", "chunk"})
     if (g.meta.count(k)) twin.meta[k] = g.meta.at(k);
   TSR_RETURN_IF_ERROR(passes::run_gelu(twin, ctx));
   TSR_RETURN_IF_ERROR(passes::run_attention(twin, ctx));
   TSR_RETURN_IF_ERROR(passes::run_linear_bias(twin, ctx));
+  TSR_RETURN_IF_ERROR(passes::run_attention_layout(twin, ctx));
   TSR_RETURN_IF_ERROR(adopt_twin(g, twin, dims));
   bool same = true;
   for (int v : g.inputs) same = same && g.values[v].shape == twin.values[v].shape;
@@ -249,6 +251,11 @@ Status compile(const CompileOptions& o, CompileSummary* summary) {
        [&](ir::Graph& gr) -> Status {
          gr.meta["linear_bias"] = Attr::Str(o.linear_bias);
          return passes::run_linear_bias(gr, ctx);
+       }},
+      {"attention-layout",
+       [&](ir::Graph& gr) -> Status {
+         gr.meta["attention_layout"] = Attr::Str(o.attention_layout);
+         return passes::run_attention_layout(gr, ctx);
        }},
       {"autodiff",
        [&](ir::Graph& gr) -> Status {

@@ -41,6 +41,9 @@ struct CompileOptions {
   std::string gelu = "fused";
   // fused | unfused: MatMul + bias Add into one Gemm, the bias in its epilogue.
   std::string linear_bias = "fused";
+  // bshd | bhsd: FusedAttention reads q, k, v and writes y as [B,S,H,D], the head Transposes
+  // around it folded into the op (bhsd: they stay).
+  std::string attention_layout = "bshd";
   // on | off: f32<->bf16/f16 Casts around LayerNorm and the loss folded into those ops.
   std::string fold_casts = "on";
   // Infer mode: --quantize int8 with calibration inputs (docs/quantization.md).

@@ -64,6 +64,9 @@ Status run_attention(ir::Graph& g, PipelineContext& ctx);
 // After attention: MatMul + bias Add into Gemm with the bias as C (g.meta "linear_bias": fused |
 // unfused; passes/linear_bias.cpp).
 Status run_linear_bias(ir::Graph& g, PipelineContext& ctx);
+// After attention, before autodiff: head Transposes around FusedAttention folded into the op
+// (layout bshd; g.meta "attention_layout": bshd | bhsd; passes/attention_layout.cpp).
+Status run_attention_layout(ir::Graph& g, PipelineContext& ctx);
 Status run_quantize(ir::Graph& g, PipelineContext& ctx);
 // The same with every interpreter run of the pass (calibration, bias correction, the auto
 // comparison) on calibration_graph: g's twin at other dims (the same nodes and values in the

@@ -90,17 +90,17 @@ void table(std::string& out, const InspectModel& m, const std::vector<int>& rows
 
 // What the memory and precision passes recorded in plan meta: quantized ops with their scales
 // and calibration ranges (quant.*), chunked regions (chunk.*), checkpoint placement
-// (checkpoint.*), fused subgraphs (attention.*, gelu.*, linear_bias.*), Casts folded into
-// their neighbours (fold_casts.*). Printed as recorded, one line per key.
+// (checkpoint.*), fused subgraphs (attention.*, attention_layout.*, gelu.*, linear_bias.*),
+// Casts folded into their neighbours (fold_casts.*). Printed as recorded, one line per key.
 void pass_notes(std::string& out, const InspectModel& m) {
   if (!m.plan) return;
   bool header = false;
   for (const plan::AttrProto& a : m.plan->meta()) {
     const std::string& k = a.name();
     bool ours = k.rfind("quant", 0) == 0 || k.rfind("chunk", 0) == 0 ||
-                k.rfind("attention.", 0) == 0 || k.rfind("gelu.", 0) == 0 ||
-                k.rfind("checkpoint.", 0) == 0 || k.rfind("linear_bias.", 0) == 0 ||
-                k.rfind("fold_casts.", 0) == 0;
+                k.rfind("attention.", 0) == 0 || k.rfind("attention_layout.", 0) == 0 ||
+                k.rfind("gelu.", 0) == 0 || k.rfind("checkpoint.", 0) == 0 ||
+                k.rfind("linear_bias.", 0) == 0 || k.rfind("fold_casts.", 0) == 0;
     if (!ours) continue;
     if (!header) out += "\npasses:\n";
     header = true;

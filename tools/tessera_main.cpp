@@ -80,6 +80,11 @@ void add_compile(CLI::App& app, tessera::compiler::CompileOptions& o, std::strin
                 "epilogue): fused, unfused")
       ->check(CLI::IsMember({"fused", "unfused"}))
       ->capture_default_str();
+  c->add_option("--attention-layout", o.attention_layout,
+                "Layout of FusedAttention's q, k, v, y: bshd ([B,S,H,D], the head Transposes "
+                "around it folded into the op), bhsd (Transposes kept)")
+      ->check(CLI::IsMember({"bshd", "bhsd"}))
+      ->capture_default_str();
   c->add_option("--fold-casts", o.fold_casts,
                 "Fold the f32<->bf16/f16 Casts around LayerNormalization and the loss into "
                 "those ops (16-bit reads and writes, f32 compute; bf16/fp16 training): on, off")

@@ -24,7 +24,10 @@ GPT2=$MODELS/tiny/gpt2
 head -c 5000 "$GPT2/model.onnx" > "$WORK/truncated.onnx"
 "$BIN/tessera" compile "$GPT2/model.onnx" -o "$WORK/good.tsr" -q
 cp "$WORK/good.tsr" "$WORK/magic.tsr"; printf 'XXXX' | dd of="$WORK/magic.tsr" bs=1 seek=0 conv=notrunc 2>/dev/null
-cp "$WORK/good.tsr" "$WORK/flip.tsr"; printf '\xff' | dd of="$WORK/flip.tsr" bs=1 seek=9000 conv=notrunc 2>/dev/null
+# Byte 9000 complemented (writing a fixed 0xff changes nothing where the byte already is 0xff).
+cp "$WORK/good.tsr" "$WORK/flip.tsr"
+flip=$(printf '%03o' $((255 - $(od -An -tu1 -j9000 -N1 "$WORK/good.tsr"))))
+printf "\\$flip" | dd of="$WORK/flip.tsr" bs=1 seek=9000 conv=notrunc 2>/dev/null
 head -c 3000 "$WORK/good.tsr" > "$WORK/trunc.tsr"
 mkdir -p "$WORK/empty" "$WORK/wrongdtype"
 cp "$MODELS/tiny/resnet/test_data_set_0/input_0.pb" "$WORK/wrongdtype/input_0.pb"
