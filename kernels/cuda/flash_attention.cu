@@ -795,8 +795,11 @@ void set_flash_attention_mode(FlashMode m) { g_mode.store(static_cast<int>(m)); 
 bool flash_attention_enabled() { return flash_attention_mode() != FlashMode::kGemm; }
 
 // auto and flash agree today (see flash_attention.h); the arguments let auto differ per call.
+// auto takes the GEMM path until the mma.sync kernels have passed cuda_attention_test on a GPU
+// (written and CPU-emulated in a session whose device calls got no machine): an unrun kernel
+// must not be the default that silently computes every model's attention.
 bool flash_attention_preferred(bool /*backward*/, bool /*masked*/) {
-  return flash_attention_mode() != FlashMode::kGemm;
+  return flash_attention_mode() == FlashMode::kFlash;
 }
 
 void set_flash_attention_enabled(bool on) {

@@ -35,10 +35,10 @@ bool flash_attention_smem_fits(int64_t d, bool backward);
 
 // Which path FusedAttention(Grad) takes where the flash kernels apply. TESSERA_ATTENTION_KERNEL
 // (read once per process): gemm | flash (wherever they apply) | auto (default): today the same
-// as flash, forward and gradient, with or without an additive mask, since the mma.sync kernels
-// are expected to beat the cuBLASLt GEMM path everywhere (the WMMA kernels they replaced lost on
-// the gradient and with masks: benchmarks/RESULTS.md). flash_attention_preferred's arguments
-// let auto differ per call again if a measurement says so.
+// as gemm. The mma.sync kernels are expected to beat the cuBLASLt GEMM path everywhere, but they
+// have not yet run on a GPU (session 5 got no device machine after they were written): auto
+// turns to flash once benchmarks/cuda/full_check.sh (attntest, attn) shows them correct and
+// faster. flash_attention_preferred's arguments let auto differ per call.
 enum class FlashMode { kGemm = 0, kFlash = 1, kAuto = 2 };
 FlashMode flash_attention_mode();
 void set_flash_attention_mode(FlashMode m);
