@@ -19,7 +19,6 @@
 #include <utility>
 
 #include "ir/attention_ops.h"
-#include "ir/shape_infer.h"
 #include "passes/graph_match.h"
 #include "passes/pipeline.h"
 
@@ -163,22 +162,6 @@ void rewrite(ir::Graph& g, int at, const Plan& p, std::vector<ir::Node>& before,
   g.nodes[at].attrs["layout"] = Attr::Str("bshd");
 }
 
-// The rewritten node's inferred output types must be the ones its output values have.
-Status check_types(const ir::Graph& g, const ir::Node& n) {
-  std::vector<ir::TypeShape> in;
-  for (int v : n.inputs)
-    in.push_back(v >= 0 ? ir::TypeShape{g.values[v].dtype, g.values[v].shape} : ir::TypeShape{});
-  auto out = ir::infer(n, in);
-  if (!out.ok()) return out.status();
-  for (size_t i = 0; i < n.outputs.size(); ++i) {
-    const ir::Value& v = g.values[n.outputs[i]];
-    if ((*out)[i] != ir::TypeShape{v.dtype, v.shape})
-      return Internal("attention-layout: node '" + n.name + "' would change the type of '" +
-                      v.name + "'");
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 Status run_attention_layout(ir::Graph& g, PipelineContext&) {
@@ -222,7 +205,7 @@ Status run_attention_layout(ir::Graph& g, PipelineContext&) {
     if (!use[i]) continue;
     std::vector<ir::Node> before, after;
     rewrite(g, static_cast<int>(i), plans[i], before, after, drop);
-    TSR_RETURN_IF_ERROR(check_types(g, g.nodes[i]));
+    TSR_RETURN_IF_ERROR(check_inferred_types(g, g.nodes[i], "attention-layout"));
     ++count;
     removed += plans[i].matched() - (4 - plans[i].matched());
     seq[i] = std::move(before);

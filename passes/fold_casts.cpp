@@ -25,7 +25,6 @@
 #include <map>
 #include <set>
 
-#include "ir/shape_infer.h"
 #include "passes/graph_match.h"
 #include "passes/pipeline.h"
 
@@ -197,26 +196,6 @@ class Folder {
   int64_t removed_ = 0;
 };
 
-// Each rewritten node's inferred output types must be the ones its values carry.
-Status check_types(const ir::Graph& g) {
-  for (const ir::Node& n : g.nodes) {
-    if (!slots_of(n.op) && !is_view(n.op)) continue;
-    std::vector<ir::TypeShape> in;
-    for (int v : n.inputs)
-      in.push_back(v < 0 ? ir::TypeShape{DType::kUndefined, {}}
-                         : ir::TypeShape{g.values[v].dtype, g.values[v].shape});
-    auto out = ir::infer(n, in);
-    if (!out.ok()) return Internal("fold-casts: node '" + n.name + "': " + out.status().message());
-    for (size_t i = 0; i < n.outputs.size() && i < out->size(); ++i) {
-      const ir::Value& y = g.values[n.outputs[i]];
-      if ((*out)[i] != ir::TypeShape{y.dtype, y.shape})
-        return Internal("fold-casts: node '" + n.name + "' would change the type of '" + y.name +
-                        "'");
-    }
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 Status run_fold_casts(ir::Graph& g, PipelineContext&) {
@@ -234,7 +213,10 @@ Status run_fold_casts(ir::Graph& g, PipelineContext&) {
   for (ir::Value& v : g.values) v.producer = -1;
   for (ir::Node& n : nodes) g.add_node(std::move(n));
   g.prune();
-  TSR_RETURN_IF_ERROR(check_types(g));
+  // Every rewritten node (and the views it looks through) must keep its values' types.
+  for (const ir::Node& n : g.nodes)
+    if (slots_of(n.op) || is_view(n.op))
+      TSR_RETURN_IF_ERROR(check_inferred_types(g, n, "fold-casts"));
   g.meta["fold_casts.removed"] = Attr::Int(removed);
   return Status::Ok();
 }

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "ir/shape_infer.h"
+
 namespace tessera::passes {
 
 std::vector<std::vector<int>> value_readers(const ir::Graph& g) {
@@ -33,6 +35,21 @@ double element_as_double(const ir::TensorData& d, int64_t i) {
     default:
       return NAN;
   }
+}
+
+Status check_inferred_types(const ir::Graph& g, const ir::Node& n, const std::string& stage) {
+  std::vector<ir::TypeShape> in;
+  for (int v : n.inputs)
+    in.push_back(v < 0 ? ir::TypeShape{DType::kUndefined, {}}
+                       : ir::TypeShape{g.values[v].dtype, g.values[v].shape});
+  auto out = ir::infer(n, in);
+  if (!out.ok()) return Internal(stage + ": node '" + n.name + "': " + out.status().message());
+  for (size_t i = 0; i < n.outputs.size() && i < out->size(); ++i) {
+    const ir::Value& y = g.values[n.outputs[i]];
+    if ((*out)[i] != ir::TypeShape{y.dtype, y.shape})
+      return Internal(stage + ": node '" + n.name + "' would change the type of '" + y.name + "'");
+  }
+  return Status::Ok();
 }
 
 }  // namespace tessera::passes

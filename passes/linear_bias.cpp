@@ -10,7 +10,6 @@
 // after the MatMul (a weight, a constant, an input or an earlier result). Either Add operand
 // order. Cost: one walk over the nodes. Option (meta "linear_bias"): "fused" (default) |
 // "unfused". Records meta "linear_bias.fused" (count) for inspect.
-#include "ir/shape_infer.h"
 #include "passes/graph_match.h"
 #include "passes/pipeline.h"
 
@@ -92,21 +91,6 @@ std::vector<ir::Node> rewrite(ir::Graph& g, const Match& m) {
   return out;
 }
 
-// Each new node's inferred output type must be the one its output value already has.
-Status check_types(const ir::Graph& g, const std::vector<ir::Node>& nodes) {
-  for (const ir::Node& n : nodes) {
-    std::vector<ir::TypeShape> in;
-    for (int v : n.inputs) in.push_back({g.values[v].dtype, g.values[v].shape});
-    auto out = ir::infer(n, in);
-    if (!out.ok()) return out.status();
-    const ir::Value& y = g.values[n.outputs[0]];
-    if ((*out)[0] != ir::TypeShape{y.dtype, y.shape})
-      return Internal("linear-bias: node '" + n.name + "' would change the type of '" + y.name +
-                      "'");
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 Status run_linear_bias(ir::Graph& g, PipelineContext&) {
@@ -136,7 +120,7 @@ Status run_linear_bias(ir::Graph& g, PipelineContext&) {
       continue;
     }
     std::vector<ir::Node> r = rewrite(g, at[i]);
-    TSR_RETURN_IF_ERROR(check_types(g, r));
+    for (const ir::Node& n : r) TSR_RETURN_IF_ERROR(check_inferred_types(g, n, "linear-bias"));
     for (ir::Node& n : r) nodes.push_back(std::move(n));
   }
   g.nodes.clear();
