@@ -99,12 +99,20 @@ int64_t round16(int64_t ld, int64_t es) {
   return (ld + unit - 1) / unit * unit;
 }
 
+// TESSERA_GEMM_PAD=0 turns padding off; read once per process (pad_plan runs on every GEMM).
+bool padding_enabled() {
+  static const bool on = [] {
+    const char* env = std::getenv("TESSERA_GEMM_PAD");
+    return !(env && std::string(env) == "0");
+  }();
+  return on;
+}
+
 PadPlan pad_plan(const GemmArgs& g) {
   PadPlan p;
   p.lda = ld_a(g), p.ldb = ld_b(g), p.ldc = g.N;
   const int64_t es = dtype_size(g.dt);
-  const char* env = std::getenv("TESSERA_GEMM_PAD");
-  if (g.batch != 1 || es < 2 || es > 4 || (env && std::string(env) == "0")) return p;
+  if (g.batch != 1 || es < 2 || es > 4 || !padding_enabled()) return p;
   const double flops =
       2.0 * static_cast<double>(g.M) * static_cast<double>(g.N) * static_cast<double>(g.K);
   PadPlan q = p;
